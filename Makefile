@@ -1,0 +1,97 @@
+# K1 Song Analysis — every entry point a developer or CI needs.
+# The virtual environment is (re)built whenever pyproject.toml changes.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: venv run test test-unit test-integration eval bench-analyzer ensure-rabbitmq clean help
+
+help:
+	@echo "make run    - start the whole stack on this machine and send the example song through it"
+	@echo "make test   - create .venv, start what the tests need and run every test"
+	@echo "make eval   - beat/downbeat/tempo accuracy on a synthetic corpus vs plain librosa"
+	@echo "make bench-analyzer - analysis speed, memory and cold start vs plain librosa"
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+ensure-rabbitmq:
+	@bash tools/ensure_rabbitmq.sh
+
+test: venv ensure-rabbitmq
+	@$(MAKE) --no-print-directory e2e-deps || echo "warning: chromium could not be installed; the browser test will say so"
+	$(PY) -m pytest -q -p no:cacheprovider
+
+test-unit: venv
+	$(PY) -m pytest -q tests/unit
+
+test-integration: venv ensure-rabbitmq
+	$(PY) -m pytest -q tests/integration
+
+clean:
+	rm -rf $(VENV) var .pytest_cache
+
+# ---- deployment (Docker, compose, Kubernetes) -------------------------------------------
+.PHONY: up down validate-deploy
+
+up:
+	docker compose up -d --build
+
+down:
+	docker compose down
+
+validate-deploy: venv
+	$(PY) -m pip install --quiet -e ".[deploy]"
+	$(PY) tools/validate_deploy.py
+
+bench-analyzer: venv
+	$(PY) tools/bench/analyzer.py
+
+bench-validator: venv
+	$(PY) tools/bench/validator.py
+
+run: venv ensure-rabbitmq
+	$(PY) -m k1.run
+
+eval-deps: venv
+	$(PY) -m pip install -q -e ".[eval]"
+	@if ! command -v fluidsynth >/dev/null 2>&1 || [ ! -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ]; then \
+		apt-get update -q && apt-get install -y -q fluidsynth fluid-soundfont-gm; fi
+
+eval: eval-deps
+	$(PY) -m tools.eval.run
+
+bench-pipeline: venv ensure-rabbitmq
+	$(PY) tools/bench/pipeline.py
+
+# ---- gateway: API load benchmark, browser test dependencies ------------------------------
+.PHONY: bench-api e2e-deps
+
+bench-api: venv ensure-rabbitmq
+	$(PY) tools/bench/api.py
+
+e2e-deps:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver)
+
+# ---- devices: WebSocket benchmark (gateway vs a bare Litestar echo) -----------------------
+.PHONY: bench-ws
+
+bench-ws: venv ensure-rabbitmq
+	$(PY) tools/bench/ws.py
+
+# ---- reliability: fault injection on the real stack, bounded soak -------------------------
+# tests/faults is also part of `make test` (pytest's testpaths), so CI runs it.
+.PHONY: test-faults soak
+
+test-faults: venv ensure-rabbitmq
+	$(PY) -m pytest -q -p no:cacheprovider tests/faults
+
+soak: venv ensure-rabbitmq
+	$(PY) tools/soak.py $(if $(MINUTES),--minutes $(MINUTES),)

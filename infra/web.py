@@ -1,0 +1,84 @@
+"""Litestar pieces shared by the HTTP services: the auth guard and uniform, leak-free errors.
+
+Every route declares the role it needs with ``opt={"role": "viewer"|"operator"|"admin"}``;
+routes without a role are public (health, docs). The JWT secret is on ``app.state.jwt_secret``.
+Error bodies are ``{"error": code, "detail": message}`` and never carry a stack trace.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Request, Response
+from litestar.connection import ASGIConnection
+from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from infra.auth import AuthError, Principal, bearer, verify_token
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An error a client caused or can act on, with its HTTP status and machine code."""
+
+    def __init__(self, status: int, code: str, detail: str, *, extra: dict | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail, self.extra = status, code, detail, extra or {}
+
+
+def principal_of(connection: ASGIConnection) -> Principal:
+    """Verify the bearer token of a request or WebSocket (query ``token=`` for browsers)."""
+    header = connection.headers.get("authorization")
+    if header is None and connection.scope["type"] == "websocket":
+        token = connection.query_params.get("token")
+        header = f"Bearer {token}" if token else None
+    try:
+        return verify_token(connection.app.state.jwt_secret, bearer(header))
+    except AuthError as exc:
+        raise NotAuthorizedException(detail=str(exc)) from None
+
+
+def auth_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+    needed = handler.opt.get("role")
+    if needed is None:
+        return
+    principal = principal_of(connection)
+    if not principal.may(needed):
+        raise PermissionDeniedException(detail=f"this needs the {needed} role")
+    connection.scope.setdefault("state", {})["principal"] = principal
+
+
+def _body(code: str, detail: Any, extra: dict | None = None, *, status: int) -> dict[str, Any]:
+    # ``status_code`` too: the OpenAPI schema Litestar declares for 400 requires it.
+    return {"error": code, "detail": detail, "status_code": status, **(extra or {})}
+
+
+def api_error_handler(_: Request, exc: ApiError) -> Response:
+    return Response(_body(exc.code, exc.detail, exc.extra, status=exc.status),
+                    status_code=exc.status)
+
+
+def http_error_handler(_: Request, exc: HTTPException) -> Response:
+    code = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+            405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type",
+            429: "rate_limited"}.get(exc.status_code, "error")
+    detail: Any = exc.detail
+    extra = {"fields": exc.extra} if isinstance(exc.extra, list) and exc.extra else None
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+    return Response(_body(code, detail, extra, status=exc.status_code),
+                    status_code=exc.status_code, headers=headers)
+
+
+def internal_error_handler(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return Response(_body("internal_error", "internal error; it has been logged", status=500),
+                    status_code=HTTP_500_INTERNAL_SERVER_ERROR)
+
+
+EXCEPTION_HANDLERS = {
+    ApiError: api_error_handler,
+    HTTPException: http_error_handler,
+    Exception: internal_error_handler,
+}
