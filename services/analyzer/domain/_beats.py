@@ -1,0 +1,147 @@
+"""Beat-tracking kernels: dynamic programming over frames guided by a per-frame beat period.
+
+The recursion is Ellis' (2007): ``C[t] = o[t] + max_lag(C[t - lag] - tightness *
+log(lag / P[t])**2)`` with lags in ``[P/2, 2P]``. Every predecessor lies at least ``P/2`` frames
+back, so a block of ``P/2`` consecutive frames depends only on frames before the block and is
+solved in one vectorised step: ~2 steps per beat instead of one Python iteration per frame.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def _solve_block(score: np.ndarray, back: np.ndarray, onset: np.ndarray, period: np.ndarray,
+                 t0: int, tightness: float) -> int:
+    """Fill ``score`` / ``back`` for one block starting at ``t0``; returns the block length."""
+    p = float(period[t0])
+    lo, hi = max(1, int(np.floor(0.5 * p))), int(np.ceil(2.0 * p))
+    t = np.arange(t0, min(t0 + lo, onset.size))
+    lags = np.arange(lo, hi + 1)
+    prev = t[:, None] - lags[None, :]
+    penalty = -tightness * np.log(lags[None, :] / period[t][:, None]) ** 2
+    cand = np.where(prev >= 0, score[np.maximum(prev, 0)] + penalty, -np.inf)
+    best_j = np.argmax(cand, axis=1)
+    best = cand[np.arange(t.size), best_j]
+    linked = best > 0.0
+    score[t] = onset[t] + np.where(linked, best, 0.0)
+    back[t] = np.where(linked, prev[np.arange(t.size), best_j], -1)
+    return t.size
+
+
+def cumulative_score(onset: np.ndarray, period: np.ndarray, *,
+                     tightness: float) -> tuple[np.ndarray, np.ndarray]:
+    """Best cumulative beat-sequence score ending at each frame.
+
+    Parameters
+    ----------
+    onset : np.ndarray, shape (n_frames,), non-negative, unit scale
+    period : np.ndarray, shape (n_frames,), expected beat period in frames (> 2)
+
+    Returns
+    -------
+    score : np.ndarray, shape (n_frames,)
+    back : np.ndarray, shape (n_frames,), previous beat frame or -1 (chain start)
+    """
+    score = np.zeros(onset.size)
+    back = np.full(onset.size, -1, dtype=np.int64)
+    t0 = 0
+    while t0 < onset.size:
+        t0 += _solve_block(score, back, onset, period, t0, tightness)
+    return score, back
+
+
+def last_beat(score: np.ndarray) -> int:
+    """The last local maximum of ``score`` that is at least half the median local maximum."""
+    inner = score[1:-1]
+    peaks = np.flatnonzero((inner > score[:-2]) & (inner >= score[2:])) + 1
+    if peaks.size == 0:
+        return int(np.argmax(score))
+    good = peaks[score[peaks] >= 0.5 * np.median(score[peaks])]
+    return int(good[-1])
+
+
+def backtrack(back: np.ndarray, end: int) -> np.ndarray:
+    """Beat frames from the chain ending at ``end``, shape (n_beats,), increasing."""
+    path = []
+    while end >= 0:
+        path.append(end)
+        end = int(back[end])
+    return np.asarray(path[::-1], dtype=np.int64)
+
+
+def trim_weak_edges(beats: np.ndarray, strength: np.ndarray, *, rel: float) -> np.ndarray:
+    """Boolean mask dropping leading / trailing beats weaker than ``rel`` x median strength.
+
+    Beats the chain carried into a silent intro or a fading tail land on nothing.
+    """
+    keep = np.zeros(beats.size, dtype=bool)
+    if beats.size == 0:
+        return keep
+    strong = np.flatnonzero(strength >= rel * np.median(strength))
+    if strong.size:
+        keep[strong[0]: strong[-1] + 1] = True
+    return keep
+
+
+def refine_peaks(env: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """Sub-frame peak positions by parabolic interpolation, shape (n,), in frames."""
+    inner = (frames > 0) & (frames < env.size - 1)
+    f = np.clip(frames, 1, max(1, env.size - 2))
+    a, b, c = env[f - 1], env[f], env[f + 1]
+    denom = a - 2 * b + c
+    shift = np.where((denom < 0) & inner, 0.5 * (a - c) / np.where(denom < 0, denom, -1.0), 0.0)
+    return frames + np.clip(shift, -0.5, 0.5)
+
+
+def alternation(accent: np.ndarray) -> tuple[float, int]:
+    """Weak-to-strong ratio of the mean accent on even vs odd beats, and the strong parity.
+
+    A ratio well below 1 means every other beat is a subdivision (the pulse is twice too fast).
+    """
+    even, odd = float(accent[0::2].mean()), float(accent[1::2].mean())
+    strong = max(even, odd)
+    return (min(even, odd) / strong if strong > 0 else 1.0), int(odd > even)
+
+
+def midpoint_ratio(env: np.ndarray, frames: np.ndarray, accent: np.ndarray) -> tuple[float, np.ndarray]:
+    """Accent half way between beats relative to the beats, and those midpoint frames.
+
+    A ratio near 1 means the pulse is half too slow. Midpoints snap to the envelope peak
+    within an eighth of the beat period.
+    """
+    mids = (frames[:-1] + frames[1:]) // 2
+    radius = np.maximum(1, np.diff(frames) // 8)
+    r = int(radius.max())
+    idx = np.clip(mids[:, None] + np.arange(-r, r + 1)[None, :], 0, env.size - 1)
+    vals = np.where(np.abs(idx - mids[:, None]) <= radius[:, None], env[idx], -np.inf)
+    snapped = idx[np.arange(mids.size), np.argmax(vals, axis=1)]
+    ratio = float(env[snapped].mean() / max(float(accent.mean()), 1e-9))
+    return ratio, snapped
+
+
+def offbeat_states(evidence: np.ndarray, *, switch_cost: float) -> np.ndarray:
+    """Which beats sit half a beat off the true pulse, shape (n,), bool, by a 2-state Viterbi.
+
+    ``evidence[i]`` is positive where the point half way after beat ``i`` has the stronger
+    accent; a stretch flips to "off-beat" only when its summed evidence pays ``switch_cost``
+    for entering it (also at the start) and again for leaving it.
+    """
+    n = evidence.size
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    ev = evidence.tolist()
+    acc = [0.0, ev[0] - switch_cost]
+    back = [[0, 1] for _ in range(n)]
+    for i in range(1, n):
+        new = []
+        for k in (0, 1):
+            stay, switch = acc[k], acc[1 - k] - switch_cost
+            back[i][k] = k if stay >= switch else 1 - k
+            new.append(max(stay, switch) + (ev[i] if k else 0.0))
+        acc = new
+    states = np.empty(n, dtype=bool)
+    k = int(acc[1] > acc[0])
+    for i in range(n - 1, -1, -1):
+        states[i] = bool(k)
+        k = back[i][k]
+    return states

@@ -1,0 +1,270 @@
+"""Beats, tempo, downbeats and meter from a magnitude spectrogram (pure numpy / scipy).
+
+Pipeline: mel-like band log-magnitudes -> SuperFlux onset envelope -> local autocorrelation
+tempogram with a Viterbi tempo path (ramps and jumps) -> dynamic-programming beat tracking
+guided by the per-frame period -> beats refined to the onset peak -> downbeats and meter from
+beat-synchronous harmonic (pitch-class) novelty, low-band onsets and level rises, the bar
+phase tracked by a Viterbi path.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.ndimage import median_filter
+
+from services.analyzer.domain import _beats, _downbeats, _onset, _tempo
+from services.analyzer.domain.types import Rhythm, Spectrogram
+
+N_BANDS = 40
+FMIN_HZ, FMAX_HZ = 30.0, 11000.0
+TEMPO_PER_OCTAVE = 36
+LOW_BANDS = 5
+"""the lowest bands (below ~200 Hz): kick and bass"""
+HALVE_ALTERNATION = 0.4
+HALVE_MIDPOINT = 0.6
+DOUBLE_MIDPOINT = 0.95
+"""metrical-level thresholds on accent ratios (see ``_level_factor``)"""
+OFFBEAT_SWITCH_COST = 6.0
+"""log2 accent-ratio evidence a stretch of beats must gather to count as off-beat, once for
+entering and once for leaving: e.g. 6 beats whose half-way points hit 4x harder in the low band
+(an in-phase grid scores -2 to -8 per beat, so no single fill or break flips it)"""
+OFFBEAT_CLIP = 3.0
+"""bound on one beat's log2 evidence, so a crash or a drop cannot outvote the rest"""
+OFFBEAT_FLOOR = 0.1
+"""fraction of the median low-band accent added to both sides of the ratio (quiet parts say 0)"""
+KICK_GUIDE_WEIGHT = 2.0
+"""weight of the unit-std low-band rise added to the unit-std onset envelope when re-tracking
+an off-beat grid: the kick must outweigh hi-hats whose log flux spans many more bands"""
+
+
+@dataclass(frozen=True)
+class _Envelopes:
+    onset: np.ndarray
+    """shape (n_frames,), unit-std onset strength"""
+    low: np.ndarray
+    """shape (n_frames,), onset strength of the bands below ``_onset.LOW_BAND_HZ``"""
+    logb: np.ndarray
+    """shape (n_bands, n_frames), log band magnitudes"""
+
+
+def _empty(bpb: int, reason: str) -> Rhythm:
+    e = np.zeros(0)
+    return Rhythm(beat_times_s=e, beat_strength=e, local_bpm=e, bpm=0.0, downbeat_times_s=e,
+                  beats_per_bar=0, confidence=0.0, warnings=(reason,))
+
+
+def _validate(spec: Spectrogram, min_bpm: float, max_bpm: float, tightness: float) -> None:
+    mag = spec.magnitude
+    if mag.ndim != 2 or mag.shape[0] != spec.n_fft // 2 + 1:
+        raise ValueError(f"magnitude must have shape (1 + n_fft // 2, n_frames), got {mag.shape}")
+    if spec.sr <= 0 or spec.hop_length <= 0:
+        raise ValueError(f"sr and hop_length must be positive, got {spec.sr}, {spec.hop_length}")
+    if not 0.0 < min_bpm < max_bpm:
+        raise ValueError(f"need 0 < min_bpm < max_bpm, got {min_bpm}, {max_bpm}")
+    if tightness <= 0.0:
+        raise ValueError(f"tightness must be positive, got {tightness}")
+    if not np.all(np.isfinite(mag)):
+        raise ValueError("magnitude contains NaN or Inf")
+
+
+def _envelopes(spec: Spectrogram, detrend_s: float) -> _Envelopes:
+    weights, centres = _onset.band_filterbank(spec.sr, spec.n_fft, N_BANDS, FMIN_HZ,
+                                              min(FMAX_HZ, 0.45 * spec.sr))
+    logb = _onset.log_bands(np.asarray(spec.magnitude, dtype=np.float32), weights)
+    flux = _onset.band_flux(logb)
+    width = int(round(detrend_s * spec.frame_rate_hz))
+    onset = _onset.detrend(flux.mean(axis=0), width=width)
+    low = _onset.detrend(flux[centres < _onset.LOW_BAND_HZ].mean(axis=0), width=width)
+    sd = float(np.std(onset))
+    return _Envelopes(onset / sd if sd > 0 else onset, low, logb)
+
+
+def _tempo_curve(onset: np.ndarray, fr: float, *, min_bpm: float, max_bpm: float,
+                 prior_bpm: float, prior_octaves: float, window_s: float,
+                 jump_cost: float) -> tuple[np.ndarray, float]:
+    """Per-frame beat period in frames, shape (n_frames,), and the pulse clarity 0..1."""
+    acf, centres = _tempo.local_autocorrelation(onset, win=int(round(window_s * fr)),
+                                                hop=int(round(fr)))
+    bpms = _tempo.bpm_grid(min_bpm=min_bpm, max_bpm=max_bpm, per_octave=TEMPO_PER_OCTAVE)
+    sal = _tempo.salience(acf, 60.0 * fr / bpms)
+    active = acf[:, 0] > 0
+    clarity = float(np.median(sal[active].max(axis=1))) if active.any() else 0.0
+    score = sal * _tempo.log_normal_prior(bpms, centre_bpm=prior_bpm, octaves=prior_octaves)
+    path = _tempo.viterbi_path(score, per_octave=TEMPO_PER_OCTAVE, drift_cost=1.0,
+                               jump_cost=jump_cost)
+    log_period = np.log(60.0 * fr / bpms[path])
+    frames = np.arange(onset.size)
+    return np.exp(np.interp(frames, centres, log_period)), clarity
+
+
+def _local_bpm(times_s: np.ndarray) -> np.ndarray:
+    """Tempo at each beat from the median of the surrounding inter-beat intervals."""
+    ibi = np.diff(times_s)
+    ibi = median_filter(ibi, size=min(5, ibi.size), mode="nearest")
+    around = np.concatenate([ibi[:1], ibi]) + np.concatenate([ibi, ibi[-1:]])
+    return 120.0 / around
+
+
+def _track(env: _Envelopes, period: np.ndarray, tightness: float,
+           guide: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Beat frames and their onset strength, edges trimmed, each shape (n_beats,).
+
+    ``guide`` (default: the onset envelope) is what the dynamic programme follows.
+    """
+    guide = env.onset if guide is None else guide
+    score, back = _beats.cumulative_score(guide, period, tightness=tightness)
+    frames = _beats.backtrack(back, _beats.last_beat(score))
+    raw = _downbeats.peak_near(env.onset, frames, radius=1)
+    keep = _beats.trim_weak_edges(frames, raw, rel=0.2)
+    return frames[keep], raw[keep]
+
+
+def _level_factor(env: _Envelopes, frames: np.ndarray, raw: np.ndarray, fr: float,
+                  max_bpm: float) -> float:
+    """Metrical-level check on tracked beats: 0.5 to halve the tempo, 2.0 to double, else 1.
+
+    Halve when every other beat is weak (accent ratios in the full and the low band, on
+    linear and on log magnitudes) while the points half way between beats are weaker still (the pulse is the subdivision of a slow
+    beat); double when the midpoints are as strong as the beats.
+    """
+    bpm = 60.0 * fr / float(np.median(np.diff(frames)))
+    lin = max(_beats.alternation(_downbeats.linear_accent(env.logb, frames))[0],
+              _beats.alternation(_downbeats.linear_accent(env.logb[:LOW_BANDS], frames))[0])
+    log = max(_beats.alternation(raw)[0],
+              _beats.alternation(_downbeats.peak_near(env.low, frames, radius=1))[0])
+    mid, _ = _beats.midpoint_ratio(env.onset, frames, raw)
+    if bpm > max_bpm or (0.5 * (lin + log) < HALVE_ALTERNATION and mid < HALVE_MIDPOINT):
+        return 0.5
+    return 2.0 if mid > DOUBLE_MIDPOINT and 2.0 * bpm <= max_bpm else 1.0
+
+
+def _offbeat_evidence(env: _Envelopes, frames: np.ndarray, raw: np.ndarray) -> np.ndarray:
+    """Per beat, log2 of the low-band accent half way to the next beat over the beat's own.
+
+    Linear low-band magnitudes (kick, bass hit) keep loudness ratios: hi-hats or a snare on
+    the off-beat, however loud, do not count, and a soft kick still outweighs a sustained bass.
+    Shape (n_beats,); the last beat repeats the one before.
+    """
+    low = env.logb[:LOW_BANDS]
+    _, mids = _beats.midpoint_ratio(env.onset, frames, raw)
+    on, half = _downbeats.linear_accent(low, frames), _downbeats.linear_accent(low, mids)
+    floor = OFFBEAT_FLOOR * float(np.median(on)) + 1e-9
+    ev = np.clip(np.log2((half + floor) / (on[:-1] + floor)), -OFFBEAT_CLIP, OFFBEAT_CLIP)
+    return np.append(ev, ev[-1:])
+
+
+def _low_rise(env: _Envelopes) -> np.ndarray:
+    """Per-frame rise of the linear low-band magnitudes, unit std, shape (n_frames,)."""
+    lin = np.expm1(env.logb[:LOW_BANDS])
+    rise = np.zeros(env.logb.shape[1])
+    rise[1:] = np.maximum(np.diff(lin, axis=1), 0.0).sum(axis=0)
+    sd = float(np.std(rise))
+    return rise / sd if sd > 0 else rise
+
+
+def _phase_check(env: _Envelopes, frames: np.ndarray, raw: np.ndarray, period: np.ndarray,
+                 tightness: float) -> tuple[np.ndarray, np.ndarray]:
+    """Compare the grid with its half-beat-shifted twin; re-track if a stretch is off-beat.
+
+    The re-tracking follows the onset envelope plus the low-band rise (the kick), and is kept
+    only if its grid has less off-beat evidence than the first one.
+    """
+    if frames.size < 8:
+        return frames, raw
+    ev = _offbeat_evidence(env, frames, raw)
+    if not _beats.offbeat_states(ev, switch_cost=OFFBEAT_SWITCH_COST).any():
+        return frames, raw
+    frames2, raw2 = _track(env, period, tightness, guide=env.onset + KICK_GUIDE_WEIGHT * _low_rise(env))
+    if frames2.size < 8:
+        return frames, raw
+    ev2 = _offbeat_evidence(env, frames2, raw2)
+    return (frames2, raw2) if float(ev2.mean()) < float(ev.mean()) else (frames, raw)
+
+
+def _find_downbeats(spec: Spectrogram, env: _Envelopes,
+                    frames: np.ndarray) -> tuple[np.ndarray, int]:
+    """Indices (into ``frames``) of the downbeats and the beats per bar (0 if unknown)."""
+    chroma = _downbeats.beat_chroma(spec.magnitude, spec.sr, spec.n_fft, frames)
+    level = _downbeats.beat_sync_mean(env.logb.mean(axis=0, keepdims=True), frames)[0]
+    features = {
+        "chroma_bar": _downbeats.novelty(chroma, context=2),
+        "chroma_beat": _downbeats.novelty(chroma, context=1),
+        "low_onset": _downbeats.peak_near(env.low, frames),
+        "level_rise": _downbeats.level_rise(level),
+    }
+    likeness = _downbeats.downbeat_likeness(features)
+    bpb, _, contrast = _downbeats.meter_and_phase(likeness)
+    if bpb == 0 or contrast <= 0.0:
+        return np.zeros(0, dtype=np.int64), 0
+    return np.flatnonzero(_downbeats.bar_positions(likeness, bpb) == 0), bpb
+
+
+def detect_rhythm(
+    spec: Spectrogram,
+    *,
+    min_bpm: float = 40.0,
+    max_bpm: float = 240.0,
+    prior_bpm: float = 120.0,
+    prior_octaves: float = 1.0,
+    tightness: float = 250.0,
+    tempo_window_s: float = 8.0,
+    tempo_jump_cost: float = 0.5,
+    detrend_s: float = 0.2,
+    min_pulse_clarity: float = 0.1,
+    onset_offset_s: float = 0.0,
+) -> Rhythm:
+    """Beat times, per-beat strength and tempo, global tempo, downbeats and meter.
+
+    Parameters
+    ----------
+    spec : Spectrogram
+        Linear magnitude, shape (1 + n_fft // 2, n_frames); frame ``t`` centred at
+        ``t * hop_length / sr`` seconds.
+    min_bpm, max_bpm : float
+        Range of beat tempi considered, beats per minute.
+    prior_bpm, prior_octaves : float
+        Log-normal tempo prior: centre (BPM) and width (octaves). It only breaks octave ties.
+    tightness : float
+        How strongly consecutive beats keep the local period (Ellis' alpha).
+    tempo_window_s : float
+        Length of the excerpts the local tempo is measured on, seconds.
+    tempo_jump_cost : float
+        Cost of a sudden tempo change relative to the tempogram salience (0..1 scale).
+    detrend_s : float
+        Width of the moving mean removed from the onset envelope, seconds.
+    min_pulse_clarity : float
+        Below this tempogram clarity (0..1) no pulse is reported.
+    onset_offset_s : float
+        Added to every beat time, seconds (calibrates the flux peak to the note onset).
+
+    Returns
+    -------
+    Rhythm
+        Empty arrays and a warning when the input is silent or has no detectable pulse.
+    """
+    _validate(spec, min_bpm, max_bpm, tightness)
+    if spec.n_frames < 2 or not np.any(spec.magnitude > 0):
+        return _empty(0, "silent input: no beats")
+    env = _envelopes(spec, detrend_s)
+    fr = spec.frame_rate_hz
+    period, clarity = _tempo_curve(env.onset, fr, min_bpm=min_bpm, max_bpm=max_bpm,
+                                   prior_bpm=prior_bpm, prior_octaves=prior_octaves,
+                                   window_s=tempo_window_s, jump_cost=tempo_jump_cost)
+    if clarity < min_pulse_clarity or not np.any(env.onset > 0):
+        return _empty(0, f"no detectable pulse (clarity {clarity:.2f})")
+    frames, raw = _track(env, period, tightness)
+    factor = _level_factor(env, frames, raw, fr, max_bpm) if frames.size >= 8 else 1.0
+    if factor != 1.0:
+        frames, raw = _track(env, period / factor, tightness)
+    frames, raw = _phase_check(env, frames, raw, period / factor, tightness)
+    if frames.size < 4:
+        return _empty(0, "no detectable pulse (too few beats)")
+    times = _beats.refine_peaks(env.onset, frames) / fr + onset_offset_s
+    local_bpm = _local_bpm(times)
+    down_idx, bpb = _find_downbeats(spec, env, frames)
+    strength = np.clip(raw / max(float(np.percentile(raw, 95)), 1e-9), 0.0, 1.0)
+    confidence = float(np.clip(clarity, 0.0, 1.0) * np.mean(strength > 0.2))
+    return Rhythm(beat_times_s=times, beat_strength=strength, local_bpm=local_bpm,
+                  bpm=float(60.0 / np.median(np.diff(times))), downbeat_times_s=times[down_idx],
+                  beats_per_bar=bpb, confidence=confidence)
