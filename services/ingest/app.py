@@ -1,0 +1,147 @@
+"""The ingest HTTP API (internal; the gateway forwards to it). Thin: parse, call, shape."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from litestar import Litestar, Request, Response, get, post
+from litestar.di import Provide
+from litestar.params import Parameter
+from litestar.plugins.prometheus import PrometheusConfig
+from pydantic import BaseModel, Field
+
+from contracts.base import new_id
+from infra.docstore import Track
+from infra.errors import NotFound
+from infra.web import EXCEPTION_HANDLERS, ApiError, auth_guard
+from services.ingest.domain import IngestError, TooLarge, check_declared_type, sanitise_filename
+from services.ingest.service import IngestPorts, accept_audio
+from services.ingest.spool import spool
+
+PRESET_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
+UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
+PRESIGNED_TTL_S = 3600
+
+
+@dataclass(frozen=True, slots=True)
+class IngestConfig:
+    max_upload_bytes: int
+    max_duration_s: float
+    default_preset: str
+    jwt_secret: str
+    spool_dir: str | None = None
+
+
+class TrackAccepted(BaseModel):
+    """An accepted upload: the track it became and whether it was already known."""
+
+    track_id: str
+    status: str
+    duplicate: bool = Field(description="True when this audio was uploaded before")
+    audio_sha256: str
+    filename: str
+    size_bytes: int
+    duration_ms: float | None
+
+
+class PresignRequest(BaseModel):
+    filename: str = Field(default="upload", max_length=1024)
+    preset: str | None = Field(default=None, pattern=PRESET_PATTERN)
+
+
+class PresignedUpload(BaseModel):
+    upload_id: str
+    upload_url: str = Field(description="PUT the audio bytes here before it expires")
+    expires_at: datetime
+
+
+def _accepted(track: Track, duplicate: bool) -> Response[TrackAccepted]:
+    body = TrackAccepted(track_id=track.track_id, status=track.status, duplicate=duplicate,
+                         audio_sha256=track.audio_sha256, filename=track.filename,
+                         size_bytes=track.size_bytes, duration_ms=track.duration_ms)
+    return Response(body, status_code=200 if duplicate else 201)
+
+
+async def _ingest(chunks: Any, *, filename: str | None, preset: str | None,
+                  ports: IngestPorts, cfg: IngestConfig) -> Response[TrackAccepted]:
+    spooled = await spool(chunks, limit_bytes=cfg.max_upload_bytes, tmp_dir=cfg.spool_dir)
+    try:
+        if spooled.size_bytes == 0:
+            raise ApiError(422, "empty", "the upload is empty (0 bytes)")
+        result = await accept_audio(
+            spooled, filename=sanitise_filename(filename), preset=preset or cfg.default_preset,
+            max_duration_s=cfg.max_duration_s, ports=ports)
+    except IngestError as exc:
+        raise ApiError(exc.status, exc.code, exc.message) from None
+    finally:
+        spooled.discard()
+    return _accepted(result.track, result.duplicate)
+
+
+@post("/uploads", opt={"role": "operator"}, status_code=201, request_max_body_size=None)
+async def upload(request: Request, ports: IngestPorts, cfg: IngestConfig,
+                 filename: Annotated[str | None, Parameter(max_length=1024)] = None,
+                 preset: Annotated[str | None, Parameter(pattern=PRESET_PATTERN)] = None,
+                 ) -> Response[TrackAccepted]:
+    """Upload audio as the raw request body (streamed; never held whole in memory)."""
+    try:
+        check_declared_type(request.headers.get("content-type"))
+        declared = int(request.headers.get("content-length") or 0)
+        if declared > cfg.max_upload_bytes:
+            raise TooLarge(f"upload exceeds the limit of {cfg.max_upload_bytes} bytes")
+    except IngestError as exc:
+        raise ApiError(exc.status, exc.code, exc.message) from None
+    except ValueError:
+        raise ApiError(400, "bad_request", "Content-Length is not a number") from None
+    return await _ingest(request.stream(), filename=filename, preset=preset, ports=ports, cfg=cfg)
+
+
+@post("/uploads/presigned", opt={"role": "operator"}, status_code=201)
+async def presign(data: PresignRequest, ports: IngestPorts) -> PresignedUpload:
+    """A URL to PUT a large file to directly; then call ``/uploads/{upload_id}/complete``."""
+    upload_id = new_id()
+    url = await ports.objects.presigned_put_url(f"incoming/{upload_id}", expires_s=PRESIGNED_TTL_S)
+    return PresignedUpload(upload_id=upload_id, upload_url=url,
+                           expires_at=datetime.now(UTC) + timedelta(seconds=PRESIGNED_TTL_S))
+
+
+@post("/uploads/{upload_id:str}/complete", opt={"role": "operator"}, status_code=201)
+async def complete(upload_id: str, data: PresignRequest, ports: IngestPorts, cfg: IngestConfig
+                   ) -> Response[TrackAccepted]:
+    """Finish a presigned upload: the stored bytes go through the same checks as a direct one."""
+    if not UPLOAD_ID.match(upload_id):
+        raise ApiError(404, "not_found", "no such upload")
+    key = f"incoming/{upload_id}"
+    try:
+        stream = await ports.objects.open_stream(key)
+    except NotFound:
+        raise ApiError(404, "not_found", "nothing was uploaded to that URL (or it expired)") from None
+    async with stream:
+        response = await _ingest(stream, filename=data.filename, preset=data.preset,
+                                 ports=ports, cfg=cfg)
+    await ports.objects.delete(key)
+    return response
+
+
+@get("/health")
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def create_app(*, ports: IngestPorts, cfg: IngestConfig, lifespan: list | None = None,
+               extra_handlers: list | None = None, plugins: list | None = None) -> Litestar:
+    http_metrics = PrometheusConfig(app_name="k1_ingest", prefix="k1_ingest", group_path=True,
+                                    exclude=["/metrics"])
+    app = Litestar(
+        route_handlers=[upload, presign, complete, health, *(extra_handlers or [])],
+        dependencies={"ports": Provide(lambda: ports, sync_to_thread=False),
+                      "cfg": Provide(lambda: cfg, sync_to_thread=False)},
+        guards=[auth_guard], exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan or [],
+        request_max_body_size=1024 * 1024, debug=False,
+        middleware=[http_metrics.middleware], plugins=plugins or [],
+        logging_config=None,  # lines go through infra.logging's root handler
+    )
+    app.state.jwt_secret = cfg.jwt_secret
+    return app

@@ -1,0 +1,150 @@
+"""The reconciler: re-announces tracks stuck between "written to MongoDB" and "published".
+
+Every handler writes its documents first and publishes after, so a crash (or a broker outage)
+between the two leaves a track waiting for an event nobody will send. Every consumer already
+deduplicates on track + version through guarded transitions and deterministic event ids, so
+publishing the same event again is safe: the reconciler finds tracks whose current state has
+not changed for ``stuck_after_s`` and publishes again the event that moves them on —
+
+* ``uploaded``  → ``track.uploaded`` (the same event id ingest used);
+* ``analyzing`` → ``track.uploaded`` for version 1, ``cmd.analysis.request`` for a
+  re-analysis (the analyzer carries on with a track already in ``analyzing``);
+* ``mapped``    → ``map.generated`` from the analysis record's map key, with the SHA-256 of
+  the stored bytes recomputed (the validator compares it); a mapped track whose map is gone
+  is failed with that reason instead.
+
+A track is re-announced at most once per ``stuck_after_s`` by one reconciler. Several ingest
+replicas each run one; their duplicates are harmless for the same reason.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from contracts.base import Message
+from contracts.events import AnalysisRequested, MapGenerated
+from infra.docstore import DocStore, Track
+from infra.errors import NotFound
+from infra.objectstore import ObjectStore
+from infra.publishing import Publisher
+from services.ingest.service import uploaded_event
+
+log = logging.getLogger("k1.reconciler")
+
+WAITING = ("uploaded", "analyzing", "mapped")
+PAGE = 500
+MAX_PER_SWEEP = 200
+"""At most this many events per sweep, so a long outage does not end in a publish storm."""
+
+
+class Reconciler:
+    def __init__(self, docs: DocStore, objects: ObjectStore, publisher: Publisher, *,
+                 stuck_after_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.docs, self.objects, self.publisher = docs, objects, publisher
+        self.stuck_after_s = stuck_after_s
+        self._clock = clock
+        self._announced: dict[tuple[str, int, str], float] = {}
+
+    async def sweep(self, *, now: datetime | None = None) -> list[Message]:
+        """One pass: re-announce every stuck track (bounded); returns what was published."""
+        now = now or datetime.now(UTC)
+        sent: list[Message] = []
+        for track in await self._stuck(now):
+            if len(sent) >= MAX_PER_SWEEP:
+                break
+            key = (track.track_id, track.analysis_version, track.status)
+            last = self._announced.get(key)
+            if last is not None and self._clock() - last < self.stuck_after_s:
+                continue
+            message = await self._event_for(track)
+            if message is None:
+                continue
+            await self.publisher.publish(message)
+            self._announced[key] = self._clock()
+            sent.append(message)
+            log.warning("re-announced a stuck track: %s", type(message).routing_key,
+                        extra={"track_id": track.track_id, "event_id": message.event_id,
+                               "status": track.status})
+        return sent
+
+    async def _stuck(self, now: datetime) -> list[Track]:
+        # Filtered here, not in the query: range queries on $currentDate fields do not match
+        # on nx-27017 (see infra.docstore).
+        stuck, offset = [], 0
+        while True:
+            page = await self.docs.tracks.list_tracks(status=list(WAITING), limit=PAGE,
+                                                      offset=offset)
+            stuck += [t for t in page.items
+                      if (now - t.updated_at).total_seconds() >= self.stuck_after_s]
+            offset += len(page.items)
+            if len(page.items) < PAGE or offset >= page.total:
+                break
+        live = {(t.track_id, t.analysis_version, t.status) for t in stuck}
+        self._announced = {k: v for k, v in self._announced.items() if k in live}
+        return sorted(stuck, key=lambda t: t.updated_at)
+
+    async def _event_for(self, track: Track) -> Message | None:
+        if track.status == "uploaded" or (track.status == "analyzing"
+                                          and track.analysis_version == 1):
+            return uploaded_event(track)
+        if track.status == "analyzing":
+            version = track.analysis_version
+            return AnalysisRequested(
+                event_id=f"{track.track_id}.v{version}.request", track_id=track.track_id,
+                analysis_version=version, audio_key=track.audio_key,
+                audio_sha256=track.audio_sha256, filename=track.filename, preset=track.preset,
+                task_id=f"{track.track_id}.v{version}")
+        return await self._map_generated(track)
+
+    async def _map_generated(self, track: Track) -> MapGenerated | None:
+        version = track.analysis_version
+        record = await self.docs.analyses.get(track.track_id, version)
+        raw = None
+        if record is not None and record.map_key and record.map_sha256:
+            with contextlib.suppress(NotFound):
+                raw = await self.objects.get_bytes(record.map_key)
+        if raw is None or record is None:
+            await self.docs.tracks.transition(
+                track.track_id, version=version, to="failed", stage="validating",
+                error_code="map_lost", error_reason="the track was mapped but its map is "
+                "not stored; analyse it again")
+            log.error("mapped track without a stored map failed", extra={"track_id": track.track_id})
+            return None
+        return MapGenerated(
+            event_id=f"{track.track_id}.v{version}.map", track_id=track.track_id,
+            analysis_version=version, map_key=record.map_key, map_sha256=record.map_sha256,
+            object_sha256=hashlib.sha256(raw).hexdigest(), map_size_bytes=len(raw),
+            preset=record.preset, plot_key=record.plot_key, warnings=list(record.warnings)[:50])
+
+
+async def run_reconciler(reconciler: Reconciler, *, interval_s: float,
+                         stop: asyncio.Event) -> None:
+    """Sweep every ``interval_s`` until ``stop`` is set; a failed sweep (store or broker down)
+    is logged and tried again next time."""
+    while not stop.is_set():
+        try:
+            await reconciler.sweep()
+        except Exception as exc:
+            log.warning("reconcile sweep failed: %s", type(exc).__name__)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval_s)
+
+
+class ReconcilerTask:
+    """The reconciler as a background task of the ingest process (started in its lifespan)."""
+
+    def __init__(self, reconciler: Reconciler, *, interval_s: float) -> None:
+        self._stop = asyncio.Event()
+        self._task = asyncio.create_task(
+            run_reconciler(reconciler, interval_s=interval_s, stop=self._stop),
+            name="k1-reconciler")
+
+    async def stop(self) -> None:
+        self._stop.set()
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(self._task, timeout=10)

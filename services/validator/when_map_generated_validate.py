@@ -1,0 +1,85 @@
+"""map.generated → schema + semantic validation → track ready/warning or failed →
+map.validated or map.rejected (with every reason)."""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from dataclasses import dataclass
+
+from contracts.events import MapGenerated, MapRejected, MapValidated, ValidationIssue
+from infra.docstore import DocStore
+from infra.errors import NotFound
+from infra.objectstore import ObjectStore
+from infra.publishing import Publisher
+from services.validator.domain.rules import ValidationReport, validate_map
+
+log = logging.getLogger("k1.validator")
+
+
+@dataclass(frozen=True, slots=True)
+class ValidatorPorts:
+    docs: DocStore
+    objects: ObjectStore
+    publisher: Publisher
+
+
+async def validate_generated_map(event: MapGenerated, ports: ValidatorPorts) -> None:
+    track_id, version = event.track_id, event.analysis_version
+    track = await ports.docs.tracks.get_track(track_id)
+    if track is None or track.analysis_version != version:
+        log.info("skipping stale map.generated", extra={"track_id": track_id})
+        return
+    report = await _check(event, track.audio_sha256, ports.objects)
+    if report.ok:
+        await _accept(event, report, ports)
+    else:
+        await reject_map(event, report.issues, ports)
+
+
+async def _check(event: MapGenerated, audio_sha256: str, objects: ObjectStore) -> ValidationReport:
+    try:
+        raw = await objects.get_bytes(event.map_key)
+    except NotFound:
+        return ValidationReport(ok=False, issues=[ValidationIssue(
+            field="map_key", message=f"no map is stored at {event.map_key}")])
+    if hashlib.sha256(raw).hexdigest() != event.object_sha256:
+        return ValidationReport(ok=False, issues=[ValidationIssue(
+            field="map_key", message="the stored map is not the one announced (bytes differ)")])
+    return await asyncio.to_thread(validate_map, raw, expected_audio_sha256=audio_sha256)
+
+
+async def _accept(event: MapGenerated, report: ValidationReport, ports: ValidatorPorts) -> None:
+    outcome = report.outcome or "ready"
+    # The version's record first: a client that sees the track `ready` must find its analysis
+    # finished too. The caller checked the version is current, and the verdict on the same
+    # map bytes is always the same, so writing it before the guarded transition is safe.
+    await ports.docs.analyses.update(event.track_id, event.analysis_version, outcome=outcome,
+                                     warnings=report.warnings)
+    moved = await ports.docs.tracks.transition(
+        event.track_id, version=event.analysis_version, to=outcome, stage="done",
+        progress_pct=100, warnings=report.warnings)
+    if not (moved.applied or moved.is_at(outcome, event.analysis_version)):
+        return
+    await ports.publisher.publish(MapValidated(
+        event_id=f"{event.track_id}.v{event.analysis_version}.validated",
+        track_id=event.track_id, analysis_version=event.analysis_version,
+        map_key=event.map_key, map_sha256=event.map_sha256, outcome=outcome,
+        warnings=report.warnings[:50], trace=event.trace))
+
+
+async def reject_map(event: MapGenerated, issues: list[ValidationIssue], ports: ValidatorPorts
+                  ) -> None:
+    reason = "; ".join(f"{i.field}: {i.message}" for i in issues[:20])
+    moved = await ports.docs.tracks.transition(
+        event.track_id, version=event.analysis_version, to="failed", stage="validating",
+        error_code="map_rejected", error_reason=f"the map failed validation: {reason}"[:2000])
+    if not (moved.applied or moved.is_at("failed", event.analysis_version)):
+        return
+    await ports.docs.analyses.update(event.track_id, event.analysis_version, outcome="failed",
+                                     error_reason=reason[:2000])
+    await ports.publisher.publish(MapRejected(
+        event_id=f"{event.track_id}.v{event.analysis_version}.rejected",
+        track_id=event.track_id, analysis_version=event.analysis_version,
+        map_key=event.map_key, reasons=issues[:200], trace=event.trace))
+    log.warning("map rejected: %s", reason, extra={"track_id": event.track_id})
