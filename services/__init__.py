@@ -1,0 +1,1 @@
+"""The independent services. None imports another; they share only `contracts` and `infra`."""

@@ -1,0 +1,1 @@
+"""The gateway's controllers, one module per resource."""

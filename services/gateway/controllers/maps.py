@@ -1,0 +1,131 @@
+"""Genesis Maps: download (ETag), upload an externally made one, and the map's picture."""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.params import Parameter
+from litestar.response import Stream
+from pydantic import ValidationError
+
+from contracts.base import SHA256_PATTERN
+from contracts.events import MapGenerated
+from contracts.device_limits import DEFAULT_LIMITS
+from contracts.genesis_map import UNION_TAGS, GenesisMapV4
+from contracts.presets import EXTERNAL_PRESET
+from infra.errors import NotFound
+from infra.web import ApiError
+from services.gateway.cache import ReadCache
+from services.gateway.controllers.analysis import accepted, give_up, start_version
+from services.gateway.ports import GatewayPorts
+from services.gateway.schemas import TaskAccepted
+from services.gateway.views import API, check_track_id, newest_with, require_track
+
+Version = Annotated[int | None, Parameter(ge=1, le=100_000, description="Analysis version")]
+IfNoneMatch = Annotated[str | None, Parameter(header="if-none-match", max_length=1000)]
+MAX_MAP_UPLOAD_BYTES = DEFAULT_LIMITS.max_map_bytes
+MAX_FIELD_ERRORS = 200
+_SHA = re.compile(SHA256_PATTERN)
+
+
+def field_errors(exc: ValidationError) -> list[dict[str, str]]:
+    """Every schema error at its dotted path (``layers.rhythm.beat_grid_ms.3``)."""
+    out = []
+    for err in exc.errors(include_url=False, include_input=False)[:MAX_FIELD_ERRORS]:
+        parts = [str(p) for p in err["loc"] if not (isinstance(p, str) and
+                                                    (p in UNION_TAGS or "[" in p))]
+        out.append({"field": ".".join(parts) or "(document)", "message": err["msg"][:300]})
+    return out
+
+
+def parse_map(raw: bytes) -> GenesisMapV4:
+    """400 for malformed JSON; 422 listing every field error for a schema-invalid map."""
+    try:
+        document: Any = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        where = f" at line {exc.lineno} column {exc.colno}" if hasattr(exc, "lineno") else ""
+        raise ApiError(400, "malformed_json", f"the body is not valid JSON{where}") from None
+    except RecursionError:  # e.g. 100k nested brackets: the parser gives up, not the server
+        raise ApiError(400, "malformed_json", "the body is nested too deeply") from None
+    try:
+        parsed = GenesisMapV4.model_validate(document)
+    except ValidationError as exc:
+        errors = field_errors(exc)
+        raise ApiError(422, "invalid_map", f"the map fails the Genesis Map v4 schema "
+                       f"({len(errors)} problems)", extra={"fields": errors}) from None
+    if not _SHA.match(parsed.metadata.hashes["map_sha256"]):
+        raise ApiError(422, "invalid_map", "the map fails the Genesis Map v4 schema", extra={
+            "fields": [{"field": "metadata.hashes.map_sha256",
+                        "message": "must be 64 lowercase hex characters"}]})
+    return parsed
+
+
+class MapController(Controller):
+    path = f"{API}/tracks/{{track_id:str}}"
+    tags = ["maps"]
+
+    @get("/genesis-map", opt={"role": "viewer"}, media_type="application/json",
+         summary="The Genesis Map (JSON); ETag is its map_sha256, If-None-Match gives 304")
+    async def get_map(self, track_id: str, ports: GatewayPorts, version: Version = None,
+                      if_none_match: IfNoneMatch = None) -> Response[bytes]:
+        await require_track(ports, track_id)
+        record = await newest_with(ports, track_id, "map_key", version)
+        etag = f'"{record.map_sha256}"'
+        headers = {"ETag": etag, "Cache-Control": "private, no-cache",
+                   "X-K1-Analysis-Version": str(record.version)}
+        if if_none_match and etag in {t.strip() for t in if_none_match.split(",")}:
+            return Response(b"", status_code=304, headers=headers)
+        try:
+            body = await ports.objects.get_bytes(record.map_key)  # type: ignore[arg-type]
+        except NotFound:
+            raise ApiError(404, "not_found", "the map object is gone") from None
+        return Response(body, media_type="application/json", headers=headers)
+
+    @post("/genesis-map", opt={"role": "operator"}, status_code=202,
+          request_max_body_size=MAX_MAP_UPLOAD_BYTES,
+          summary="Upload an externally made Genesis Map; it is validated asynchronously")
+    async def put_map(self, track_id: str, request: Request, ports: GatewayPorts,
+                      cache: ReadCache) -> Response[TaskAccepted]:
+        ctype = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+        if ctype != "application/json":
+            raise ApiError(415, "unsupported_media_type", "send the map as application/json")
+        track = await require_track(ports, track_id)
+        raw = await request.body()
+        parsed = await asyncio.to_thread(parse_map, raw)  # up to 4 MiB: not on the loop
+        version = await start_version(ports, track, EXTERNAL_PRESET)
+        cache.invalidate(track_id)
+        key = f"maps/{track_id}/v{version}/map.json"
+        map_sha = parsed.metadata.hashes["map_sha256"]
+        try:
+            await ports.objects.put_bytes(key, raw, content_type="application/json")
+            await ports.docs.analyses.update(track_id, version, map_key=key, map_sha256=map_sha,
+                                             bpm=parsed.global_metrics.bpm)
+            await ports.docs.tracks.transition(track_id, version=version, to="mapped",
+                                               stage="validating", progress_pct=80, map_key=key)
+            await ports.publisher.publish(MapGenerated(
+                event_id=f"{track_id}.v{version}.map", track_id=track_id,
+                analysis_version=version, map_key=key, map_sha256=map_sha,
+                object_sha256=hashlib.sha256(raw).hexdigest(), map_size_bytes=len(raw),
+                preset=EXTERNAL_PRESET, plot_key=None))
+        except Exception as exc:  # a store or the broker is down: fail the version, say 503
+            raise await give_up(ports, track_id, version, exc) from None
+        return accepted(track_id, version)
+
+    @get("/picture.png", opt={"role": "viewer"}, media_type="image/png",
+         summary="The picture of the map (PNG)")
+    async def picture(self, track_id: str, ports: GatewayPorts, version: Version = None
+                      ) -> Stream:
+        check_track_id(track_id)
+        await require_track(ports, track_id)
+        record = await newest_with(ports, track_id, "plot_key", version)
+        try:
+            stream = await ports.objects.open_stream(record.plot_key)  # type: ignore[arg-type]
+        except NotFound:
+            raise ApiError(404, "not_found", "the picture object is gone") from None
+        return Stream(stream, media_type="image/png",
+                      headers={"Content-Length": str(stream.info.size_bytes),
+                               "Cache-Control": "private, max-age=300"})

@@ -1,0 +1,72 @@
+"""Reading and deleting tracks."""
+from __future__ import annotations
+
+import contextlib
+from typing import Annotated
+
+from litestar import Controller, Response, delete, get
+from litestar.params import Parameter
+
+from infra.errors import NotFound
+from infra.web import ApiError
+from services.gateway.cache import ReadCache
+from services.gateway.live import ProgressHub
+from services.gateway.ports import GatewayPorts
+from services.gateway.schemas import TrackDetail, TrackPage, TrackStatus
+from services.gateway.views import API, check_track_id, detail, require_track, summary
+
+Limit = Annotated[int, Parameter(ge=1, le=100, description="Page size (1..100)")]
+Offset = Annotated[int, Parameter(ge=0, le=1_000_000, description="Tracks to skip")]
+StatusFilter = Annotated[TrackStatus | None, Parameter(description="Only tracks in this status")]
+
+
+def _json(body: bytes) -> Response:
+    """Reads are cached already encoded: serving one is a dictionary look-up."""
+    return Response(body, media_type="application/json")
+
+
+class TrackController(Controller):
+    path = f"{API}/tracks"
+    tags = ["tracks"]
+
+    @get("", opt={"role": "viewer"}, summary="List tracks, newest first")
+    async def list_tracks(self, ports: GatewayPorts, cache: ReadCache,
+                          status: StatusFilter = None, limit: Limit = 20,
+                          offset: Offset = 0) -> Response[TrackPage]:
+        async def load() -> bytes:
+            page = await ports.docs.tracks.list_tracks(status=status, limit=limit, offset=offset)
+            return TrackPage(items=[summary(t) for t in page.items], total=page.total,
+                             limit=limit, offset=offset).model_dump_json().encode()
+
+        return _json(await cache.get(("page", status, limit, offset), load))
+
+    @get("/{track_id:str}", opt={"role": "viewer"},
+         summary="A track with its latest analysis summary")
+    async def get_track(self, track_id: str, ports: GatewayPorts, cache: ReadCache
+                        ) -> Response[TrackDetail]:
+        async def load() -> bytes | None:
+            track = await ports.docs.tracks.get_track(track_id)
+            if track is None:
+                return None
+            latest = await ports.docs.analyses.latest(track_id)
+            return detail(track, latest).model_dump_json().encode()
+
+        found = await cache.get(("track", check_track_id(track_id)), load)
+        if found is None:
+            raise ApiError(404, "not_found", f"no track {track_id}")
+        return _json(found)
+
+    @delete("/{track_id:str}", opt={"role": "admin"}, status_code=204,
+            summary="Delete a track, its objects and its documents")
+    async def delete_track(self, track_id: str, ports: GatewayPorts, cache: ReadCache,
+                           hub: ProgressHub) -> None:
+        track = await require_track(ports, track_id)
+        with contextlib.suppress(NotFound):
+            await ports.objects.delete(track.audio_key)
+        await ports.objects.delete_prefix(f"analyses/{track_id}/")
+        await ports.objects.delete_prefix(f"maps/{track_id}/")
+        await ports.docs.tracks.delete_track(track_id)
+        cache.invalidate(track_id)
+        hub.publish({"track_id": track_id, "version": track.analysis_version,
+                     "status": "deleted", "stage": track.stage,
+                     "percent": track.progress_pct, "error": None})

@@ -1,0 +1,183 @@
+// K1 dashboard: plain JS, no build step. The token lives in sessionStorage only.
+"use strict";
+const API = "/api/v1";
+const $ = (id) => document.getElementById(id);
+const rows = new Map();          // track_id -> <tr>
+let socket = null, retryMs = 500, selected = null;
+
+const token = () => sessionStorage.getItem("k1.token");
+const authHeaders = () => ({ Authorization: `Bearer ${token()}` });
+
+function claims(jwt) {
+  try { return JSON.parse(atob(jwt.split(".")[1].replace(/-/g, "+").replace(/_/g, "/"))); }
+  catch { return null; }
+}
+
+async function api(path, options = {}) {
+  const response = await fetch(API + path, { ...options, headers: { ...authHeaders(), ...(options.headers || {}) } });
+  if (response.status === 401) { signOut("Your token was refused or has expired."); throw new Error("unauthorized"); }
+  if (!response.ok) {
+    let detail = response.statusText;
+    try { detail = (await response.json()).detail; } catch { /* not JSON */ }
+    throw new Error(`${response.status}: ${detail}`);
+  }
+  return response;
+}
+
+// ---------------------------------------------------------------- sign in / out
+function signIn(value) {
+  const c = claims(value.trim());
+  if (!c || !c.role) { $("signin-error").textContent = "That does not look like a K1 token."; return; }
+  sessionStorage.setItem("k1.token", value.trim());
+  start();
+}
+
+function signOut(message = "") {
+  sessionStorage.removeItem("k1.token");
+  if (socket) { socket.onclose = null; socket.close(); socket = null; }
+  rows.clear(); document.querySelector("#tracks tbody").replaceChildren();
+  $("app").hidden = true; $("signin").hidden = false; $("signout").hidden = true;
+  $("who").textContent = "signed out"; $("signin-error").textContent = message;
+}
+
+async function start() {
+  const c = claims(token());
+  $("who").textContent = `${c.sub} (${c.role})`;
+  $("signin").hidden = true; $("app").hidden = false; $("signout").hidden = false;
+  $("upload-card").hidden = c.role === "viewer";
+  try {
+    await loadPresets();
+    await loadTracks();
+    connect();
+  } catch (err) { console.warn(err); }
+}
+
+async function loadPresets() {
+  const presets = await (await api("/presets")).json();
+  $("preset").replaceChildren(...presets.map((p) => new Option(`${p.name} — ${p.description}`, p.name)));
+}
+
+async function loadTracks() {
+  const page = await (await api("/tracks?limit=100")).json();
+  page.items.slice().reverse().forEach(upsertRow);
+}
+
+// ---------------------------------------------------------------- table
+function upsertRow(t) {
+  let tr = rows.get(t.track_id);
+  if (!tr) {
+    tr = document.createElement("tr");
+    tr.dataset.trackId = t.track_id;
+    tr.innerHTML = "<td class='file'></td><td><span class='status'></span></td><td class='stage'></td>" +
+                   "<td><progress max='100' value='0'></progress></td><td class='created muted'></td>";
+    tr.addEventListener("click", () => openTrack(t.track_id));
+    document.querySelector("#tracks tbody").prepend(tr);
+    rows.set(t.track_id, tr);
+  }
+  if (t.filename) tr.querySelector(".file").textContent = t.filename;
+  if (t.created_at) tr.querySelector(".created").textContent = new Date(t.created_at).toLocaleString();
+  const status = tr.querySelector(".status");
+  status.textContent = t.status; status.className = `status ${t.status}`;
+  tr.dataset.status = t.status;
+  tr.querySelector(".stage").textContent = t.stage || "";
+  tr.querySelector("progress").value = t.progress_pct ?? t.percent ?? 0;
+  $("empty").hidden = rows.size > 0;
+}
+
+// ---------------------------------------------------------------- live updates
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  socket = new WebSocket(`${scheme}://${location.host}${API}/events?token=${encodeURIComponent(token())}`);
+  socket.onopen = () => { retryMs = 500; $("live").className = "badge on"; };
+  socket.onmessage = (event) => onUpdate(JSON.parse(event.data));
+  socket.onclose = () => {
+    $("live").className = "badge off";
+    if (token()) setTimeout(connect, retryMs);
+    retryMs = Math.min(retryMs * 2, 10000);
+  };
+}
+
+async function onUpdate(u) {
+  if (u.status === "deleted") { rows.get(u.track_id)?.remove(); rows.delete(u.track_id); return; }
+  if (!rows.has(u.track_id)) {
+    try { upsertRow(await (await api(`/tracks/${u.track_id}`)).json()); } catch { return; }
+  }
+  upsertRow({ track_id: u.track_id, status: u.status, stage: u.stage, percent: u.percent });
+  if (selected === u.track_id && ["ready", "warning", "failed"].includes(u.status)) openTrack(u.track_id);
+}
+
+// ---------------------------------------------------------------- upload
+function upload(file, preset) {
+  const bar = $("upload-progress"), label = $("upload-status");
+  const xhr = new XMLHttpRequest();
+  const query = new URLSearchParams({ filename: file.name.slice(0, 255), preset });
+  xhr.open("POST", `${API}/tracks?${query}`);
+  xhr.setRequestHeader("Authorization", `Bearer ${token()}`);
+  xhr.setRequestHeader("Content-Type", file.type || "application/octet-stream");
+  bar.hidden = false; bar.value = 0; label.textContent = "uploading…";
+  xhr.upload.onprogress = (e) => { if (e.lengthComputable) bar.value = (100 * e.loaded) / e.total; };
+  xhr.onload = () => {
+    let body = {};
+    try { body = JSON.parse(xhr.responseText); } catch { /* not JSON */ }
+    if (xhr.status === 200 || xhr.status === 201) {
+      bar.value = 100;
+      label.textContent = body.duplicate ? `already known: ${body.filename}` : `uploaded: ${body.filename}`;
+      upsertRow({ ...body, stage: "uploaded", progress_pct: 0, created_at: new Date().toISOString() });
+    } else {
+      label.textContent = `upload refused (${xhr.status}): ${body.detail || xhr.statusText}`;
+    }
+  };
+  xhr.onerror = () => { label.textContent = "upload failed: network error"; };
+  xhr.send(file);
+}
+
+// ---------------------------------------------------------------- detail
+async function openTrack(id) {
+  selected = id;
+  rows.forEach((tr, key) => tr.classList.toggle("selected", key === id));
+  const t = await (await api(`/tracks/${id}`)).json();
+  $("detail").hidden = false;
+  $("detail-title").textContent = t.filename;
+  $("d-status").textContent = `${t.status} (${t.stage}, ${Math.round(t.progress_pct)} %)`;
+  $("d-preset").textContent = t.preset;
+  $("d-duration").textContent = t.duration_ms ? `${(t.duration_ms / 1000).toFixed(1)} s` : "–";
+  $("d-error").textContent = t.error_reason || "–";
+  $("d-bpm").textContent = t.analysis?.bpm ? t.analysis.bpm.toFixed(1) : "–";
+  $("d-beats").textContent = "–"; $("d-sections").replaceChildren();
+  await showPicture(t.analysis?.picture_url);
+  if (t.analysis?.map_url) await showMap(t.analysis.map_url);
+}
+
+async function showPicture(url) {
+  const img = $("picture");
+  img.hidden = true; $("picture-none").hidden = false;
+  if (!url) return;
+  const blob = await (await fetch(url, { headers: authHeaders() })).blob();
+  if (img.src.startsWith("blob:")) URL.revokeObjectURL(img.src);
+  img.src = URL.createObjectURL(blob);
+  img.onload = () => { img.hidden = false; $("picture-none").hidden = true; };
+}
+
+async function showMap(url) {
+  const response = await fetch(url, { headers: authHeaders() });
+  if (!response.ok) return;
+  const map = await response.json();
+  const beats = map.layers?.rhythm?.beat_grid_ms || [];
+  $("d-beats").textContent = `${beats.length} (${(map.layers?.rhythm?.downbeat_ms || []).length} downbeats)`;
+  const sections = map.layers?.annotations?.sections || [];
+  $("d-sections").replaceChildren(...sections.map((s) => {
+    const li = document.createElement("li");
+    li.textContent = `${s.label}: ${(s.start_ms / 1000).toFixed(1)}–${(s.end_ms / 1000).toFixed(1)} s`;
+    return li;
+  }));
+}
+
+// ---------------------------------------------------------------- wiring
+$("signin-form").addEventListener("submit", (e) => { e.preventDefault(); signIn($("token").value); });
+$("signout").addEventListener("click", () => signOut());
+$("upload-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const file = $("file").files[0];
+  if (file) upload(file, $("preset").value);
+});
+if (token()) start();
