@@ -1,0 +1,56 @@
+"""Offering bundles to devices and announcing finished deployments (shared by the handlers)."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+
+from contracts.events import BundleDeployed, DeviceOffer
+from infra.docstore_devices import Deployment, Target
+from services.deployer.domain import event_id, outcomes, outcomes_digest, settled
+from services.deployer.ports import DeployerPorts
+
+log = logging.getLogger("k1.deployer")
+
+
+async def offer(ports: DeployerPorts, deployment: Deployment, targets: Iterable[Target]) -> None:
+    """Publish a ``device.offer`` per target (any gateway holding the device's socket acts)."""
+    limit = asyncio.Semaphore(ports.settings.offer_concurrency)
+    offsets: dict[str, int] = {}
+
+    async def one(target: Target) -> None:
+        async with limit:
+            if target.device_id not in offsets:
+                device = await ports.devices.devices.get(target.device_id)
+                offsets[target.device_id] = device.latency_offset_ms if device else 0
+            await ports.publisher.publish(DeviceOffer(
+                event_id=event_id(deployment.deployment_id, target.device_id, "offer",
+                                  target.attempt),
+                deployment_id=deployment.deployment_id, device_id=target.device_id,
+                track_id=deployment.track_id, bundle_key=deployment.bundle_key,
+                crc32=deployment.crc32, size_bytes=deployment.size_bytes,
+                latency_offset_ms=offsets[target.device_id], attempt=target.attempt))
+
+    await asyncio.gather(*(one(t) for t in targets))
+
+
+async def complete_if_settled(ports: DeployerPorts, deployment_id: str) -> bool:
+    """Announce ``bundle.deployed`` once every device is acked, failed or timed out — again
+    only if the outcomes changed since (a timed-out device that acks later)."""
+    deployment = await ports.devices.deployments.get(deployment_id)
+    if deployment is None:
+        return False
+    targets = await ports.devices.deployments.targets(deployment_id)
+    if not settled(targets):
+        return False
+    items = outcomes(targets)
+    digest = outcomes_digest(items)
+    if deployment.completed_digest == digest:
+        return False
+    await ports.publisher.publish(BundleDeployed(
+        event_id=event_id(deployment_id, "deployed", digest), deployment_id=deployment_id,
+        track_id=deployment.track_id, bundle_key=deployment.bundle_key, outcomes=items))
+    await ports.devices.deployments.mark_completed(deployment_id, digest)
+    counts = {s: sum(1 for o in items if o.state == s) for s in ("acked", "failed", "timed_out")}
+    log.info("deployment %s complete: %s", deployment_id, counts)
+    return True
