@@ -1,0 +1,1 @@
+"""Evaluation harness: a synthetic corpus with exactly known beats, metrics and a runner."""

@@ -1,0 +1,72 @@
+"""``make eval``: render the corpus (cached), score our engine and plain librosa, print tables.
+
+Usage: ``python -m tools.eval.run [--jobs N] [--only SUBSTRING] [--no-librosa]``.
+The last line printed is one JSON object with every figure.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from tools.eval.corpus import CORPUS, SongSpec
+from tools.eval.metrics import (beat_scores, downbeat_f, mean_offset_s, reference_tempo,
+                                tempo_ok)
+from tools.eval.render import render_cached
+from tools.eval.report import print_report
+
+TARGETS = {"f": 0.90, "cemgil": 0.70, "downbeat_f": 0.75, "tempo_ok": 0.90}
+
+
+def _load_events(path: Path) -> np.ndarray:
+    return np.loadtxt(path, ndmin=1)
+
+
+def evaluate_song(spec: SongSpec, with_librosa: bool = True) -> dict:
+    """All figures for one song, ours and (optionally) librosa's."""
+    from tools.eval.engine import run_librosa, run_ours
+
+    wav, beats_txt, downbeats_txt = render_cached(spec)
+    ref, ref_down = _load_events(beats_txt), _load_events(downbeats_txt)
+    ref_bpm = reference_tempo(ref)
+    ours = run_ours(wav)
+    row = {"song": spec.name, "class": spec.klass, "ref_bpm": ref_bpm, "ours": {
+        **beat_scores(ref, ours.beat_times_s),
+        "downbeat_f": downbeat_f(ref_down, ours.downbeat_times_s),
+        "tempo_ok": tempo_ok(ref_bpm, ours.bpm), "bpm": ours.bpm,
+        "offset_ms": 1000 * mean_offset_s(ref, ours.beat_times_s),
+        "meter": ours.beats_per_bar}}
+    if with_librosa:
+        lb, lbpm = run_librosa(wav)
+        row["librosa"] = {**beat_scores(ref, lb), "downbeat_f": None,
+                          "tempo_ok": tempo_ok(ref_bpm, lbpm), "bpm": lbpm,
+                          "offset_ms": 1000 * mean_offset_s(ref, lb)}
+    return row
+
+
+def _render(spec: SongSpec) -> None:
+    render_cached(spec)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
+    ap.add_argument("--only", default="", help="evaluate songs whose name contains this")
+    ap.add_argument("--no-librosa", action="store_true")
+    ap.add_argument("--verbose", action="store_true", help="print one line per song")
+    args = ap.parse_args(argv)
+    specs = [s for s in CORPUS if args.only in s.name]
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        list(pool.map(_render, specs))
+        rows = list(pool.map(evaluate_song, specs, [not args.no_librosa] * len(specs)))
+    summary = print_report(rows, verbose=args.verbose, targets=TARGETS)
+    print(json.dumps(summary, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
