@@ -1,0 +1,137 @@
+"""Behaviour every device document store must have: the fake (``unit/``) and the MongoDB
+adapter over nx-27017 (``integration/``) both subclass :class:`DeviceDocsContract` and give
+it a ``docs`` fixture."""
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from infra.docstore_devices import BundleRecord, NewDeployment, NewDevice
+from infra.errors import Conflict
+
+
+def new_device(device_id: str, group: str = "stage", **overrides) -> NewDevice:
+    fields = dict(device_id=device_id, name=f"bar {device_id}", group=group,
+                  token_hash=hashlib.sha256(device_id.encode()).hexdigest())
+    fields.update(overrides)
+    return NewDevice(**fields)  # type: ignore[arg-type]
+
+
+def new_deployment(deployment_id: str = "dep1", devices=("d1", "d2")) -> NewDeployment:
+    return NewDeployment(deployment_id=deployment_id, track_id="t1",
+                         bundle_key="bundles/t1/v1/bundle.k1b", crc32=0xDEADBEEF,
+                         size_bytes=1234, device_ids=tuple(devices), timeout_s=30.0)
+
+
+class DeviceDocsContract:
+    # ------------------------------------------------------------------------------ devices
+
+    async def test_a_device_is_created_once_and_read_back(self, docs):
+        created = await docs.devices.create(new_device("d1", latency_offset_ms=-12))
+        assert created.latency_offset_ms == -12 and created.drift_threshold_ms == 50.0
+        assert not created.connected and created.gateway_id is None
+        assert await docs.devices.get("d1") == created
+        with pytest.raises(Conflict):
+            await docs.devices.create(new_device("d1"))
+        assert await docs.devices.get("nope") is None
+
+    async def test_devices_list_by_group_and_page(self, docs):
+        for i, group in enumerate(["a", "b", "a", "a"]):
+            await docs.devices.create(new_device(f"d{i}", group=group))
+        assert [d.device_id for d in await docs.devices.list()] == ["d0", "d1", "d2", "d3"]
+        assert [d.device_id for d in await docs.devices.in_group("a")] == ["d0", "d2", "d3"]
+        assert [d.device_id for d in await docs.devices.list(group="a", limit=1, offset=1)] == ["d2"]
+
+    async def test_an_admin_changes_offset_group_threshold_only(self, docs):
+        await docs.devices.create(new_device("d1"))
+        changed = await docs.devices.update("d1", latency_offset_ms=40, group="club",
+                                            drift_threshold_ms=20.0)
+        assert (changed.latency_offset_ms, changed.group, changed.drift_threshold_ms) == (
+            40, "club", 20.0)
+        with pytest.raises(ValueError):
+            await docs.devices.update("d1", token_hash="x")
+        assert await docs.devices.update("missing", group="x") is None
+        assert await docs.devices.delete("d1") and not await docs.devices.delete("d1")
+
+    async def test_a_late_disconnect_does_not_undo_a_reconnect_elsewhere(self, docs):
+        await docs.devices.create(new_device("d1"))
+        await docs.devices.set_connection("d1", connected=True, gateway_id="g1")
+        await docs.devices.set_connection("d1", connected=True, gateway_id="g2")
+        await docs.devices.set_connection("d1", connected=False, gateway_id="g1")
+        device = await docs.devices.get("d1")
+        assert device.connected and device.gateway_id == "g2"
+        await docs.devices.set_connection("d1", connected=False, gateway_id="g2")
+        assert not (await docs.devices.get("d1")).connected
+
+    # ------------------------------------------------------------------------------ bundles
+
+    async def test_the_latest_bundle_of_a_track_wins_and_put_repeats(self, docs):
+        for version in (1, 2, 2):
+            await docs.bundles.put(BundleRecord("t1", version, f"bundles/t1/v{version}/b",
+                                                version, 100, "a" * 64))
+        latest = await docs.bundles.latest("t1")
+        assert latest.version == 2 and latest.bundle_key == "bundles/t1/v2/b"
+        assert await docs.bundles.latest("t2") is None
+
+    # -------------------------------------------------------------------------- deployments
+
+    async def test_a_deployment_starts_pending_per_device_and_creation_repeats(self, docs):
+        stored, created = await docs.deployments.create(new_deployment(), deadline_s=100.0)
+        assert created and stored.device_ids == ("d1", "d2") and stored.completed_digest is None
+        again, created = await docs.deployments.create(new_deployment(), deadline_s=999.0)
+        assert not created and again == stored
+        targets = await docs.deployments.targets("dep1")
+        assert [(t.device_id, t.state, t.attempt, t.deadline_s) for t in targets] == [
+            ("d1", "pending", 1, 100.0), ("d2", "pending", 1, 100.0)]
+
+    async def test_states_move_only_from_the_named_states(self, docs):
+        await docs.deployments.create(new_deployment(), deadline_s=100.0)
+        moved = await docs.deployments.move("dep1", "d1", to="delivered", from_states=["pending"])
+        assert moved.state == "delivered"
+        assert await docs.deployments.move("dep1", "d1", to="delivered",
+                                           from_states=["pending"]) is None
+        acked = await docs.deployments.move("dep1", "d1", to="failed",
+                                            from_states=["pending", "delivered"],
+                                            reason="CRC mismatch")
+        assert (acked.state, acked.reason) == ("failed", "CRC mismatch")
+        assert await docs.deployments.move("dep1", "zz", to="acked", from_states=["pending"]) is None
+        with pytest.raises(ValueError):
+            await docs.deployments.move("dep1", "d2", to="lost", from_states=["pending"])
+
+    async def test_expired_and_per_device_queries_drive_timeouts_and_reoffers(self, docs):
+        await docs.deployments.create(new_deployment("dep1", ["d1", "d2"]), deadline_s=100.0)
+        await docs.deployments.create(new_deployment("dep2", ["d1"]), deadline_s=200.0)
+        expired = await docs.deployments.expired(150.0, ["pending", "delivered"])
+        assert sorted((t.deployment_id, t.device_id) for t in expired) == [
+            ("dep1", "d1"), ("dep1", "d2")]
+        await docs.deployments.move("dep1", "d1", to="timed_out", from_states=["pending"])
+        mine = await docs.deployments.for_device("d1", ["pending", "timed_out"])
+        assert sorted((t.deployment_id, t.state) for t in mine) == [
+            ("dep1", "timed_out"), ("dep2", "pending")]
+        again = await docs.deployments.move("dep1", "d1", to="pending", from_states=["timed_out"],
+                                            deadline_s=500.0, next_attempt=True)
+        assert (again.attempt, again.deadline_s) == (2, 500.0)
+        await docs.deployments.mark_completed("dep1", "abc")
+        assert (await docs.deployments.get("dep1")).completed_digest == "abc"
+        assert await docs.deployments.get("nope") is None
+
+    # ---------------------------------------------------------------------------- telemetry
+
+    async def test_frames_insert_once_and_prune_by_age(self, docs):
+        frames = [{"_id": f"b1:{i}", "device_id": "d1" if i % 2 else "d2", "drift_ms": 1.0 * i,
+                   "received_s": 100.0 + i} for i in range(6)]
+        assert await docs.telemetry.add_frames(frames) == 6
+        assert await docs.telemetry.add_frames(frames[:3] + [
+            {"_id": "b2:0", "device_id": "d1", "drift_ms": 0.0, "received_s": 200.0}]) == 1
+        assert await docs.telemetry.count_frames() == 7
+        assert await docs.telemetry.count_frames("d1") == 4
+        assert await docs.telemetry.prune(103.0) == 3
+        assert await docs.telemetry.count_frames() == 4
+        assert await docs.telemetry.add_frames([]) == 0
+
+    async def test_drift_stats_are_replaced_per_key(self, docs):
+        await docs.telemetry.put_stats("device:d1", {"count": 3, "p95_ms": 12.5})
+        await docs.telemetry.put_stats("device:d1", {"count": 4, "p95_ms": 13.0})
+        assert await docs.telemetry.get_stats("device:d1") == {"count": 4, "p95_ms": 13.0}
+        assert await docs.telemetry.get_stats("device:d2") is None

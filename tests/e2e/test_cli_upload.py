@@ -1,0 +1,58 @@
+"""`k1 upload` against the running stack: the journey is shown live and the exit code tells."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.e2e.songs import click_song, nan_in_the_middle
+
+pytestmark = pytest.mark.e2e
+
+
+def _k1_upload(stack, path, tmp_path):
+    return subprocess.run(
+        [sys.executable, "-m", "k1.cli", "upload", str(path), "--url", stack.gateway_url,
+         "--token", stack.token("operator"), "--run-json", str(tmp_path / "none.json")],
+        capture_output=True, text=True, timeout=120)
+
+
+def test_upload_shows_the_journey_until_ready(e2e_stack, tmp_path):
+    stack, _ = e2e_stack
+    song = tmp_path / "groove.wav"
+    song.write_bytes(click_song(bpm=123, seed=42))
+    done = _k1_upload(stack, song, tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("groove.wav: track ")
+    assert any("analyzing" in line for line in lines) or "ready" in lines[1]
+    assert "ready" in lines[-1] and "100.0%" in lines[-1]
+
+
+def test_upload_of_corrupt_audio_exits_1_with_the_reason(e2e_stack, tmp_path):
+    stack, _ = e2e_stack
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(nan_in_the_middle())
+    done = _k1_upload(stack, broken, tmp_path)
+    assert done.returncode == 1
+    assert "failed" in done.stdout and "NaN" in done.stdout
+
+
+def test_upload_refused_at_the_door_exits_2_with_one_line(e2e_stack, tmp_path):
+    stack, _ = e2e_stack
+    junk = tmp_path / "junk.mp3"
+    junk.write_bytes(b"not audio at all" * 100)
+    done = _k1_upload(stack, junk, tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip().startswith("k1: error: junk.mp3 refused (415)")
+    assert "Traceback" not in done.stderr
+
+
+def test_upload_without_a_stack_says_how_to_start_one(tmp_path):
+    song = tmp_path / "a.wav"
+    song.write_bytes(b"x")
+    done = subprocess.run([sys.executable, "-m", "k1.cli", "upload", str(song), "--run-json",
+                           str(tmp_path / "missing.json")], capture_output=True, text=True,
+                          timeout=60, env={"PATH": "/usr/bin:/bin"})
+    assert done.returncode == 2 and "make run" in done.stderr

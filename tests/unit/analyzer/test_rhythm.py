@@ -1,0 +1,131 @@
+"""Behaviour of ``detect_rhythm`` on synthetic click tracks, with librosa-style tolerances."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from services.analyzer.domain.rhythm import detect_rhythm
+from services.analyzer.domain.types import Rhythm, Spectrogram
+
+SR, N_FFT, HOP = 22050, 1024, 256
+
+
+def _spectrogram(y: np.ndarray) -> Spectrogram:
+    """|STFT| with a Hann window and centre padding (the production conventions)."""
+    y = np.pad(y.astype(np.float32), N_FFT // 2)
+    frames = np.lib.stride_tricks.sliding_window_view(y, N_FFT)[::HOP]
+    mag = np.abs(np.fft.rfft(frames * np.hanning(N_FFT + 1)[:-1], axis=1)).T
+    return Spectrogram(magnitude=mag.astype(np.float32), sr=SR, n_fft=N_FFT, hop_length=HOP)
+
+
+def _click(freq_hz: float, amp: float, seed: int) -> np.ndarray:
+    t = np.arange(int(0.06 * SR)) / SR
+    noise = np.random.default_rng(seed).standard_normal(t.size) * 0.3
+    return amp * (np.sin(2 * np.pi * freq_hz * t) + noise) * np.exp(-t / 0.012)
+
+
+def _render(times_s: np.ndarray, duration_s: float, *, accent_every: int = 0,
+            subdivide: bool = False) -> np.ndarray:
+    y = np.zeros(int(duration_s * SR) + SR)
+    for i, t in enumerate(times_s):
+        strong = accent_every and i % accent_every == 0
+        c = _click(120.0 if strong else 1500.0, 1.0 if strong else 0.6, i)
+        y[int(t * SR): int(t * SR) + c.size] += c
+    if subdivide:
+        for i, t in enumerate((times_s[:-1] + times_s[1:]) / 2):
+            c = _click(6000.0, 0.15, 10_000 + i)
+            y[int(t * SR): int(t * SR) + c.size] += c
+    return y[: int(duration_s * SR)]
+
+
+def _grid(bpm: float, start_s: float, end_s: float) -> np.ndarray:
+    return np.arange(start_s, end_s, 60.0 / bpm)
+
+
+def _matched(ref: np.ndarray, est: np.ndarray, tol_s: float = 0.07) -> float:
+    """Fraction of reference beats with an estimated beat within ``tol_s``."""
+    return float(np.mean([np.min(np.abs(est - r)) <= tol_s for r in ref])) if est.size else 0.0
+
+
+def _check_invariants(r: Rhythm) -> None:
+    assert np.all(np.diff(r.beat_times_s) > 0)
+    assert r.beat_strength.shape == r.local_bpm.shape == r.beat_times_s.shape
+    assert np.all((r.beat_strength >= 0) & (r.beat_strength <= 1))
+    assert np.all(np.isin(r.downbeat_times_s, r.beat_times_s))
+    assert 0.0 <= r.confidence <= 1.0
+
+
+@pytest.mark.parametrize("bpm", [72.0, 100.0, 128.0, 165.0])
+def test_click_track_beats_and_tempo(bpm: float) -> None:
+    ref = _grid(bpm, 0.5, 20.0)
+    r = detect_rhythm(_spectrogram(_render(ref, 20.5, accent_every=4)))
+    _check_invariants(r)
+    assert _matched(ref, r.beat_times_s) >= 0.95
+    assert r.bpm == pytest.approx(bpm, rel=0.02)
+    assert np.median(r.local_bpm) == pytest.approx(bpm, rel=0.02)
+
+
+def test_beats_are_on_the_onset_not_late() -> None:
+    ref = _grid(110.0, 0.5, 20.0)
+    r = detect_rhythm(_spectrogram(_render(ref, 20.5, accent_every=4)))
+    d = r.beat_times_s[:, None] - ref[None, :]
+    nearest = d[np.arange(d.shape[0]), np.argmin(np.abs(d), axis=1)]
+    assert abs(float(np.mean(nearest))) < 0.015
+
+
+def test_silence_gives_no_beats_and_a_warning() -> None:
+    r = detect_rhythm(_spectrogram(np.zeros(10 * SR)))
+    assert r.beat_times_s.size == 0 and r.downbeat_times_s.size == 0 and r.bpm == 0.0
+    assert r.warnings
+
+
+def test_steady_tone_has_no_pulse() -> None:
+    t = np.arange(10 * SR) / SR
+    r = detect_rhythm(_spectrogram(0.5 * np.sin(2 * np.pi * 440.0 * t)))
+    assert r.beat_times_s.size == 0 and r.warnings
+
+
+def test_no_beats_in_a_silent_intro() -> None:
+    ref = _grid(120.0, 5.0, 20.0)
+    r = detect_rhythm(_spectrogram(_render(ref, 20.5, accent_every=4)))
+    assert r.beat_times_s.size and r.beat_times_s[0] > 4.9
+    assert _matched(ref, r.beat_times_s) >= 0.95
+
+
+def test_sudden_tempo_change_is_followed() -> None:
+    ref = np.concatenate([_grid(100.0, 0.5, 12.5), _grid(140.0, 12.5, 25.0)])
+    r = detect_rhythm(_spectrogram(_render(ref, 25.5, accent_every=4)))
+    assert _matched(ref, r.beat_times_s) >= 0.9
+    early, late = r.local_bpm[r.beat_times_s < 10.0], r.local_bpm[r.beat_times_s > 15.0]
+    assert np.median(early) == pytest.approx(100.0, rel=0.03)
+    assert np.median(late) == pytest.approx(140.0, rel=0.03)
+
+
+@pytest.mark.parametrize("beats_per_bar", [3, 4])
+def test_meter_and_downbeats(beats_per_bar: int) -> None:
+    ref = _grid(120.0, 0.5, 20.0)
+    r = detect_rhythm(_spectrogram(_render(ref, 20.5, accent_every=beats_per_bar)))
+    assert r.beats_per_bar == beats_per_bar
+    assert _matched(ref[::beats_per_bar], r.downbeat_times_s) >= 0.9
+
+
+def test_slow_beat_with_soft_subdivisions_is_not_doubled() -> None:
+    ref = _grid(66.0, 0.5, 24.0)
+    r = detect_rhythm(_spectrogram(_render(ref, 24.5, accent_every=4, subdivide=True)))
+    assert r.bpm == pytest.approx(66.0, rel=0.04)
+
+
+def test_fast_beat_is_not_halved() -> None:
+    ref = _grid(190.0, 0.5, 15.0)
+    r = detect_rhythm(_spectrogram(_render(ref, 15.5, accent_every=4)))
+    assert r.bpm == pytest.approx(190.0, rel=0.04)
+
+
+def test_invalid_input_is_rejected() -> None:
+    with pytest.raises(ValueError, match="shape"):
+        detect_rhythm(Spectrogram(np.zeros((10, 100), np.float32), SR, N_FFT, HOP))
+    bad = np.full((N_FFT // 2 + 1, 100), np.nan, np.float32)
+    with pytest.raises(ValueError, match="NaN"):
+        detect_rhythm(Spectrogram(bad, SR, N_FFT, HOP))
+    with pytest.raises(ValueError, match="bpm"):
+        detect_rhythm(_spectrogram(np.zeros(SR)), min_bpm=200.0, max_bpm=100.0)

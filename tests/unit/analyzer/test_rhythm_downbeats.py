@@ -1,0 +1,90 @@
+"""Downbeat phase: the bundled example song, harmony-driven bars, re-alignment after a glitch."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import mir_eval
+import numpy as np
+import pytest
+
+from services.analyzer.domain import _downbeats
+from services.analyzer.domain.audio import decode
+from services.analyzer.domain.rhythm import detect_rhythm
+from services.analyzer.domain.spectrum import compute_spectrogram
+from services.analyzer.domain.types import ANALYSIS_SR
+
+ROOT = Path(__file__).resolve().parents[3]
+EXAMPLE = ROOT / "examples" / "example_song.ogg"
+EXAMPLE_BEATS = ROOT / "examples" / "example_song.beats.txt"
+SR = ANALYSIS_SR
+
+
+def _f(ref: np.ndarray, est: np.ndarray) -> float:
+    return float(mir_eval.beat.f_measure(ref, est, f_measure_threshold=0.07))
+
+
+@pytest.fixture(scope="module")
+def example_samples() -> np.ndarray:
+    return decode(EXAMPLE).samples
+
+
+def test_example_song_downbeats_match_the_reference(example_samples: np.ndarray) -> None:
+    """What every user sees first: 4/4, bar lines on the reference's every fourth beat."""
+    ref = np.loadtxt(EXAMPLE_BEATS)
+    r = detect_rhythm(compute_spectrogram(example_samples, sr=SR))
+    assert r.beats_per_bar == 4
+    assert _f(ref, r.beat_times_s) >= 0.9
+    assert _f(ref[::4], r.downbeat_times_s) >= 0.75
+
+
+@pytest.mark.parametrize("start_beat", [9, 10, 11])
+def test_example_song_downbeats_do_not_assume_the_music_starts_on_one(
+        example_samples: np.ndarray, start_beat: int) -> None:
+    """Cut the song just before its 2nd, 3rd or 4th beat of a bar: the bar lines stay put."""
+    ref = np.loadtxt(EXAMPLE_BEATS)
+    t0 = ref[start_beat] - 0.1
+    r = detect_rhythm(compute_spectrogram(example_samples[int(t0 * SR):], sr=SR))
+    ref_down = ref[::4][ref[::4] > t0 + 0.3] - t0
+    assert _f(ref_down, r.downbeat_times_s) >= 0.75
+
+
+def _tone(freqs_hz: tuple[float, ...], duration_s: float, amp: float) -> np.ndarray:
+    t = np.arange(int(duration_s * SR)) / SR
+    return amp * sum(np.sin(2 * np.pi * f * t) for f in freqs_hz) * np.exp(-t / 1.5)
+
+
+def test_bar_lines_follow_the_chord_changes_not_the_loud_backbeat() -> None:
+    """Equal kicks on every beat, a loud clap on 2 and 4, a new chord on each bar line."""
+    bpm, bars = 120.0, 12
+    beat = 60.0 / bpm
+    chords = ((261.6, 329.6, 392.0), (220.0, 261.6, 329.6), (174.6, 220.0, 261.6),
+              (196.0, 246.9, 293.7))
+    y = np.zeros(int((0.5 + bars * 4 * beat + 1.0) * SR))
+    rng = np.random.default_rng(3)
+    for b in range(bars * 4):
+        at = int((0.5 + b * beat) * SR)
+        t = np.arange(int(0.08 * SR)) / SR
+        kick = 0.8 * np.sin(2 * np.pi * (50 + 80 * np.exp(-t / 0.01)) * t) * np.exp(-t / 0.04)
+        y[at: at + kick.size] += kick
+        if b % 2 == 1:
+            clap = 0.9 * rng.standard_normal(t.size) * np.exp(-t / 0.02)
+            y[at: at + clap.size] += clap
+        if b % 4 == 0:
+            pad = _tone(chords[(b // 4) % 4], 4 * beat, 0.15)
+            y[at: at + pad.size] += pad[: y.size - at]
+    ref = 0.5 + np.arange(bars * 4) * beat
+    r = detect_rhythm(compute_spectrogram(y.astype(np.float32), sr=SR))
+    assert r.beats_per_bar == 4
+    assert _f(ref[::4], r.downbeat_times_s) >= 0.9
+
+
+def test_bar_phase_realigns_after_a_dropped_beat_but_not_for_one_odd_bar() -> None:
+    clear = np.tile([2.0, -0.6, -0.8, -0.6], 8)
+    odd_bar = clear.copy()
+    odd_bar[12:16] = [-0.6, 2.0, -0.8, -0.6]
+    pos = _downbeats.bar_positions(odd_bar, 4)
+    assert np.array_equal(np.flatnonzero(pos == 0), np.arange(0, 32, 4))
+    dropped = np.concatenate([clear[:14], clear[15:]])  # the tracker skipped one beat
+    pos = _downbeats.bar_positions(dropped, 4)
+    down = np.flatnonzero(pos == 0)
+    assert np.array_equal(down[:4], [0, 4, 8, 12]) and np.array_equal(down[-4:], [15, 19, 23, 27])

@@ -1,0 +1,95 @@
+"""Presets, health, readiness, metrics, the OpenAPI document and the token command."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from contracts.presets import PRESETS
+from infra.auth import verify_token
+from services.analyzer.domain.presets import PRESETS as ANALYZER_PRESETS
+from tests.unit.gateway.conftest import seed_track
+
+
+def test_contract_presets_agree_with_the_analyzers():
+    assert {p.name: p.description for p in PRESETS} == {
+        name: p.description for name, p in ANALYZER_PRESETS.items()}
+
+
+async def test_presets_endpoint(env):
+    r = await env.client.get("/api/v1/presets", headers=env.auth("viewer"))
+    assert r.status_code == 200
+    assert [p["name"] for p in r.json()] == ["edm_high_energy", "chill", "rock", "hiphop"]
+    assert all(p["description"] for p in r.json())
+
+
+async def test_health_and_readiness(env):
+    assert (await env.client.get("/health")).json() == {"status": "ok"}
+    ok = await env.client.get("/ready")
+    assert ok.status_code == 200 and ok.json()["checks"] == {
+        "rabbitmq": "ok", "mongodb": "ok", "objects": "ok"}
+
+    async def down() -> None:
+        raise ConnectionError("amqp://guest:guest@127.0.0.1 refused")
+
+    env.checks["rabbitmq"] = down
+    r = await env.client.get("/ready")
+    assert r.status_code == 503 and r.json()["status"] == "unavailable"
+    assert r.json()["checks"]["rabbitmq"] == "down: ConnectionError" and "guest" not in r.text
+
+
+async def test_metrics_count_requests_and_sockets(env):
+    await seed_track(env.docs)
+    await env.client.get("/api/v1/tracks/t0001", headers=env.auth("viewer"))
+    text = (await env.client.get("/metrics")).text
+    assert "k1_gateway_requests_total" in text and "k1_gateway_request_duration_seconds" in text
+    assert "/api/v1/tracks/{track_id}" in text, "paths are grouped by template"
+    assert "k1_gateway_websocket_connections" in text
+
+
+async def test_openapi_documents_every_model_field(env):
+    doc = (await env.client.get("/schema/openapi.json")).json()
+    paths = doc["paths"]
+    for path in ("/api/v1/tracks", "/api/v1/tracks/{track_id}", "/api/v1/tracks/{track_id}/analysis",
+                 "/api/v1/tasks/{task_id}", "/api/v1/tracks/{track_id}/genesis-map",
+                 "/api/v1/tracks/{track_id}/picture.png", "/api/v1/presets", "/health", "/ready"):
+        assert path in paths, path
+    undocumented = [f"{name}.{field}" for name, schema in doc["components"]["schemas"].items()
+                    if name in {"TrackDetail", "TrackPage", "TrackSummary", "TaskStatus",
+                                "TaskAccepted", "TrackAccepted", "AnalysisSummary", "PresetOut",
+                                "Readiness", "PresignedUpload", "TaskResult"}
+                    for field, prop in schema.get("properties", {}).items()
+                    if not prop.get("description")]
+    assert undocumented == []
+    assert doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+
+
+def test_token_command_prints_a_token_of_the_role(monkeypatch):
+    secret = "cli-test-secret-0123456789abcdef-xyz"
+    out = subprocess.run([sys.executable, "-m", "k1.cli", "token", "--role", "admin",
+                          "--subject", "me", "--ttl", "60"], capture_output=True, text=True,
+                         env={"K1_JWT_SECRET": secret, "PATH": "/usr/bin:/bin"}, check=True)
+    principal = verify_token(secret, out.stdout.strip())
+    assert (principal.subject, principal.role) == ("me", "admin")
+    bad = subprocess.run([sys.executable, "-m", "k1.cli", "token", "--ttl", "0"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "ttl" in bad.stderr
+
+
+def test_refuses_to_start_with_the_default_secret_outside_dev_mode():
+    import pytest
+
+    from infra.settings import Settings
+    from services.gateway.__main__ import build_app
+
+    with pytest.raises(RuntimeError, match="K1_JWT_SECRET"):
+        build_app(Settings(dev_mode=False))
+
+
+def test_gateway_imports_no_other_service():
+    from pathlib import Path
+
+    root = Path(__file__).parents[3] / "services" / "gateway"
+    for path in root.rglob("*.py"):
+        text = path.read_text()
+        for other in ("analyzer", "validator", "ingest", "deployer", "telemetry"):
+            assert f"services.{other}" not in text, f"{path} imports services.{other}"
