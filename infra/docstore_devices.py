@@ -12,10 +12,17 @@ insert-then-read. Every write is safe to repeat:
   ``find_one_and_update`` (``move``) — a duplicated or late event changes nothing;
 * ``create`` of a deployment and ``put`` of a bundle are idempotent on their ids;
 * telemetry frames carry deterministic ids, so a redelivered batch inserts nothing twice.
+
+Presence is a lease: a gateway that holds a device's socket renews ``seen_s`` of its devices
+every few seconds (``renew_connections``); a device reads as connected only while that lease
+is fresh (``presence_lease_s``), so a gateway killed without closing its sockets cannot leave
+its devices "online" for ever. ``seen_s`` is the writing gateway's clock: hosts must agree on
+the time to well within the lease (NTP does).
 """
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol, get_args, runtime_checkable
@@ -32,6 +39,8 @@ SETTLED: tuple[str, ...] = ("acked", "failed", "timed_out")
 """States in which a device counts as done for its deployment's completion."""
 DEVICE_FIELDS = ("name", "group", "latency_offset_ms", "drift_threshold_ms")
 """Fields of a device an admin may change."""
+PRESENCE_LEASE_S = 30.0
+"""A connected device whose gateway has not renewed it for this long reads as offline."""
 
 DEVICES, BUNDLES, DEPLOYMENTS, TARGETS = "devices", "bundles", "deployments", "deployment_targets"
 FRAMES, DRIFT_STATS = "telemetry_frames", "drift_stats"
@@ -60,6 +69,7 @@ class Device:
     latency_offset_ms: int
     drift_threshold_ms: float
     connected: bool
+    """True while a gateway holds the device's socket and keeps renewing its lease."""
     gateway_id: str | None
     created_at: datetime
     updated_at: datetime
@@ -131,6 +141,9 @@ class DeviceRepo(Protocol):
     async def delete(self, device_id: str) -> bool: ...
     async def set_connection(self, device_id: str, *, connected: bool,
                              gateway_id: str | None) -> None: ...
+    async def renew_connections(self, gateway_id: str) -> int:
+        """Renew the presence lease of every device connected through ``gateway_id``;
+        returns how many."""
 
 
 @runtime_checkable
@@ -192,14 +205,21 @@ def new_device_doc(new: NewDevice, now: datetime) -> dict[str, Any]:
     return {"_id": new.device_id, "name": new.name, "group": new.group,
             "token_hash": new.token_hash, "latency_offset_ms": int(new.latency_offset_ms),
             "drift_threshold_ms": float(new.drift_threshold_ms), "connected": False,
-            "gateway_id": None, "created_at": now, "updated_at": now}
+            "gateway_id": None, "seen_s": 0.0, "created_at": now, "updated_at": now}
 
 
-def device_from_doc(doc: Mapping[str, Any]) -> Device:
+def is_present(doc: Mapping[str, Any], now_s: float, lease_s: float) -> bool:
+    """Connected and renewed within the lease (a document without ``seen_s`` is stale)."""
+    return bool(doc.get("connected")) and now_s - float(doc.get("seen_s") or 0.0) <= lease_s
+
+
+def device_from_doc(doc: Mapping[str, Any], *, now_s: float | None = None,
+                    lease_s: float = PRESENCE_LEASE_S) -> Device:
+    present = is_present(doc, time.time() if now_s is None else now_s, lease_s)
     return Device(device_id=doc["_id"], name=doc["name"], group=doc["group"],
                   token_hash=doc["token_hash"], latency_offset_ms=int(doc["latency_offset_ms"]),
                   drift_threshold_ms=float(doc["drift_threshold_ms"]),
-                  connected=bool(doc.get("connected")), gateway_id=doc.get("gateway_id"),
+                  connected=present, gateway_id=doc.get("gateway_id") if present else None,
                   created_at=as_utc(doc["created_at"]),  # type: ignore[arg-type]
                   updated_at=as_utc(doc["updated_at"]))  # type: ignore[arg-type]
 
@@ -257,8 +277,12 @@ def move_update(to: str, reason: str | None, deadline_s: float | None,
 
 
 class MongoDeviceRepo:
-    def __init__(self, db: Any) -> None:
+    def __init__(self, db: Any, *, presence_lease_s: float = PRESENCE_LEASE_S) -> None:
         self._devices = db[DEVICES]
+        self.presence_lease_s = presence_lease_s
+
+    def _device(self, doc: Mapping[str, Any]) -> Device:
+        return device_from_doc(doc, lease_s=self.presence_lease_s)
 
     async def ensure_indexes(self) -> None:
         await self._devices.create_index([("group", ASCENDING)])
@@ -269,21 +293,21 @@ class MongoDeviceRepo:
             await self._devices.insert_one(doc)
         except DuplicateKeyError:
             raise Conflict(f"device {new.device_id} exists") from None
-        return device_from_doc(doc)
+        return self._device(doc)
 
     async def get(self, device_id: str) -> Device | None:
         doc = await self._devices.find_one({"_id": device_id})
-        return device_from_doc(doc) if doc else None
+        return self._device(doc) if doc else None
 
     async def list(self, *, group: str | None = None, limit: int = 100,
                    offset: int = 0) -> tuple[Device, ...]:
         query = {} if group is None else {"group": group}
         cursor = self._devices.find(query).sort("_id", ASCENDING).skip(offset).limit(limit)
-        return tuple([device_from_doc(d) async for d in cursor])
+        return tuple([self._device(d) async for d in cursor])
 
     async def in_group(self, group: str) -> tuple[Device, ...]:
         cursor = self._devices.find({"group": group}).sort("_id", ASCENDING)
-        return tuple([device_from_doc(d) async for d in cursor])
+        return tuple([self._device(d) async for d in cursor])
 
     async def update(self, device_id: str, **changes: Any) -> Device | None:
         update: dict[str, Any] = {"$currentDate": {"updated_at": True}}
@@ -291,7 +315,7 @@ class MongoDeviceRepo:
             update["$set"] = sets
         doc = await self._devices.find_one_and_update(
             {"_id": device_id}, update, return_document=ReturnDocument.AFTER)
-        return device_from_doc(doc) if doc else None
+        return self._device(doc) if doc else None
 
     async def delete(self, device_id: str) -> bool:
         return (await self._devices.delete_one({"_id": device_id})).deleted_count == 1
@@ -302,8 +326,14 @@ class MongoDeviceRepo:
         if not connected:  # a late disconnect must not undo a reconnect elsewhere
             query["gateway_id"] = gateway_id
         await self._devices.update_one(query, {
-            "$set": {"connected": connected, "gateway_id": gateway_id if connected else None},
+            "$set": {"connected": connected, "gateway_id": gateway_id if connected else None,
+                     "seen_s": time.time()},
             "$currentDate": {"updated_at": True}})
+
+    async def renew_connections(self, gateway_id: str) -> int:
+        done = await self._devices.update_many({"gateway_id": gateway_id, "connected": True},
+                                               {"$set": {"seen_s": time.time()}})
+        return done.modified_count
 
 
 class MongoBundleRepo:
@@ -427,7 +457,8 @@ class DeviceDocStore:
     """Device documents over the database of a ``MongoDocStore`` (sharing its client) or of
     a client given here. Call :meth:`ensure_indexes` once at start-up."""
 
-    def __init__(self, client_or_docstore: Any, database: str | None = None) -> None:
+    def __init__(self, client_or_docstore: Any, database: str | None = None, *,
+                 presence_lease_s: float = PRESENCE_LEASE_S) -> None:
         client = getattr(client_or_docstore, "_client", client_or_docstore)
         database = database or getattr(client_or_docstore, "database", None)
         if not isinstance(client, AsyncMongoClient) or not database:
@@ -435,7 +466,7 @@ class DeviceDocStore:
                             "(or a MongoDocStore)")
         self._client, self.database = client, database
         db = client[database]
-        self.devices = MongoDeviceRepo(db)
+        self.devices = MongoDeviceRepo(db, presence_lease_s=presence_lease_s)
         self.bundles = MongoBundleRepo(db)
         self.deployments = MongoDeploymentRepo(db)
         self.telemetry = MongoTelemetryRepo(db)

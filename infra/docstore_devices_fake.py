@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from infra.docstore import utcnow_ms
 from infra.docstore_devices import (
-    BundleRecord, Deployment, Device, NewDeployment, NewDevice, Target, TargetState,
+    PRESENCE_LEASE_S, BundleRecord, Deployment, Device, NewDeployment, NewDevice, Target, TargetState,
     bundle_doc, bundle_from_doc, deployment_doc, deployment_from_doc, device_changes,
     device_from_doc, move_update, new_device_doc, target_doc, target_from_doc,
 )
@@ -15,22 +16,26 @@ from infra.errors import Conflict
 
 
 class FakeDeviceRepo:
-    def __init__(self) -> None:
+    def __init__(self, *, presence_lease_s: float = PRESENCE_LEASE_S) -> None:
         self.docs: dict[str, dict[str, Any]] = {}
+        self.presence_lease_s = presence_lease_s
+
+    def _device(self, doc: Mapping[str, Any]) -> Device:
+        return device_from_doc(doc, lease_s=self.presence_lease_s)
 
     async def create(self, new: NewDevice) -> Device:
         if new.device_id in self.docs:
             raise Conflict(f"device {new.device_id} exists")
         self.docs[new.device_id] = new_device_doc(new, utcnow_ms())
-        return device_from_doc(self.docs[new.device_id])
+        return self._device(self.docs[new.device_id])
 
     async def get(self, device_id: str) -> Device | None:
         doc = self.docs.get(device_id)
-        return device_from_doc(doc) if doc else None
+        return self._device(doc) if doc else None
 
     async def list(self, *, group: str | None = None, limit: int = 100,
                    offset: int = 0) -> tuple[Device, ...]:
-        found = [device_from_doc(self.docs[k]) for k in sorted(self.docs)
+        found = [self._device(self.docs[k]) for k in sorted(self.docs)
                  if group is None or self.docs[k]["group"] == group]
         return tuple(found[offset:offset + limit])
 
@@ -43,7 +48,7 @@ class FakeDeviceRepo:
         if doc is None:
             return None
         doc.update(sets, updated_at=utcnow_ms())
-        return device_from_doc(doc)
+        return self._device(doc)
 
     async def delete(self, device_id: str) -> bool:
         return self.docs.pop(device_id, None) is not None
@@ -54,7 +59,14 @@ class FakeDeviceRepo:
         if doc is None or (not connected and doc.get("gateway_id") != gateway_id):
             return
         doc.update(connected=connected, gateway_id=gateway_id if connected else None,
-                   updated_at=utcnow_ms())
+                   seen_s=time.time(), updated_at=utcnow_ms())
+
+    async def renew_connections(self, gateway_id: str) -> int:
+        held = [d for d in self.docs.values()
+                if d.get("gateway_id") == gateway_id and d.get("connected")]
+        for doc in held:
+            doc["seen_s"] = time.time()
+        return len(held)
 
 
 class FakeBundleRepo:
@@ -154,8 +166,8 @@ class FakeTelemetryRepo:
 
 
 class FakeDeviceDocStore:
-    def __init__(self) -> None:
-        self.devices = FakeDeviceRepo()
+    def __init__(self, *, presence_lease_s: float = PRESENCE_LEASE_S) -> None:
+        self.devices = FakeDeviceRepo(presence_lease_s=presence_lease_s)
         self.bundles = FakeBundleRepo()
         self.deployments = FakeDeploymentRepo()
         self.telemetry = FakeTelemetryRepo()

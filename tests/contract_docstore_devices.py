@@ -3,6 +3,7 @@ adapter over nx-27017 (``integration/``) both subclass :class:`DeviceDocsContrac
 it a ``docs`` fixture."""
 from __future__ import annotations
 
+import asyncio
 import hashlib
 
 import pytest
@@ -63,6 +64,26 @@ class DeviceDocsContract:
         assert device.connected and device.gateway_id == "g2"
         await docs.devices.set_connection("d1", connected=False, gateway_id="g2")
         assert not (await docs.devices.get("d1")).connected
+
+    async def test_a_connection_whose_gateway_stops_renewing_lapses_to_offline(self, docs):
+        """A gateway killed with its sockets open leaves ``connected: true`` behind; the lease
+        turns it offline unless that gateway keeps renewing — and only its own devices."""
+        docs.devices.presence_lease_s = 0.4
+        for device_id, gateway_id in (("d1", "g1"), ("d2", "g2")):
+            await docs.devices.create(new_device(device_id))
+            await docs.devices.set_connection(device_id, connected=True, gateway_id=gateway_id)
+        assert (await docs.devices.get("d1")).connected
+        for _ in range(4):  # g1 renews through more than a lease; g2 is dead
+            await asyncio.sleep(0.2)
+            assert await docs.devices.renew_connections("g1") == 1
+        d1, d2 = await docs.devices.get("d1"), await docs.devices.get("d2")
+        assert d1.connected and d1.gateway_id == "g1"
+        assert not d2.connected and d2.gateway_id is None
+        assert [d.connected for d in await docs.devices.list()] == [True, False]
+        await docs.devices.set_connection("d2", connected=True, gateway_id="g3")  # reconnects
+        assert (await docs.devices.get("d2")).connected
+        await docs.devices.set_connection("d1", connected=False, gateway_id="g1")
+        assert await docs.devices.renew_connections("g1") == 0
 
     # ------------------------------------------------------------------------------ bundles
 

@@ -33,8 +33,10 @@ def build_device_gateway(infra, *, settings=None) -> DeviceGateway:
     from infra.docstore_devices import DeviceDocStore
     from services.gateway.devices.config import DeviceSettings
 
-    gw = DeviceGateway(docs=infra.docs, devices=DeviceDocStore(infra.docs),
-                       objects=infra.objects, publisher=infra.publisher,
-                       settings=settings or DeviceSettings())
+    settings = settings or DeviceSettings()
+    gw = DeviceGateway(docs=infra.docs,
+                       devices=DeviceDocStore(infra.docs,
+                                              presence_lease_s=settings.presence_lease_s),
+                       objects=infra.objects, publisher=infra.publisher, settings=settings)
     register_device_feed(infra.broker, DeviceFeed(gw))
     return gw

@@ -31,3 +31,8 @@ class DeviceSettings(BaseSettings):
     status_interval_s: float = Field(default=1.0, gt=0,
                                      description="Fleet status to dashboards this often")
     max_devices: int = Field(default=10_000, ge=1, description="Device sockets per process")
+    presence_lease_s: float = Field(
+        default=30.0, ge=1, le=3600,
+        description="A device reads as online while its gateway renewed it within this; the "
+                    "gateway renews every third of it, so a killed gateway's devices go "
+                    "offline after at most this long")

@@ -63,6 +63,7 @@ class DeviceGateway:
         self._announcements = [asyncio.Queue() for _ in range(ANNOUNCERS)]
         self._tasks = [asyncio.create_task(self._status_loop(), name="fleet-status"),
                        asyncio.create_task(self._idle_loop(), name="device-idle"),
+                       asyncio.create_task(self._presence_loop(), name="device-presence"),
                        *(asyncio.create_task(self._announcer(q), name="announcer")
                          for q in self._announcements)]
 
@@ -113,6 +114,17 @@ class DeviceGateway:
             await asyncio.sleep(self.settings.status_interval_s)
             if self.hub.monitors:
                 self.hub.to_monitors(self.hub.status())
+
+    async def _presence_loop(self) -> None:
+        """Renew the presence lease of the devices this process holds (see
+        ``infra.docstore_devices``): if the process dies, they read as offline once it lapses."""
+        while True:
+            await asyncio.sleep(self.settings.presence_lease_s / 3)
+            if self.hub.devices:
+                try:
+                    await self.devices.devices.renew_connections(self.gateway_id)
+                except Exception as exc:  # the next round tries again; the lease has slack
+                    log.warning("could not renew device presence: %s", type(exc).__name__)
 
     async def _idle_loop(self) -> None:
         """Close device sockets that said nothing for ``idle_timeout_s`` (frames or pings)."""

@@ -143,6 +143,29 @@ async def test_a_device_is_acked_per_frame_and_its_telemetry_forwarded_in_batche
         DeviceConnected, DeviceDisconnected]
 
 
+async def test_a_device_held_longer_than_the_presence_lease_stays_online(denv):
+    """The gateway renews the lease of the devices it holds (a killed gateway stops renewing
+    and they lapse to offline: the store contract tests that half)."""
+    denv.gw.settings.presence_lease_s = denv.gw.devices.devices.presence_lease_s = 1.0
+    async with AsyncTestClient(denv.app) as client:
+        tok = await _register(client, denv)
+
+    def run(client):
+        with _device_ws(client, "d1", tok) as ws:
+            ws.receive_json(timeout=5)
+            for _ in range(6):  # 2.4 s: more than two leases
+                time.sleep(0.4)
+                ws.send_json({"type": "ping"})
+                assert ws.receive_json(timeout=5) == {"type": "pong"}
+            held = client.get("/api/v1/devices/d1", headers=denv.auth("viewer")).json()
+        time.sleep(0.1)
+        gone = client.get("/api/v1/devices/d1", headers=denv.auth("viewer")).json()
+        return held, gone
+
+    held, gone = await _sync(denv, run)
+    assert held["connected"] is True and gone["connected"] is False
+
+
 @pytest.mark.parametrize("how", ["missing", "wrong", "other_device", "query_wrong", "unknown"])
 async def test_an_impostor_is_closed_with_policy_violation_before_anything(denv, how):
     async with AsyncTestClient(denv.app) as client:
