@@ -154,3 +154,23 @@ def test_a_drifting_device_raises_an_alert_on_a_monitor_socket(e2e_stack):
     stats = _until(lambda: _get(stack, f"/api/v1/devices/{device_id}")["drift"], timeout_s=15,
                    what="the telemetry service's drift statistics")
     assert stats["max_ms"] == 180 and stats["count"] == 2
+
+
+def test_make_runs_example_devices_are_registered_once_and_reused(e2e_stack, tmp_path):
+    """``make run`` keeps its example devices' tokens in ``var/``: a second run reuses them
+    instead of registering three more; if they were deleted, it registers new ones."""
+    from k1.run_devices import DEVICES, example_devices
+
+    stack, _ = e2e_stack
+    saved, admin = tmp_path / "example-devices.json", stack.token("admin")
+    first = example_devices(stack.gateway_url, admin, saved)
+    assert len(first) == DEVICES and saved.stat().st_mode & 0o777 == 0o600
+    before = len(_get(stack, "/api/v1/devices?group=example&limit=1000")["items"])
+    assert example_devices(stack.gateway_url, admin, saved) == first
+    assert len(_get(stack, "/api/v1/devices?group=example&limit=1000")["items"]) == before
+    removed = httpx.delete(f"{stack.gateway_url}/api/v1/devices/{first[0]['device_id']}",
+                           headers={"Authorization": f"Bearer {admin}"}, timeout=10)
+    assert removed.status_code == 204
+    renewed = example_devices(stack.gateway_url, admin, saved)
+    assert {d["device_id"] for d in renewed}.isdisjoint(d["device_id"] for d in first)
+    assert json.loads(saved.read_text()) == renewed
