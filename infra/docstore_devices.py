@@ -150,6 +150,8 @@ class DeviceRepo(Protocol):
 class BundleRepo(Protocol):
     async def put(self, record: BundleRecord) -> None: ...
     async def latest(self, track_id: str) -> BundleRecord | None: ...
+    async def delete_track(self, track_id: str) -> int:
+        """Forget every bundle of a track; returns how many."""
 
 
 @runtime_checkable
@@ -350,6 +352,9 @@ class MongoBundleRepo:
     async def latest(self, track_id: str) -> BundleRecord | None:
         doc = await self._bundles.find_one({"track_id": track_id}, sort=[("version", DESCENDING)])
         return bundle_from_doc(doc) if doc else None
+
+    async def delete_track(self, track_id: str) -> int:
+        return (await self._bundles.delete_many({"track_id": track_id})).deleted_count
 
 
 class MongoDeploymentRepo:

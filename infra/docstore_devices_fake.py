@@ -81,6 +81,12 @@ class FakeBundleRepo:
         mine = [d for d in self.docs.values() if d["track_id"] == track_id]
         return bundle_from_doc(max(mine, key=lambda d: d["version"])) if mine else None
 
+    async def delete_track(self, track_id: str) -> int:
+        gone = [k for k, d in self.docs.items() if d["track_id"] == track_id]
+        for key in gone:
+            del self.docs[key]
+        return len(gone)
+
 
 class FakeDeploymentRepo:
     def __init__(self) -> None:

@@ -94,6 +94,9 @@ class DeviceDocsContract:
         latest = await docs.bundles.latest("t1")
         assert latest.version == 2 and latest.bundle_key == "bundles/t1/v2/b"
         assert await docs.bundles.latest("t2") is None
+        await docs.bundles.put(BundleRecord("t2", 1, "bundles/t2/v1/b", 1, 100, "c" * 64))
+        assert await docs.bundles.delete_track("t1") == 2
+        assert await docs.bundles.latest("t1") is None and await docs.bundles.latest("t2")
 
     # -------------------------------------------------------------------------- deployments
 

@@ -38,7 +38,8 @@ def build_app(settings: Settings, *, tracer_provider: object | None = None):
     devices = build_device_gateway(infra)
     ingest = propagate_to(ingest_client(settings.ingest_url))
     ports = GatewayPorts(docs=infra.docs, objects=infra.objects, publisher=infra.publisher,
-                         ingest=ingest, checks=readiness_checks(infra))
+                         ingest=ingest, checks=readiness_checks(infra),
+                         bundles=devices.devices.bundles)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from infra.docstore import DocStore
+from infra.docstore_devices import BundleRepo
 from infra.objectstore import ObjectStore
 from infra.publishing import Publisher
 
@@ -22,6 +23,8 @@ class GatewayPorts:
     """Client of the internal ingest service (``base_url`` = ``settings.ingest_url``)."""
     checks: Mapping[str, Check] = field(default_factory=dict)
     """Readiness checks by dependency name; each raises when its dependency is down."""
+    bundles: BundleRepo | None = None
+    """Device bundle records, so deleting a track removes its bundles too."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ from typing import Annotated
 from litestar import Controller, Response, delete, get
 from litestar.params import Parameter
 
+from infra.docstore import FINISHED
 from infra.errors import NotFound
 from infra.web import ApiError
 from services.gateway.cache import ReadCache
@@ -57,14 +58,23 @@ class TrackController(Controller):
         return _json(found)
 
     @delete("/{track_id:str}", opt={"role": "admin"}, status_code=204,
-            summary="Delete a track, its objects and its documents")
+            summary="Delete a finished track, its objects, bundles and documents",
+            description="Refused with 409 while the track is uploaded, analyzing or mapped: a "
+                        "worker is about to write for it. Every track reaches ready, warning "
+                        "or failed (retries, then the dead-letter queue), so wait for that.")
     async def delete_track(self, track_id: str, ports: GatewayPorts, cache: ReadCache,
                            hub: ProgressHub) -> None:
         track = await require_track(ports, track_id)
+        if track.status not in FINISHED:
+            raise ApiError(409, "busy",
+                           f"track {track_id} is {track.status} (stage {track.stage}); delete "
+                           "it once it is ready, warning or failed")
         with contextlib.suppress(NotFound):
             await ports.objects.delete(track.audio_key)
-        await ports.objects.delete_prefix(f"analyses/{track_id}/")
-        await ports.objects.delete_prefix(f"maps/{track_id}/")
+        for prefix in ("analyses", "maps", "bundles"):
+            await ports.objects.delete_prefix(f"{prefix}/{track_id}/")
+        if ports.bundles is not None:
+            await ports.bundles.delete_track(track_id)
         await ports.docs.tracks.delete_track(track_id)
         cache.invalidate(track_id)
         hub.publish({"track_id": track_id, "version": track.analysis_version,

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 
+from infra.docstore_devices_fake import FakeBundleRepo
 from infra.auth import issue_token, verify_token
 from infra.docstore import NewTrack
 from infra.docstore_fake import FakeDocStore
@@ -94,6 +95,7 @@ class Env:
     ingest: FakeIngest
     app: object
     checks: dict
+    bundles: FakeBundleRepo
 
     def auth(self, role: str = "admin", **kw) -> dict[str, str]:
         return {"Authorization": f"Bearer {token(role, **kw)}"}
@@ -109,9 +111,10 @@ async def env():
     docs, objects, publisher = FakeDocStore(), FakeObjectStore(), RecordingPublisher()
     ingest = FakeIngest(docs)
     checks: dict = {"rabbitmq": _ok, "mongodb": docs.ping, "objects": _ok}
+    bundles = FakeBundleRepo()
     ports = GatewayPorts(docs=docs, objects=objects, publisher=publisher,
                          ingest=ingest_client("http://ingest", transport=StreamingTransport(ingest)),
-                         checks=checks)
+                         checks=checks, bundles=bundles)
     cfg = GatewayConfig(jwt_secret=SECRET, max_upload_bytes=LIMIT, read_cache_ttl_s=0.0,
                         cors_origins=("http://dash.example",))
     app = create_app(ports=ports, cfg=cfg)
@@ -123,7 +126,7 @@ async def env():
 
     async with AsyncTestClient(app) as client:
         client.event_hooks["response"].append(record)
-        yield Env(client, docs, objects, publisher, ingest, app, checks)
+        yield Env(client, docs, objects, publisher, ingest, app, checks, bundles)
     for response in seen:
         assert response.status_code != 500, response.text
         text = response.text

@@ -1,6 +1,7 @@
 """Listing, reading and deleting tracks."""
 from __future__ import annotations
 
+from infra.docstore_devices import BundleRecord
 from tests.unit.gateway.conftest import seed_track
 
 
@@ -50,10 +51,14 @@ async def test_unknown_or_impossible_track_id_is_404(env):
         assert r.json()["error"] == "not_found"
 
 
-async def test_admin_deletes_track_objects_and_documents(env):
+async def test_admin_deletes_track_objects_bundles_and_documents(env):
     tid = await seed_track(env.docs, objects=env.objects)
     keep = await seed_track(env.docs, n=2, objects=env.objects)
     audio_key = (await env.docs.tracks.get_track(tid)).audio_key
+    for track in (tid, keep):
+        key = f"bundles/{track}/v1/bundle.k1b"
+        await env.objects.put_bytes(key, b"K1B", content_type="application/octet-stream")
+        await env.bundles.put(BundleRecord(track, 1, key, 1, 3, "b" * 64))
     r = await env.client.delete(f"/api/v1/tracks/{tid}", headers=env.auth("admin"))
     assert r.status_code == 204
     assert await env.docs.tracks.get_track(tid) is None
@@ -61,13 +66,24 @@ async def test_admin_deletes_track_objects_and_documents(env):
     assert not await env.objects.exists(audio_key)
     track_keep = await env.docs.tracks.get_track(keep)
     for key in (f"maps/{tid}/v1/map.json", f"maps/{tid}/v1/map.png",
-                f"analyses/{tid}/v1/analysis.json"):
+                f"analyses/{tid}/v1/analysis.json", f"bundles/{tid}/v1/bundle.k1b"):
         assert not await env.objects.exists(key), key
+    assert await env.bundles.latest(tid) is None and await env.bundles.latest(keep)
+    assert await env.objects.exists(f"bundles/{keep}/v1/bundle.k1b")
     assert await env.objects.exists(track_keep.audio_key)
     assert await env.objects.exists(f"maps/{keep}/v1/map.json")
     assert await env.docs.tracks.get_track(keep) is not None
     again = await env.client.delete(f"/api/v1/tracks/{tid}", headers=env.auth("admin"))
     assert again.status_code == 404
+
+
+async def test_a_track_still_in_the_chain_is_not_deleted_under_its_workers(env):
+    for n, status in enumerate(("uploaded", "analyzing", "mapped")):
+        tid = await seed_track(env.docs, n=n, status=status, objects=env.objects)
+        r = await env.client.delete(f"/api/v1/tracks/{tid}", headers=env.auth("admin"))
+        assert r.status_code == 409 and r.json()["error"] == "busy", status
+        assert f"is {status}" in r.text
+        assert await env.docs.tracks.get_track(tid) is not None
 
 
 async def test_operator_may_not_delete(env):
