@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=200 * 1024 * 1024, ge=1, description="Upload limit")
     max_duration_s: float = Field(default=20 * 60, gt=0, description="Longest accepted audio")
     analysis_workers: int = Field(default=1, ge=1, le=64, description="Analyzer processes")
+    analysis_tasks_per_worker: int = Field(
+        default=200, ge=1, le=1_000_000,
+        description="Analyses an analysis process runs before a fresh one replaces it")
     default_preset: str = Field(default="edm_high_energy", description="Preset when none is given")
 
     health_host: str = Field(default="127.0.0.1", description="Bind address of /healthz, /metrics")

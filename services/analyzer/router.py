@@ -57,7 +57,7 @@ def _ids(msg: object) -> tuple[str, int] | None:
 async def setup(infra: Infra):
     """Composition root of the analyzer: pool, ports, subscriptions."""
     workers = infra.settings.analysis_workers
-    pool = AnalysisPool(workers)
+    pool = AnalysisPool(workers, tasks_per_worker=infra.settings.analysis_tasks_per_worker)
     await asyncio.to_thread(pool.warm_up)
     ports = AnalyzerPorts(docs=infra.docs, objects=infra.objects, publisher=infra.publisher,
                           runner=pool, max_duration_s=infra.settings.max_duration_s)

@@ -53,23 +53,44 @@ def build_map_and_picture(artefact: bytes, *, preset: str, filename: str, audio_
 
 
 class AnalysisPool:
-    """The process pool, rebuilt when a worker process dies (a broken pool refuses all work)."""
+    """The process pool, rebuilt when a worker process dies (a broken pool refuses all work)
+    and retired for a fresh one after ``tasks_per_worker`` calls per process.
 
-    def __init__(self, workers: int) -> None:
-        self.workers = workers
+    A long-lived analysis process grows by tens of MB over its first hundred tracks
+    (matplotlib's and numpy's caches, allocator fragmentation). ``ProcessPoolExecutor``'s own
+    ``max_tasks_per_child`` would bound that, but on Python 3.11 it can stop replacing exited
+    workers and hang queued work (CPython gh-115634), so the whole pool is swapped instead: new
+    calls go to a fresh pool and the old one finishes what it holds, then its processes exit.
+    """
+
+    def __init__(self, workers: int, *, tasks_per_worker: int | None = None) -> None:
+        self.workers, self.tasks_per_worker = workers, tasks_per_worker
         self._pool = make_pool(workers)
+        self._calls = 0
+        self.generation = 1
+        """How many pools this one has used (a retired or broken pool counts)."""
+
+    def _replace(self, old: ProcessPoolExecutor, *, cancel: bool) -> None:
+        if self._pool is old:  # concurrent callers of a broken pool replace it once
+            self._pool, self._calls = make_pool(self.workers), 0
+            self.generation += 1
+            old.shutdown(wait=False, cancel_futures=cancel)
 
     async def run(self, fn, /, *args, **kwargs):
         import asyncio
         import functools
         from concurrent.futures.process import BrokenProcessPool
 
+        pool = self._pool
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
+            done = loop.run_in_executor(pool, functools.partial(fn, *args, **kwargs))
+            self._calls += 1
+            if self.tasks_per_worker and self._calls >= self.tasks_per_worker * self.workers:
+                self._replace(pool, cancel=False)  # this call was the old pool's last one
+            return await done
         except BrokenProcessPool:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = make_pool(self.workers)
+            self._replace(pool, cancel=True)
             raise
 
     def warm_up(self) -> None:
