@@ -55,10 +55,17 @@ async def serve_worker(service: str, register: Register, *, settings: Settings |
     await infra.docs.ensure_indexes()
     await infra.objects.ensure_ready()
     cleanup = await register(infra)
-    health = HealthServer(checks=readiness_checks(infra), host=settings.health_host,
-                          port=settings.health_port)
+    consuming = asyncio.Event()
+
+    async def consumers() -> None:
+        if not consuming.is_set():
+            raise ConnectionError("consumers not attached yet")
+
+    health = HealthServer(checks={**readiness_checks(infra), "consumers": consumers},
+                          host=settings.health_host, port=settings.health_port)
     await health.start()
-    await infra.broker.start()
+    await infra.broker.start()  # declares the queues and attaches every consumer
+    consuming.set()
     log.info("%s ready", service)
     stop = stop or _stop_on_signals()
     try:
