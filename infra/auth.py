@@ -6,6 +6,8 @@ is refused; ``exp`` is required.
 """
 from __future__ import annotations
 
+import hmac
+
 import time
 from dataclasses import dataclass
 from typing import Literal
@@ -75,3 +77,13 @@ def bearer(header_value: str | None) -> str:
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthError("missing bearer token")
     return token.strip()
+
+
+def metrics_allowed(authorization: str | None, token: str) -> bool:
+    """May a scrape with this ``Authorization`` header read ``/metrics``? Always when no
+    metrics token is configured; else only with ``Bearer <token>`` (compared in constant time)."""
+    if not token:
+        return True
+    scheme, _, given = (authorization or "").strip().partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(),
+                                                              token.encode())

@@ -12,9 +12,25 @@ from collections.abc import Awaitable, Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from infra.auth import metrics_allowed
+
 log = logging.getLogger(__name__)
 Check = Callable[[], Awaitable[None]]
 MAX_REQUEST_LINE = 2048
+MAX_HEADERS = 64
+
+
+async def _authorization(reader: asyncio.StreamReader) -> str | None:
+    """Read the request's headers (at most ``MAX_HEADERS`` lines) and return Authorization."""
+    found = None
+    for _ in range(MAX_HEADERS):
+        line = (await reader.readline())[:MAX_REQUEST_LINE].decode("latin-1").strip()
+        if not line:
+            break
+        name, _, value = line.partition(":")
+        if name.strip().lower() == "authorization":
+            found = value.strip()
+    return found
 
 
 async def run_checks(checks: dict[str, Check], *, timeout_s: float = 3) -> dict[str, str]:
@@ -31,9 +47,10 @@ async def run_checks(checks: dict[str, Check], *, timeout_s: float = 3) -> dict[
 
 class HealthServer:
     def __init__(self, *, checks: dict[str, Check] | None = None, host: str = "127.0.0.1",
-                 port: int = 9100) -> None:
+                 port: int = 9100, metrics_token: str = "") -> None:
         self.checks = checks or {}
         self.host, self.port = host, port
+        self.metrics_token = metrics_token
         self._server: asyncio.base_events.Server | None = None
 
     async def start(self) -> None:
@@ -53,12 +70,17 @@ class HealthServer:
         try:
             line = await asyncio.wait_for(reader.readline(), timeout=5)
             path = line[:MAX_REQUEST_LINE].decode("latin-1").split(" ")[1:2] or ["/"]
-            status, ctype, body = await self._route(path[0])
+            authorization = await asyncio.wait_for(_authorization(reader), timeout=5)
+            if path[0] == "/metrics" and not metrics_allowed(authorization, self.metrics_token):
+                status, ctype, body = ("401 Unauthorized", "application/json",
+                                       b'{"error":"unauthorized"}')
+            else:
+                status, ctype, body = await self._route(path[0])
             head = (f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\n"
                     f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")
             writer.write(head.encode() + body)
             await writer.drain()
-        except (asyncio.TimeoutError, ConnectionError, UnicodeError):
+        except (asyncio.TimeoutError, ConnectionError, UnicodeError, ValueError):
             pass
         finally:
             writer.close()

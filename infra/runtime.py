@@ -62,7 +62,8 @@ async def serve_worker(service: str, register: Register, *, settings: Settings |
             raise ConnectionError("consumers not attached yet")
 
     health = HealthServer(checks={**readiness_checks(infra), "consumers": consumers},
-                          host=settings.health_host, port=settings.health_port)
+                          host=settings.health_host, port=settings.health_port,
+                          metrics_token=settings.metrics_token.get_secret_value())
     await health.start()
     await infra.broker.start()  # declares the queues and attaches every consumer
     consuming.set()

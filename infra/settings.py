@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     jwt_secret: SecretStr = Field(
         default=SecretStr("dev-insecure-jwt-secret-change-me-please"), description="HS256 signing secret"
     )
+    metrics_token: SecretStr = Field(
+        default=SecretStr(""), description="Bearer token every /metrics requires (empty: open)"
+    )
 
 
 @lru_cache(maxsize=1)

@@ -15,7 +15,7 @@ from litestar.exceptions import HTTPException, NotAuthorizedException, Permissio
 from litestar.handlers.base import BaseRouteHandler
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from infra.auth import AuthError, Principal, bearer, verify_token
+from infra.auth import AuthError, Principal, bearer, metrics_allowed, verify_token
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,14 @@ def auth_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
     if not principal.may(needed):
         raise PermissionDeniedException(detail=f"this needs the {needed} role")
     connection.scope.setdefault("state", {})["principal"] = principal
+
+
+def metrics_guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """``/metrics`` needs ``Bearer <K1_METRICS_TOKEN>`` when that token is set
+    (``app.state.metrics_token``)."""
+    token = getattr(connection.app.state, "metrics_token", "") or ""
+    if not metrics_allowed(connection.headers.get("authorization"), token):
+        raise NotAuthorizedException(detail="metrics need the metrics token")
 
 
 def _body(code: str, detail: Any, extra: dict | None = None, *, status: int) -> dict[str, Any]:

@@ -31,7 +31,8 @@ def build_app(settings: Settings, *, tracer_provider: object | None = None):
     infra = build_infra(settings, service="gateway", tracer_provider=tracer_provider)
     cfg = GatewayConfig(jwt_secret=secret, max_upload_bytes=settings.max_upload_bytes,
                         default_preset=settings.default_preset,
-                        cors_origins=tuple(settings.cors_origins))
+                        cors_origins=tuple(settings.cors_origins),
+                        metrics_token=settings.metrics_token.get_secret_value())
     hub = ProgressHub(queue_size=cfg.ws_queue_size, max_subscribers=cfg.max_sockets)
     cache = ReadCache(cfg.read_cache_ttl_s)
     register_feed(infra.broker, LiveFeed(hub, cache))

@@ -73,6 +73,7 @@ def create_app(*, ports: GatewayPorts, cfg: GatewayConfig, hub: ProgressHub | No
         logging_config=None,  # lines go through infra.logging's root handler
     )
     app.state.jwt_secret = cfg.jwt_secret
+    app.state.metrics_token = cfg.metrics_token
     app.state.hub, app.state.cache = hub, cache
     return app
 

@@ -39,6 +39,8 @@ class GatewayConfig:
     ws_queue_size: int = 64
     """Updates kept per socket; older ones are dropped when a socket is slow."""
     max_sockets: int = 5000
+    metrics_token: str = ""
+    """Bearer token ``/metrics`` requires (empty: open)."""
 
 
 def ingest_client(base_url: str, *, transport: httpx.AsyncBaseTransport | None = None

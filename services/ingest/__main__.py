@@ -13,13 +13,14 @@ from infra.health import run_checks
 from infra.runtime import build_infra, readiness_checks
 from infra.settings import Settings, get_settings
 from infra.tracing import configure_tracing, http_tracing
+from infra.web import metrics_guard
 from infra.web_objects import objects_router
 from services.ingest.app import IngestConfig, create_app
 from services.ingest.reconciler import Reconciler, ReconcilerTask
 from services.ingest.service import IngestPorts
 
 
-@get("/metrics", include_in_schema=False)
+@get("/metrics", include_in_schema=False, guards=[metrics_guard])
 async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
@@ -67,8 +68,10 @@ def build_app(settings: Settings | None = None, *, tracer_provider: object | Non
     ports = IngestPorts(docs=infra.docs, objects=infra.objects, publisher=infra.publisher)
     extra = [metrics, _ready_route(infra),
              objects_router(infra.objects, max_put_bytes=settings.max_upload_bytes)]
-    return create_app(ports=ports, cfg=cfg, lifespan=[lifespan], extra_handlers=extra,
-                      plugins=[http_tracing(tracer_provider)]), settings
+    app = create_app(ports=ports, cfg=cfg, lifespan=[lifespan], extra_handlers=extra,
+                     plugins=[http_tracing(tracer_provider)])
+    app.state.metrics_token = settings.metrics_token.get_secret_value()
+    return app, settings
 
 
 def main() -> None:

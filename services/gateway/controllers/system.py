@@ -7,6 +7,7 @@ from litestar import Response, get
 from litestar.plugins.prometheus import PrometheusController
 
 from contracts.presets import PRESETS
+from infra.web import metrics_guard
 from services.gateway.ports import GatewayPorts
 from services.gateway.schemas import PresetOut, Readiness
 from services.gateway.views import API
@@ -47,3 +48,4 @@ async def _run(check) -> str:
 class Metrics(PrometheusController):
     path = "/metrics"
     include_in_schema = False
+    guards = [metrics_guard]  # Bearer K1_METRICS_TOKEN when set: the gateway is public

@@ -46,6 +46,16 @@ async def test_metrics_count_requests_and_sockets(env):
     assert "k1_gateway_websocket_connections" in text
 
 
+async def test_metrics_need_the_metrics_token_when_one_is_set(env):
+    """The gateway is the public door: with K1_METRICS_TOKEN set, /metrics is not for all."""
+    env.app.state.metrics_token = "scrape-secret"
+    for headers in ({}, {"Authorization": "Bearer wrong"}, env.auth("admin")):
+        refused = await env.client.get("/metrics", headers=headers)
+        assert refused.status_code == 401 and "k1_gateway" not in refused.text
+    allowed = await env.client.get("/metrics", headers={"Authorization": "Bearer scrape-secret"})
+    assert allowed.status_code == 200 and "k1_gateway_requests_total" in allowed.text
+
+
 async def test_openapi_documents_every_model_field(env):
     doc = (await env.client.get("/schema/openapi.json")).json()
     paths = doc["paths"]
