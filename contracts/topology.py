@@ -23,6 +23,9 @@ class Subscription:
 
     service: str
     routing_key: str
+    single_active: bool = False
+    """One consumer at a time (RabbitMQ's single active consumer): for a service that keeps
+    state in memory, its other replicas wait as hot standbys and take over if it goes."""
 
     @property
     def queue(self) -> str:
@@ -40,7 +43,9 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
     Subscription("validator", "map.generated"),
     Subscription("deployer", "map.validated"),
     Subscription("deployer", "cmd.deployment.request"),
-    Subscription("telemetry", "device.telemetry"),
+    # Drift windows live in the telemetry process's memory: replicas sharing the frames would
+    # each see part of a device's traffic and overwrite each other's statistics.
+    Subscription("telemetry", "device.telemetry", single_active=True),
     Subscription("deployer", "device.delivered"),
     Subscription("deployer", "device.bundle.ack"),
     Subscription("deployer", "device.connected"),

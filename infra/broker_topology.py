@@ -28,14 +28,17 @@ def dead_letter_exchange() -> RabbitExchange:
     return RabbitExchange(DEAD_LETTER_EXCHANGE, type=ExchangeType.DIRECT, durable=True)
 
 
-def queue_arguments(queue_name: str) -> dict[str, object]:
+def queue_arguments(queue_name: str, *, single_active: bool = False) -> dict[str, object]:
     """Declaration arguments of the durable quorum queue ``queue_name``."""
-    return {
+    args: dict[str, object] = {
         "x-queue-type": "quorum",
         "x-delivery-limit": DELIVERY_LIMIT,
         "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
         "x-dead-letter-routing-key": queue_name,
     }
+    if single_active:
+        args["x-single-active-consumer"] = True
+    return args
 
 
 def queue_for(sub: Subscription) -> RabbitQueue:
@@ -44,7 +47,8 @@ def queue_for(sub: Subscription) -> RabbitQueue:
         sub.queue,
         queue_type=QueueType.QUORUM,
         durable=True,
-        arguments=queue_arguments(sub.queue),  # type: ignore[arg-type]
+        arguments=queue_arguments(sub.queue,  # type: ignore[arg-type]
+                                  single_active=sub.single_active),
         routing_key=sub.routing_key,
     )
 

@@ -215,6 +215,35 @@ async def test_competing_consumers_with_prefetch_one_share_a_batch(amqp_url) -> 
     assert len(seen["a"]) >= 3 and len(seen["b"]) >= 3
 
 
+async def test_a_single_active_consumer_queue_feeds_one_replica_until_it_goes(amqp_url) -> None:
+    """Two replicas of a stateful service: one gets every message, the other takes over
+    when the first stops — nothing lost, nothing split between them."""
+    sac = Subscription("svc", "test.ping", single_active=True)
+    seen: dict[str, list[int]] = {"a": [], "b": []}
+    brokers = []
+    for name in seen:
+        broker = make_broker(amqp_url, declare=(sac,))
+
+        @subscribe(broker, sac, Ping, quiet=True)
+        async def handle(msg: Ping, _name: str = name) -> None:
+            seen[_name].append(msg.n)
+
+        await broker.start()
+        brokers.append(broker)
+    for n in range(10):
+        await publish(brokers[0], Ping(track_id="stats", n=n))
+    await wait_until(lambda: len(seen["a"]) + len(seen["b"]) == 10)
+    active = "a" if seen["a"] else "b"
+    standby = "b" if active == "a" else "a"
+    assert seen[active] == list(range(10)) and seen[standby] == []
+    await brokers["ab".index(active)].stop()
+    for n in range(10, 15):
+        await publish(brokers["ab".index(standby)], Ping(track_id="stats", n=n))
+    await wait_until(lambda: len(seen[standby]) == 5)
+    await brokers["ab".index(standby)].stop()
+    assert seen[standby] == list(range(10, 15))
+
+
 async def test_queues_are_durable_quorum_with_delivery_limit_and_dlq(rabbit_vhost) -> None:
     broker = make_broker(rabbit_vhost.url)
     await broker.start()

@@ -82,10 +82,13 @@ def test_every_subscription_is_a_quorum_queue_dead_lettering_to_its_dlq() -> Non
             "x-delivery-limit": DELIVERY_LIMIT,
             "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
             "x-dead-letter-routing-key": sub.queue,
+            **({"x-single-active-consumer": True} if sub.single_active else {}),
         }
         assert dlq.name == sub.dead_letter_queue and dlq.routing() == sub.queue
         assert dlq.arguments == {"x-queue-type": "quorum"} and dlq.durable
         assert queue_for(sub) == queue  # one spelling: the declarer caches by equality
+    stateful = [sub.queue for sub in SUBSCRIPTIONS if sub.single_active]
+    assert stateful == ["telemetry.device.telemetry"]
 
 
 def test_events_exchange_is_durable_topic() -> None:
