@@ -5,6 +5,10 @@ A durable consumer (``subscribe``):
 * acks only after the handler returned — its durable work is done;
 * a body that fails its schema is poison: it goes to ``<queue>.dlq`` with the validation error
   in ``x-k1-error``, ``on_give_up`` is told, the original is acked — no retry, no loop;
+* a handler that fails because a dependency is away (``infra.errors.is_outage``: MongoDB or
+  the object store not answering) is retried in place, the message held, with backoff up to
+  ``outage_patience_s``: an outage is not the message's fault and must not use up its
+  deliveries (or fail its track) — only after that patience does it count as below;
 * a handler exception waits ``retry_backoff_s * 2**(attempt-1)`` (capped) and returns the
   message with ``reject(requeue=True)`` — the return every RabbitMQ version counts toward the
   delivery limit (see ``infra.broker_policy``);
@@ -35,14 +39,19 @@ from contracts.base import Message
 from contracts.topology import DELIVERY_LIMIT, ERROR_HEADER, Subscription
 from infra.broker_policy import backoff_s, delivery_attempt, error_text, should_give_up, truncate
 from infra.broker_topology import dead_letter_exchange, exchange, queue_for
+from infra.errors import is_outage
 from infra.metrics import (
     MESSAGE_HANDLING_SECONDS,
     MESSAGES_CONSUMED,
     MESSAGES_DEAD_LETTERED,
     MESSAGES_FAILED,
+    OUTAGE_RETRIES,
 )
 
 log = logging.getLogger("k1.broker")
+OUTAGE_BASE_S = 0.5
+OUTAGE_MAX_WAIT_S = 5.0
+"""In-place retries during an outage wait 0.5, 1, 2, 4, 5, 5, … s."""
 
 M = TypeVar("M", bound=Message)
 Handler = Callable[[M], Awaitable[None]]
@@ -136,11 +145,23 @@ class _Consumer(Generic[M]):
             return
         ctx = log_context(self.queue, msg.event_id, getattr(msg, "track_id", None))
         ctx["attempt"] = attempt
-        try:
-            await self.handler(msg)
-        except Exception as exc:
-            await self._failed(message, broker, msg, exc, attempt, ctx)
-            return
+        patience_s = _settings_of(broker).outage_patience_s
+        held_since, waits = time.monotonic(), 0
+        while True:
+            try:
+                await self.handler(msg)
+                break
+            except Exception as exc:
+                waits += 1
+                delay = backoff_s(waits, base_s=OUTAGE_BASE_S, cap_s=OUTAGE_MAX_WAIT_S)
+                if is_outage(exc) and time.monotonic() - held_since + delay <= patience_s:
+                    OUTAGE_RETRIES.labels(self.queue).inc()
+                    log.warning("dependency unavailable, retrying in place in %.1fs "
+                                "(delivery not counted): %s", delay, error_text(exc), extra=ctx)
+                    await asyncio.sleep(delay)
+                    continue
+                await self._failed(message, broker, msg, exc, attempt, ctx)
+                return
         await message.ack()
         log.log(self.success_level, "handled", extra=ctx)
 

@@ -32,3 +32,15 @@ class SizeMismatch(InfraError, ValueError):
 
 class StoreUnavailable(InfraError):
     """A backing server did not answer (start-up, network)."""
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Did ``exc`` come from a dependency being away (object store or MongoDB not answering, a
+    refused connection) rather than from the message being handled?"""
+    if isinstance(exc, StoreUnavailable | ConnectionError):
+        return True
+    try:
+        from pymongo.errors import ConnectionFailure  # AutoReconnect, server selection, timeouts
+    except ImportError:  # pragma: no cover - pymongo is a dependency of every service
+        return False
+    return isinstance(exc, ConnectionFailure)

@@ -22,6 +22,9 @@ MESSAGES_CONSUMED = Counter(
 MESSAGES_FAILED = Counter(
     "k1_messages_failed_total", "Deliveries whose handler raised (retried or given up)",
     ["queue"])
+OUTAGE_RETRIES = Counter(
+    "k1_outage_retries_total",
+    "In-place handler retries while MongoDB or the object store was unreachable", ["queue"])
 MESSAGES_DEAD_LETTERED = Counter(
     "k1_messages_dead_lettered_total",
     "Messages moved to <queue>.dlq (reason: poison = bad schema, gave_up = failed too often)",

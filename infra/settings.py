@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     retry_backoff_s: float = Field(
         default=0.5, ge=0, le=60, description="Base delay before a failed message is requeued"
     )
+    outage_patience_s: float = Field(
+        default=120, ge=0, le=3600,
+        description="How long a handler is retried in place, its delivery not counted, while "
+                    "MongoDB or the object store is unreachable"
+    )
 
     mongodb_url: SecretStr = Field(
         default=SecretStr("mongodb://127.0.0.1:27017/"), description="MongoDB URL"

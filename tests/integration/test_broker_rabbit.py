@@ -150,7 +150,7 @@ async def test_handler_that_recovers_is_acked_and_nothing_dead_lettered(amqp_url
     async def handle(msg: Ping) -> None:
         attempts.append(msg.event_id)
         if len(attempts) == 1:
-            raise ConnectionError("object store briefly away")
+            raise RuntimeError("a bug that a redelivery does not hit")
 
     await broker.start()
     sent = Ping(track_id="t-ok")
@@ -162,6 +162,55 @@ async def test_handler_that_recovers_is_acked_and_nothing_dead_lettered(amqp_url
     assert given_up == []
     assert await drain(raw, SUB.queue) == []
     assert await drain(raw, SUB.dead_letter_queue) == []
+
+
+async def test_an_outage_longer_than_the_delivery_budget_is_held_not_counted(
+        amqp_url, raw, monkeypatch) -> None:
+    """MongoDB or the object store away for more failures than the queue allows deliveries:
+    the message is held and retried in place, its delivery count untouched, then handled."""
+    from infra import broker_consume
+    from infra.errors import StoreUnavailable
+
+    monkeypatch.setattr(broker_consume, "OUTAGE_BASE_S", 0.01)
+    monkeypatch.setattr(broker_consume, "OUTAGE_MAX_WAIT_S", 0.05)
+    broker = make_broker(amqp_url)
+    calls: list[int] = []
+    given_up: list[object] = []
+
+    @subscribe(broker, SUB, Ping, on_give_up=lambda msg, err: given_up.append(msg))
+    async def handle(msg: Ping) -> None:
+        calls.append(msg.n)
+        if len(calls) <= 2 * DELIVERY_LIMIT:
+            raise StoreUnavailable("S3 endpoint did not answer: ProtocolError")
+
+    await broker.start()
+    await publish(broker, Ping(track_id="t-outage"))
+    await wait_until(lambda: len(calls) == 2 * DELIVERY_LIMIT + 1)
+    await asyncio.sleep(0.2)
+    await broker.stop()
+    # 11 calls of one message: had each failure been a counted delivery, the 5th would have
+    # dead-lettered it
+    assert given_up == []
+    assert await drain(raw, SUB.queue) == [] and await drain(raw, SUB.dead_letter_queue) == []
+
+
+async def test_an_outage_beyond_the_patience_counts_as_failed_deliveries(amqp_url, raw) -> None:
+    from infra.errors import StoreUnavailable
+
+    broker = make_broker(amqp_url, outage_patience_s=0)
+    calls: list[str] = []
+
+    @subscribe(broker, SUB, Ping)
+    async def handle(msg: Ping) -> None:
+        calls.append(msg.event_id)
+        raise StoreUnavailable("MongoDB did not answer: ServerSelectionTimeoutError")
+
+    await broker.start()
+    await publish(broker, Ping(track_id="t-long-outage"))
+    dead = await get_one(raw, SUB.dead_letter_queue)
+    await broker.stop()
+    assert len(calls) == DELIVERY_LIMIT
+    assert dead.headers[ERROR_HEADER].startswith("StoreUnavailable")
 
 
 async def test_schema_invalid_bodies_dead_lettered_and_consumer_goes_on(amqp_url, raw) -> None:
