@@ -15,6 +15,9 @@ from litestar.exceptions import HTTPException, NotAuthorizedException, Permissio
 from litestar.handlers.base import BaseRouteHandler
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from litestar.openapi.datastructures import ResponseSpec
+from pydantic import BaseModel, ConfigDict, Field
+
 from infra.auth import AuthError, Principal, bearer, metrics_allowed, verify_token
 
 log = logging.getLogger(__name__)
@@ -26,6 +29,37 @@ class ApiError(Exception):
     def __init__(self, status: int, code: str, detail: str, *, extra: dict | None = None) -> None:
         super().__init__(detail)
         self.status, self.code, self.detail, self.extra = status, code, detail, extra or {}
+
+
+class ErrorBody(BaseModel):
+    """Every error answer of the API (some add fields, e.g. ``fields`` or ``reasons``)."""
+
+    model_config = ConfigDict(extra="allow")
+    error: str = Field(description="Machine-readable code: bad_request, unauthorized, "
+                                   "forbidden, not_found, busy, conflict, too_large, "
+                                   "unsupported_media_type, invalid_map, unavailable, …")
+    detail: Any = Field(description="What went wrong, for a person (never a stack trace)")
+    status_code: int = Field(description="The HTTP status code again")
+
+
+ERROR_MEANINGS = {
+    400: "Malformed request: a parameter or body field is out of bounds or unreadable",
+    401: "No bearer token, or an expired, tampered or wrong-key one",
+    403: "The token's role may not do this",
+    404: "No such resource",
+    409: "The resource is in a state that forbids this now",
+    413: "The body is over its limit",
+    415: "The body's content type is not accepted",
+    422: "Readable, but refused (the reasons are in the body)",
+    502: "The ingest service answered something unreadable",
+    503: "A backing service (broker or store) is unavailable; try again later",
+}
+
+
+def errors(*codes: int) -> dict[int, ResponseSpec]:
+    """OpenAPI responses of a route's error answers, all shaped as :class:`ErrorBody`."""
+    return {code: ResponseSpec(data_container=ErrorBody, description=ERROR_MEANINGS[code])
+            for code in codes}
 
 
 def principal_of(connection: ASGIConnection) -> Principal:

@@ -7,7 +7,7 @@ from litestar import Controller, Response, get, post
 
 from contracts.events import AnalysisRequested
 from infra.docstore import FINISHED, AnalysisRecord, Track
-from infra.web import ApiError
+from infra.web import ApiError, errors
 from services.gateway.cache import ReadCache
 from services.gateway.controllers.uploads import check_preset
 from services.gateway.ports import GatewayConfig, GatewayPorts, parse_task_id
@@ -52,6 +52,7 @@ class AnalysisController(Controller):
     tags = ["analysis"]
 
     @post("/tracks/{track_id:str}/analysis", opt={"role": "operator"}, status_code=202,
+          responses=errors(400, 401, 403, 404, 409, 422, 503),
           summary="Analyse a track again with a preset (202 with a task id; 409 while busy)")
     async def reanalyse(self, track_id: str, ports: GatewayPorts, cfg: GatewayConfig,
                         cache: ReadCache, data: AnalysisRequest | None = None
@@ -72,6 +73,7 @@ class AnalysisController(Controller):
         return accepted(track_id, version)
 
     @get("/tasks/{task_id:str}", opt={"role": "viewer"},
+         responses=errors(400, 401, 403, 404),
          summary="State, stage, percent, result or error of an analysis task")
     async def task(self, task_id: str, ports: GatewayPorts) -> TaskStatus:
         parsed = parse_task_id(task_id)

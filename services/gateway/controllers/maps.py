@@ -18,7 +18,7 @@ from contracts.device_limits import DEFAULT_LIMITS
 from contracts.genesis_map import UNION_TAGS, GenesisMapV4
 from contracts.presets import EXTERNAL_PRESET
 from infra.errors import NotFound
-from infra.web import ApiError
+from infra.web import ApiError, errors
 from services.gateway.cache import ReadCache
 from services.gateway.controllers.analysis import accepted, give_up, start_version
 from services.gateway.ports import GatewayPorts
@@ -69,6 +69,7 @@ class MapController(Controller):
     tags = ["maps"]
 
     @get("/genesis-map", opt={"role": "viewer"}, media_type="application/json",
+         responses=errors(400, 401, 403, 404),
          summary="The Genesis Map (JSON); ETag is its map_sha256, If-None-Match gives 304")
     async def get_map(self, track_id: str, ports: GatewayPorts, version: Version = None,
                       if_none_match: IfNoneMatch = None) -> Response[bytes]:
@@ -86,6 +87,7 @@ class MapController(Controller):
         return Response(body, media_type="application/json", headers=headers)
 
     @post("/genesis-map", opt={"role": "operator"}, status_code=202,
+          responses=errors(400, 401, 403, 404, 413, 415, 422, 503),
           request_max_body_size=MAX_MAP_UPLOAD_BYTES,
           summary="Upload an externally made Genesis Map; it is validated asynchronously")
     async def put_map(self, track_id: str, request: Request, ports: GatewayPorts,
@@ -116,6 +118,7 @@ class MapController(Controller):
         return accepted(track_id, version)
 
     @get("/picture.png", opt={"role": "viewer"}, media_type="image/png",
+         responses=errors(400, 401, 403, 404),
          summary="The picture of the map (PNG)")
     async def picture(self, track_id: str, ports: GatewayPorts, version: Version = None
                       ) -> Stream:

@@ -7,7 +7,7 @@ from litestar import Response, get
 from litestar.plugins.prometheus import PrometheusController
 
 from contracts.presets import PRESETS
-from infra.web import metrics_guard
+from infra.web import errors, metrics_guard
 from services.gateway.ports import GatewayPorts
 from services.gateway.schemas import PresetOut, Readiness
 from services.gateway.views import API
@@ -17,6 +17,7 @@ _PRESETS = [PresetOut(name=p.name, description=p.description) for p in PRESETS]
 
 
 @get(f"{API}/presets", opt={"role": "viewer"}, tags=["presets"],
+     responses=errors(401, 403),
      summary="The Genesis presets: names and what they do")
 async def presets() -> list[PresetOut]:
     return _PRESETS

@@ -9,7 +9,7 @@ from litestar.params import Parameter
 
 from infra.docstore import FINISHED
 from infra.errors import NotFound
-from infra.web import ApiError
+from infra.web import ApiError, errors
 from services.gateway.cache import ReadCache
 from services.gateway.live import ProgressHub
 from services.gateway.ports import GatewayPorts
@@ -30,7 +30,8 @@ class TrackController(Controller):
     path = f"{API}/tracks"
     tags = ["tracks"]
 
-    @get("", opt={"role": "viewer"}, summary="List tracks, newest first")
+    @get("", opt={"role": "viewer"}, summary="List tracks, newest first",
+         responses=errors(400, 401, 403))
     async def list_tracks(self, ports: GatewayPorts, cache: ReadCache,
                           status: StatusFilter = None, limit: Limit = 20,
                           offset: Offset = 0) -> Response[TrackPage]:
@@ -42,6 +43,7 @@ class TrackController(Controller):
         return _json(await cache.get(("page", status, limit, offset), load))
 
     @get("/{track_id:str}", opt={"role": "viewer"},
+         responses=errors(400, 401, 403, 404),
          summary="A track with its latest analysis summary")
     async def get_track(self, track_id: str, ports: GatewayPorts, cache: ReadCache
                         ) -> Response[TrackDetail]:
@@ -58,6 +60,7 @@ class TrackController(Controller):
         return _json(found)
 
     @delete("/{track_id:str}", opt={"role": "admin"}, status_code=204,
+            responses=errors(400, 401, 403, 404, 409),
             summary="Delete a finished track, its objects, bundles and documents",
             description="Refused with 409 while the track is uploaded, analyzing or mapped: a "
                         "worker is about to write for it. Every track reaches ready, warning "

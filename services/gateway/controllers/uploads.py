@@ -9,7 +9,7 @@ from litestar.params import Parameter
 from pydantic import ValidationError
 
 from contracts.presets import PRESET_NAMES
-from infra.web import ApiError
+from infra.web import ApiError, errors
 from services.gateway.ingest import forward, limited
 from services.gateway.ports import GatewayConfig, GatewayPorts, task_id
 from services.gateway.schemas import PresignedUpload, PresignRequest, TrackAccepted
@@ -60,6 +60,7 @@ async def _accepted(ports: GatewayPorts, status: int, body: dict) -> Response[Tr
 
 
 @post(API + "/tracks", tags=["uploads"], opt={"role": "operator"}, status_code=201,
+      responses=errors(400, 401, 403, 413, 415, 422, 502, 503),
       request_max_body_size=None,
       summary="Upload a song as the raw request body (201 new, 200 already known)")
 async def upload(request: Request, ports: GatewayPorts, cfg: GatewayConfig,
@@ -84,6 +85,7 @@ class UploadController(Controller):
     tags = ["uploads"]
 
     @post("/presigned", opt={"role": "operator"}, status_code=201,
+          responses=errors(400, 401, 403, 413, 415, 422, 502, 503),
           summary="A URL to PUT a large file to; then call complete")
     async def presign(self, request: Request, data: PresignRequest, ports: GatewayPorts
                       ) -> PresignedUpload:
@@ -97,6 +99,7 @@ class UploadController(Controller):
                            ) from None
 
     @post("/uploads/{upload_id:str}/complete", opt={"role": "operator"}, status_code=201,
+          responses=errors(400, 401, 403, 404, 413, 415, 422, 502, 503),
           summary="Finish a presigned upload (201 new track, 200 already known)")
     async def complete(self, request: Request, upload_id: str, data: PresignRequest,
                        ports: GatewayPorts) -> Response[TrackAccepted]:

@@ -10,7 +10,7 @@ from litestar.params import Parameter
 from contracts.events import DeploymentRequested
 from infra.docstore_devices import SETTLED, Device, NewDevice
 from infra.errors import Conflict
-from infra.web import ApiError
+from infra.web import ApiError, errors
 from services.gateway.devices.schemas import (
     DeploymentAccepted, DeploymentCreate, DeploymentOut, DeviceCreate, DeviceCreated, DeviceOut,
     DevicePage, DeviceState, DeviceUpdate, DriftStats,
@@ -45,6 +45,7 @@ class DeviceController(Controller):
     tags = ["devices"]
 
     @post("", opt={"role": "admin"}, status_code=201,
+          responses=errors(400, 401, 403, 409),
           summary="Register a device; its token is returned once")
     async def create(self, data: DeviceCreate, device_gateway: DeviceGateway) -> DeviceCreated:
         token = new_token()
@@ -58,20 +59,23 @@ class DeviceController(Controller):
             raise ApiError(409, "conflict", f"device {data.device_id} exists") from None
         return DeviceCreated(**_out(device), token=token)
 
-    @get("", opt={"role": "viewer"}, summary="List devices")
+    @get("", opt={"role": "viewer"}, summary="List devices",
+         responses=errors(400, 401, 403))
     async def list_devices(self, device_gateway: DeviceGateway, group: Group = None,
                            limit: Limit = 100, offset: Offset = 0) -> DevicePage:
         found = await device_gateway.devices.devices.list(group=group, limit=limit, offset=offset)
         return DevicePage(items=[DeviceOut(**_out(d)) for d in found], limit=limit,
                           offset=offset)
 
-    @get("/{device_id:str}", opt={"role": "viewer"}, summary="A device and its drift")
+    @get("/{device_id:str}", opt={"role": "viewer"}, summary="A device and its drift",
+         responses=errors(400, 401, 403, 404))
     async def get_device(self, device_id: str, device_gateway: DeviceGateway) -> DeviceOut:
         device = await _device(device_gateway, device_id)
         stats = await device_gateway.devices.telemetry.get_stats(f"device:{device_id}")
         return DeviceOut(**_out(device, stats))
 
     @patch("/{device_id:str}", opt={"role": "admin"},
+           responses=errors(400, 401, 403, 404),
            summary="Change a device's name, group, latency offset or drift threshold")
     async def update(self, device_id: str, data: DeviceUpdate,
                      device_gateway: DeviceGateway) -> DeviceOut:
@@ -85,6 +89,7 @@ class DeviceController(Controller):
         return DeviceOut(**_out(device))
 
     @delete("/{device_id:str}", opt={"role": "admin"}, status_code=204,
+            responses=errors(400, 401, 403, 404),
             summary="Remove a device (its socket is closed)")
     async def remove(self, device_id: str, device_gateway: DeviceGateway) -> None:
         await _device(device_gateway, device_id)
@@ -98,6 +103,7 @@ class DeploymentController(Controller):
     tags = ["deployments"]
 
     @post("", opt={"role": "operator"}, status_code=202,
+          responses=errors(400, 401, 403, 404, 409, 422),
           summary="Deploy a track's bundle to devices or a group")
     async def create(self, data: DeploymentCreate,
                      device_gateway: DeviceGateway) -> Response[DeploymentAccepted]:
@@ -126,6 +132,7 @@ class DeploymentController(Controller):
                         status_code=202, headers={"Location": url})
 
     @get("/{deployment_id:str}", opt={"role": "viewer"},
+         responses=errors(400, 401, 403, 404),
          summary="A deployment and the state of each device")
     async def get_deployment(self, deployment_id: str,
                              device_gateway: DeviceGateway) -> DeploymentOut:

@@ -73,6 +73,28 @@ async def test_openapi_documents_every_model_field(env):
     assert doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
 
 
+async def test_openapi_documents_the_errors_each_route_answers(env):
+    """A client generator sees every error a route gives, all as one documented shape."""
+    doc = (await env.client.get("/schema/openapi.json")).json()
+    for path, item in doc["paths"].items():
+        if not path.startswith("/api/v1/"):
+            continue
+        for method, op in item.items():
+            codes = {c for c in op["responses"] if c.startswith(("4", "5"))}
+            assert {"401", "403"} <= codes, (method, path, sorted(codes))
+            for code in codes:
+                schema = op["responses"][code]["content"]["application/json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/ErrorBody"}, (method, path, code)
+    delete = doc["paths"]["/api/v1/tracks/{track_id}"]["delete"]["responses"]
+    assert {"401", "403", "404", "409"} <= set(delete)
+    error = doc["components"]["schemas"]["ErrorBody"]
+    assert set(error["required"]) == {"error", "detail", "status_code"}
+    assert all(prop.get("description") for prop in error["properties"].values())
+    # and a real error answer has that shape
+    answer = (await env.client.delete("/api/v1/tracks/nope", headers=env.auth("admin"))).json()
+    assert {"error", "detail", "status_code"} <= set(answer) and answer["status_code"] == 404
+
+
 def test_token_command_prints_a_token_of_the_role(monkeypatch):
     secret = "cli-test-secret-0123456789abcdef-xyz"
     out = subprocess.run([sys.executable, "-m", "k1.cli", "token", "--role", "admin",
