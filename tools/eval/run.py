@@ -8,6 +8,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
+import sys
+import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -60,12 +63,35 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--verbose", action="store_true", help="print one line per song")
     args = ap.parse_args(argv)
     specs = [s for s in CORPUS if args.only in s.name]
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        list(pool.map(_render, specs))
-        rows = list(pool.map(evaluate_song, specs, [not args.no_librosa] * len(specs)))
+    cache_dir = _fresh_numba_cache(warm=not args.no_librosa)
+    try:
+        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+            list(pool.map(_render, specs))
+            rows = list(pool.map(evaluate_song, specs, [not args.no_librosa] * len(specs)))
+    finally:
+        shutil.rmtree(cache_dir, ignore_errors=True)
     summary = print_report(rows, verbose=args.verbose, targets=TARGETS)
     print(json.dumps(summary, sort_keys=True))
     return 0
+
+
+def _fresh_numba_cache(*, warm: bool) -> str:
+    """librosa's JIT kernels are cached on disk (numba ``cache=True``, next to librosa by
+    default). Two eval workers compiling them at the same moment once left a cache that
+    segfaulted every later load until it was thrown away (seen 2026-11-22). So each run
+    compiles into a fresh directory of its own, once, in this process before the workers
+    fork; the workers only read it."""
+    if "numba" in sys.modules:
+        raise RuntimeError("numba was imported before its cache directory could be set")
+    cache_dir = tempfile.mkdtemp(prefix="k1-eval-numba-")
+    os.environ["NUMBA_CACHE_DIR"] = cache_dir
+    if warm:
+        import librosa
+
+        clicks = np.zeros(22050 * 4, dtype=np.float32)
+        clicks[::11025] = 1.0
+        librosa.beat.beat_track(y=clicks, sr=22050)
+    return cache_dir
 
 
 if __name__ == "__main__":
