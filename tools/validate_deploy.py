@@ -152,6 +152,16 @@ def setting_value(env: Mapping[str, Any], name: str) -> str:
     return json.dumps(default) if isinstance(default, list) else str(default)
 
 
+def binding_problems(where: str, env: Mapping[str, Any], ep: Endpoint) -> list[str]:
+    """A containerised service must listen on every interface at the contract's port."""
+    problems = []
+    if (host := setting_value(env, ep.host_setting)) != LISTEN_ALL:
+        problems.append(f"{where} {ep.host_setting} is {host!r}, must be {LISTEN_ALL} in a container")
+    if (port := setting_value(env, ep.port_setting)) != str(ep.port):
+        problems.append(f"{where} {ep.port_setting} is {port}, the service contract says {ep.port}")
+    return problems
+
+
 def unknown_k1_names(names: Iterable[str]) -> list[str]:
     known = known_settings()
     return sorted({n for n in names if n.upper().startswith("K1_") and n.upper() not in known})
@@ -401,10 +411,7 @@ def compose_contract(model: Mapping[str, Any], raw: Mapping[str, Any] | None = N
             elif raw and "${" not in (raw_env.get(setting.env) or ""):
                 problems.append(f"{name}: secret {setting.env} is a literal; take it from .env "
                                 f"(${{VAR:-dev default}})")
-        if (host := setting_value(env, ep.host_setting)) != LISTEN_ALL:
-            problems.append(f"{name}: {ep.host_setting} is {host!r}, must be {LISTEN_ALL} in a container")
-        if (port := setting_value(env, ep.port_setting)) != str(ep.port):
-            problems.append(f"{name}: {ep.port_setting} is {port}, the service contract says {ep.port}")
+        problems += binding_problems(f"{name}:", env, ep)
         test = (svc.get("healthcheck") or {}).get("test")
         test = " ".join(map(str, test)) if isinstance(test, list) else str(test or "")
         urls = [m.groupdict() for m in _URL.finditer(test)]
@@ -513,10 +520,7 @@ def dockerfile_contract(path: Path = DOCKERFILE) -> list[str]:
             if (int(u["port"]), u["path"]) != (ep.port, ep.live):
                 problems.append(f"{kind}: HEALTHCHECK calls :{u['port']}{u['path']}, "
                                 f"{kind} serves {ep.live} on {ep.port}")
-        if (host := setting_value(env, ep.host_setting)) != LISTEN_ALL:
-            problems.append(f"{kind}: ENV {ep.host_setting} is {host!r}, must be {LISTEN_ALL}")
-        if (port := setting_value(env, ep.port_setting)) != str(ep.port):
-            problems.append(f"{kind}: ENV {ep.port_setting} is {port}, the contract says {ep.port}")
+        problems += binding_problems(f"{kind}: ENV", env, ep)
         if not any(k == "CMD" and f'"services.{kind}"' in a for k, a in instructions):
             problems.append(f"{kind}: CMD does not run services.{kind}")
     return problems
@@ -1124,10 +1128,7 @@ def check_contract(docs: list[dict[str, Any]]) -> list[str]:
                     f"Deployment {name}: enableServiceLinks is on, so Services inject {len(leaked)} "
                     f"K1_ variables{' including the settings ' + ', '.join(clash) if clash else ''} "
                     "(tcp://… values that fail to parse); set enableServiceLinks: false")
-        if (host := setting_value(values, ep.host_setting)) != LISTEN_ALL:
-            problems.append(f"Deployment {name}: {ep.host_setting} is {host!r}, must be {LISTEN_ALL}")
-        if (port := setting_value(values, ep.port_setting)) != str(ep.port):
-            problems.append(f"Deployment {name}: {ep.port_setting} is {port}, {kind} listens on {ep.port}")
+        problems += binding_problems(f"Deployment {name}:", values, ep)
         declared = [p.get("containerPort") for p in container.get("ports") or []]
         if declared != [ep.port]:
             problems.append(f"Deployment {name}: containerPorts {declared}, {kind} listens on {ep.port} only")

@@ -64,14 +64,13 @@ def build_app(settings: Settings | None = None, *, tracer_provider: object | Non
     cfg = IngestConfig(max_upload_bytes=settings.max_upload_bytes,
                        max_duration_s=settings.max_duration_s,
                        default_preset=settings.default_preset,
-                       jwt_secret=settings.jwt_secret.get_secret_value())
+                       jwt_secret=settings.jwt_secret.get_secret_value(),
+                       metrics_token=settings.metrics_token.get_secret_value())
     ports = IngestPorts(docs=infra.docs, objects=infra.objects, publisher=infra.publisher)
     extra = [metrics, _ready_route(infra),
              objects_router(infra.objects, max_put_bytes=settings.max_upload_bytes)]
-    app = create_app(ports=ports, cfg=cfg, lifespan=[lifespan], extra_handlers=extra,
-                     plugins=[http_tracing(tracer_provider)])
-    app.state.metrics_token = settings.metrics_token.get_secret_value()
-    return app, settings
+    return create_app(ports=ports, cfg=cfg, lifespan=[lifespan], extra_handlers=extra,
+                      plugins=[http_tracing(tracer_provider)]), settings
 
 
 def main() -> None:

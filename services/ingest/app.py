@@ -32,6 +32,8 @@ class IngestConfig:
     default_preset: str
     jwt_secret: str
     spool_dir: str | None = None
+    metrics_token: str = ""
+    """Bearer token ``/metrics`` requires (empty: open)."""
 
 
 class TrackAccepted(BaseModel):
@@ -144,4 +146,5 @@ def create_app(*, ports: IngestPorts, cfg: IngestConfig, lifespan: list | None =
         logging_config=None,  # lines go through infra.logging's root handler
     )
     app.state.jwt_secret = cfg.jwt_secret
+    app.state.metrics_token = cfg.metrics_token
     return app

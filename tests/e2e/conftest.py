@@ -25,6 +25,24 @@ class LogTap:
         return [line for line in self.lines if all(n in line for n in needles)]
 
 
+def s3_env(moto_s3, *, bucket: str, endpoint: str | None = None) -> dict[str, str]:
+    """Settings that point a stack at moto's S3 (or at ``endpoint``, a proxy in front of it)."""
+    return {"K1_S3_ENDPOINT": endpoint or moto_s3.endpoint, "K1_S3_ACCESS_KEY": moto_s3.access_key,
+            "K1_S3_SECRET_KEY": moto_s3.secret_key, "K1_S3_REGION": moto_s3.region,
+            "K1_S3_BUCKET": bucket}
+
+
+def start_stack(stack: Stack, tap: LogTap, *, timeout_s: float = 120) -> Stack:
+    """Start ``stack``; if it does not come up, print its last log lines and stop it."""
+    try:
+        stack.start(timeout_s=timeout_s)
+    except Exception:
+        print("\n".join(tap.lines[-80:]))
+        stack.stop()
+        raise
+    return stack
+
+
 @pytest.fixture(scope="module")
 def stack_vhost(_rabbit_vhost_pool) -> Iterator[str]:
     vhost = _rabbit_vhost_pool.take()
@@ -38,16 +56,9 @@ def e2e_stack(tmp_path_factory, stack_vhost, moto_s3) -> Iterator[tuple[Stack, L
     stack = Stack(
         var_dir=tmp_path_factory.mktemp("stack"), amqp_url=stack_vhost,
         database=f"e2e_{uuid.uuid4().hex[:8]}", log=tap,
-        extra_env={"K1_S3_ENDPOINT": moto_s3.endpoint, "K1_S3_ACCESS_KEY": moto_s3.access_key,
-                   "K1_S3_SECRET_KEY": moto_s3.secret_key, "K1_S3_REGION": moto_s3.region,
-                   "K1_S3_BUCKET": f"e2e-{uuid.uuid4().hex[:8]}", "K1_RETRY_BACKOFF_S": "0.1"})
-    try:
-        stack.start(timeout_s=120)
-    except Exception:
-        print("\n".join(tap.lines[-80:]))
-        stack.stop()
-        raise
-    yield stack, tap
+        extra_env={**s3_env(moto_s3, bucket=f"e2e-{uuid.uuid4().hex[:8]}"),
+                   "K1_RETRY_BACKOFF_S": "0.1"})
+    yield start_stack(stack, tap), tap
     stack.stop()
 
 

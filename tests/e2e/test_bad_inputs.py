@@ -267,17 +267,13 @@ def _consumed_durable_queues(stack, timeout_s: float = 60) -> list[str]:
 
 
 def _queues_with_consumers(stack) -> set[str]:
-    return {name for name, count in _consumer_counts(stack).items() if count > 0}
-
-
-def _consumer_counts(stack) -> dict[str, int]:
     import subprocess
     from urllib.parse import unquote, urlsplit
 
     vhost = unquote(urlsplit(stack.amqp_url).path.lstrip("/")) or "/"
     out = subprocess.run(["rabbitmqctl", "-q", "list_queues", "-p", vhost, "name", "consumers",
                           "--formatter", "json"], capture_output=True, text=True, timeout=60)
-    return {row["name"]: row["consumers"] for row in json.loads(out.stdout or "[]")}
+    return {row["name"] for row in json.loads(out.stdout or "[]") if row["consumers"] > 0}
 
 
 FLOOD = 500

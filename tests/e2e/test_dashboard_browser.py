@@ -21,6 +21,7 @@ import pytest
 
 from infra.embedded import free_port
 from k1.stack import Stack
+from tests.e2e.conftest import LogTap, start_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 SONG = ROOT / "examples" / "example_song.ogg"
@@ -128,16 +129,10 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, stack_vhost) -> Iterator[Stack]:
-    lines: list[str] = []
+    tap = LogTap()
     s = Stack(var_dir=tmp_path_factory.mktemp("dash"), amqp_url=stack_vhost,
-              database=f"dash_{uuid.uuid4().hex[:8]}", log=lines.append)
-    try:
-        s.start(timeout_s=120)
-    except Exception:
-        print("\n".join(lines[-60:]))
-        s.stop()
-        raise
-    yield s
+              database=f"dash_{uuid.uuid4().hex[:8]}", log=tap)
+    yield start_stack(s, tap)
     s.stop()
 
 

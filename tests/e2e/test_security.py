@@ -29,7 +29,7 @@ import websockets
 from infra.auth import ROLE_RANK, issue_token
 from k1.cmd_devices import register_devices
 from k1.stack import Stack
-from tests.e2e.conftest import LogTap
+from tests.e2e.conftest import LogTap, start_stack
 from tests.e2e.songs import click_song
 
 pytestmark = pytest.mark.e2e
@@ -51,13 +51,7 @@ def secure(tmp_path_factory, stack_vhost) -> Iterator[tuple[Stack, LogTap, dict]
                   extra_env={"K1_S3_SECRET_KEY": secrets_["s3"], "K1_LOG_LEVEL": "DEBUG",
                              "K1_DEVICE_OFFER_URL_EXPIRY_S": str(OFFER_URL_EXPIRY_S),
                              "K1_RETRY_BACKOFF_S": "0.1"})
-    try:
-        stack.start(timeout_s=120)
-    except Exception:
-        print("\n".join(tap.lines[-80:]))
-        stack.stop()
-        raise
-    yield stack, tap, secrets_
+    yield start_stack(stack, tap), tap, secrets_
     stack.stop()
 
 

@@ -16,7 +16,7 @@ from minio import Minio
 
 from infra.docstore import FINISHED, MongoDocStore, Track
 from k1.stack import Stack
-from tests.e2e.conftest import LogTap
+from tests.e2e.conftest import LogTap, s3_env, start_stack
 from tests.faults.infra import PrivateRabbit, ToggleProxy
 
 STUCK_AFTER_S = 8.0
@@ -172,18 +172,11 @@ def fault_stack(request, tmp_path, private_rabbit, s3_proxy, moto_s3) -> Iterato
     stack = Stack(
         var_dir=tmp_path / "stack", amqp_url=private_rabbit.add_vhost(),
         database=f"faults_{uuid.uuid4().hex[:8]}", log=tap,
-        extra_env={"K1_S3_ENDPOINT": s3_proxy.endpoint, "K1_S3_ACCESS_KEY": moto_s3.access_key,
-                   "K1_S3_SECRET_KEY": moto_s3.secret_key, "K1_S3_REGION": moto_s3.region,
-                   "K1_S3_BUCKET": bucket, "K1_RETRY_BACKOFF_S": str(RETRY_BACKOFF_S),
+        extra_env={**s3_env(moto_s3, bucket=bucket, endpoint=s3_proxy.endpoint),
+                   "K1_RETRY_BACKOFF_S": str(RETRY_BACKOFF_S),
                    "K1_RECONCILE_INTERVAL_S": "1", "K1_STUCK_AFTER_S": str(STUCK_AFTER_S),
                    "K1_SHUTDOWN_GRACE_S": "5"})
-    try:
-        stack.start(timeout_s=120)
-    except Exception:
-        print("\n".join(tap.lines[-80:]))
-        stack.stop()
-        raise
-    harness = FaultStack(stack, tap, bucket, moto_s3)
+    harness = FaultStack(start_stack(stack, tap), tap, bucket, moto_s3)
     yield harness
     if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
         print("\n".join(tap.lines[-200:]))
