@@ -134,6 +134,10 @@ class DeviceRepo(Protocol):
         """Store a new device; ``Conflict`` if the id is taken."""
 
     async def get(self, device_id: str) -> Device | None: ...
+    async def get_many(self, device_ids: Sequence[str]) -> tuple[Device, ...]:
+        """The devices among ``device_ids`` that exist, in id order, in one query; unknown
+        ids are simply absent (the caller compares)."""
+
     async def list(self, *, group: str | None = None, limit: int = 100,
                    offset: int = 0) -> tuple[Device, ...]: ...
     async def in_group(self, group: str) -> tuple[Device, ...]: ...
@@ -300,6 +304,13 @@ class MongoDeviceRepo:
     async def get(self, device_id: str) -> Device | None:
         doc = await self._devices.find_one({"_id": device_id})
         return self._device(doc) if doc else None
+
+    async def get_many(self, device_ids: Sequence[str]) -> tuple[Device, ...]:
+        ids = list(dict.fromkeys(device_ids))
+        if not ids:
+            return ()
+        cursor = self._devices.find({"_id": {"$in": ids}}).sort("_id", ASCENDING)
+        return tuple([self._device(d) async for d in cursor])
 
     async def list(self, *, group: str | None = None, limit: int = 100,
                    offset: int = 0) -> tuple[Device, ...]:

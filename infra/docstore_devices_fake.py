@@ -33,6 +33,10 @@ class FakeDeviceRepo:
         doc = self.docs.get(device_id)
         return self._device(doc) if doc else None
 
+    async def get_many(self, device_ids: Sequence[str]) -> tuple[Device, ...]:
+        return tuple(self._device(self.docs[k]) for k in sorted(set(device_ids))
+                     if k in self.docs)
+
     async def list(self, *, group: str | None = None, limit: int = 100,
                    offset: int = 0) -> tuple[Device, ...]:
         found = [self._device(self.docs[k]) for k in sorted(self.docs)

@@ -44,6 +44,16 @@ class DeviceDocsContract:
         assert [d.device_id for d in await docs.devices.in_group("a")] == ["d0", "d2", "d3"]
         assert [d.device_id for d in await docs.devices.list(group="a", limit=1, offset=1)] == ["d2"]
 
+    async def test_many_devices_are_read_in_one_call_and_unknown_ids_are_absent(self, docs):
+        for i in (3, 1, 2):
+            await docs.devices.create(new_device(f"d{i}"))
+        found = await docs.devices.get_many(["d2", "ghost", "d3", "d2", "d1"])
+        assert [d.device_id for d in found] == ["d1", "d2", "d3"]
+        assert found[0] == await docs.devices.get("d1")
+        assert await docs.devices.get_many([]) == ()
+        many = [f"x{i}" for i in range(4999)] + ["d1"]
+        assert [d.device_id for d in await docs.devices.get_many(many)] == ["d1"]
+
     async def test_an_admin_changes_offset_group_threshold_only(self, docs):
         await docs.devices.create(new_device("d1"))
         changed = await docs.devices.update("d1", latency_offset_ms=40, group="club",

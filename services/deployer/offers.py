@@ -15,21 +15,20 @@ log = logging.getLogger("k1.deployer")
 
 async def offer(ports: DeployerPorts, deployment: Deployment, targets: Iterable[Target]) -> None:
     """Publish a ``device.offer`` per target (any gateway holding the device's socket acts)."""
+    targets = list(targets)
     limit = asyncio.Semaphore(ports.settings.offer_concurrency)
-    offsets: dict[str, int] = {}
+    devices = await ports.devices.devices.get_many([t.device_id for t in targets])
+    offsets = {d.device_id: d.latency_offset_ms for d in devices}  # one query for them all
 
     async def one(target: Target) -> None:
         async with limit:
-            if target.device_id not in offsets:
-                device = await ports.devices.devices.get(target.device_id)
-                offsets[target.device_id] = device.latency_offset_ms if device else 0
             await ports.publisher.publish(DeviceOffer(
                 event_id=event_id(deployment.deployment_id, target.device_id, "offer",
                                   target.attempt),
                 deployment_id=deployment.deployment_id, device_id=target.device_id,
                 track_id=deployment.track_id, bundle_key=deployment.bundle_key,
                 crc32=deployment.crc32, size_bytes=deployment.size_bytes,
-                latency_offset_ms=offsets[target.device_id], attempt=target.attempt))
+                latency_offset_ms=offsets.get(target.device_id, 0), attempt=target.attempt))
 
     await asyncio.gather(*(one(t) for t in targets))
 

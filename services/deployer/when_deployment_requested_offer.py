@@ -28,7 +28,7 @@ async def when_deployment_requested(cmd: DeploymentRequested, ports: DeployerPor
     if created:
         log.info("deployment %s: track %s to %d devices", deployment.deployment_id,
                  deployment.track_id, len(device_ids), extra={"track_id": cmd.track_id})
-    known = {d.device_id for d in await _devices(device_ids, ports)}
+    known = {d.device_id for d in await ports.devices.devices.get_many(device_ids)}
     for device_id in device_ids:
         reason = ("no validated map/bundle for this track" if bundle is None
                   else "unknown device" if device_id not in known else None)
@@ -47,14 +47,6 @@ async def _targets(cmd: DeploymentRequested, ports: DeployerPorts) -> list[str]:
         ids += [d.device_id for d in await ports.devices.devices.in_group(cmd.group)
                 if d.device_id not in ids]
     return ids
-
-
-async def _devices(device_ids: list[str], ports: DeployerPorts):
-    found = []
-    for device_id in device_ids:
-        if (device := await ports.devices.devices.get(device_id)) is not None:
-            found.append(device)
-    return found
 
 
 async def _bundle_of(track_id: str, ports: DeployerPorts) -> BundleRecord | None:

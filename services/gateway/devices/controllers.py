@@ -12,7 +12,7 @@ from infra.docstore_devices import SETTLED, Device, NewDevice
 from infra.errors import Conflict
 from infra.web import ApiError, errors
 from services.gateway.devices.schemas import (
-    DeploymentAccepted, DeploymentCreate, DeploymentOut, DeviceCreate, DeviceCreated, DeviceOut,
+    MAX_DEPLOYMENT_DEVICE_IDS, DeploymentAccepted, DeploymentCreate, DeploymentOut, DeviceCreate, DeviceCreated, DeviceOut,
     DevicePage, DeviceState, DeviceUpdate, DriftStats,
 )
 from services.gateway.devices.service import DeviceGateway
@@ -23,6 +23,9 @@ Limit = Annotated[int, Parameter(ge=1, le=1000, description="Page size")]
 Offset = Annotated[int, Parameter(ge=0, le=1_000_000)]
 Group = Annotated[str | None, Parameter(description="Only devices of this group",
                                         max_length=64)]
+MAX_LISTED_UNKNOWN = 100
+"""Unknown device ids listed in a 422 body (``device_ids``); ``unknown_count`` has them all."""
+MAX_LISTED_IN_DETAIL = 20
 
 
 def _out(device: Device, drift: dict | None = None) -> dict:
@@ -38,6 +41,29 @@ async def _device(gw: DeviceGateway, device_id: str) -> Device:
     if device is None:
         raise ApiError(404, "not_found", f"no device {device_id[:64]}")
     return device
+
+
+async def _check_targets(gw: DeviceGateway, data: DeploymentCreate) -> list[str]:
+    """The request's device ids, each once; 422 for no target, too many ids, ids that are not
+    registered (listed, capped) or a group without devices. One query for all the ids."""
+    if len(data.device_ids) > MAX_DEPLOYMENT_DEVICE_IDS:
+        raise ApiError(422, "too_many_devices",
+                       f"at most {MAX_DEPLOYMENT_DEVICE_IDS} device_ids per deployment, got "
+                       f"{len(data.device_ids)}; deploy to a group instead")
+    if not data.device_ids and not data.group:
+        raise ApiError(422, "no_target", "give device_ids, a group, or both")
+    ids = list(dict.fromkeys(data.device_ids))
+    known = {d.device_id for d in await gw.devices.devices.get_many(ids)} if ids else set()
+    unknown = [d for d in ids if d not in known]
+    if unknown:
+        raise ApiError(422, "unknown_devices", f"{len(unknown)} unknown devices: "
+                       f"{', '.join(unknown[:MAX_LISTED_IN_DETAIL])}"
+                       f"{', …' if len(unknown) > MAX_LISTED_IN_DETAIL else ''}",
+                       extra={"device_ids": unknown[:MAX_LISTED_UNKNOWN],
+                              "unknown_count": len(unknown)})
+    if data.group and not await gw.devices.devices.list(group=data.group, limit=1):
+        raise ApiError(422, "unknown_group", f"no device is in group {data.group}")
+    return ids
 
 
 class DeviceController(Controller):
@@ -114,16 +140,12 @@ class DeploymentController(Controller):
         if track.status not in ("ready", "warning"):
             raise ApiError(409, "not_ready", f"track {data.track_id} is {track.status}; "
                                              "only ready tracks can be deployed")
-        unknown = [d for d in dict.fromkeys(data.device_ids)
-                   if await gw.devices.devices.get(d) is None]
-        if unknown:
-            raise ApiError(422, "unknown_devices", f"unknown devices: {', '.join(unknown[:20])}",
-                           extra={"device_ids": unknown[:100]})
+        device_ids = await _check_targets(gw, data)
         deployment_id = uuid.uuid4().hex
         await gw.publisher.publish(DeploymentRequested(
             event_id=f"{deployment_id}.requested", deployment_id=deployment_id,
-            track_id=data.track_id, device_ids=list(dict.fromkeys(data.device_ids)),
-            group=data.group, timeout_s=data.timeout_s))
+            track_id=data.track_id, device_ids=device_ids, group=data.group,
+            timeout_s=data.timeout_s))
         gw.requested[deployment_id] = data.track_id
         if len(gw.requested) > 10_000:
             gw.requested.pop(next(iter(gw.requested)))

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.base import ID_PATTERN
 
@@ -65,18 +65,24 @@ class DevicePage(BaseModel):
     offset: int
 
 
+MAX_DEPLOYMENT_DEVICE_IDS = 1000
+"""Device ids one deployment request may name; a larger fleet is deployed to by group."""
+
+
 class DeploymentCreate(_In):
     track_id: str = Field(pattern=ID_PATTERN)
-    device_ids: list[str] = Field(default_factory=list, max_length=5000)
-    group: str | None = Field(default=None, pattern=GROUP_PATTERN)
+    # The cap is declared for OpenAPI (maxItems) and enforced by the controller, so a request
+    # beyond it is refused with 422 and the reason, like the other target errors.
+    device_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        default_factory=list, json_schema_extra={"maxItems": MAX_DEPLOYMENT_DEVICE_IDS},
+        description=f"Registered devices to deploy to, at most {MAX_DEPLOYMENT_DEVICE_IDS} "
+                    "(more: 422; use a group). Unknown ids: 422 listing them. Give "
+                    "device_ids, a group, or both; neither: 422.")
+    group: str | None = Field(default=None, pattern=GROUP_PATTERN,
+                              description="Every device of this group (a group with no "
+                                          "device: 422)")
     timeout_s: float | None = Field(default=None, gt=0, le=86_400,
                                     description="Seconds each device has to ack")
-
-    @model_validator(mode="after")
-    def _targets(self) -> DeploymentCreate:
-        if not self.device_ids and not self.group:
-            raise ValueError("give device_ids or a group")
-        return self
 
 
 class DeploymentAccepted(BaseModel):

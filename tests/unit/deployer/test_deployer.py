@@ -131,6 +131,24 @@ async def test_unknown_devices_and_tracks_without_a_map_fail_at_once(ports):
     assert "no validated map" in done.outcomes[0].reason
 
 
+async def test_a_deployment_reads_its_devices_in_one_query_not_one_per_id(ports):
+    repo, calls = ports.devices.devices, []
+
+    class Counting:
+        def __getattr__(self, name):
+            calls.append(name)
+            return getattr(repo, name)
+
+    ports.devices.devices = Counting()
+    await when_deployment_requested(_request(device_ids=["d1", "ghost", "d3"], group="stage"),
+                                    ports)
+    assert _states(ports) == {"d1": "pending", "ghost": "failed", "d3": "pending",
+                              "d2": "pending"}
+    assert {o.device_id: o.latency_offset_ms for o in ports.publisher.of(DeviceOffer)} == {
+        "d1": -20, "d2": 0, "d3": 15}
+    assert "get" not in calls and calls.count("get_many") <= 2, calls
+
+
 async def test_a_silent_device_times_out_and_gets_it_again_when_it_reconnects(ports):
     await when_deployment_requested(_request(device_ids=["d1", "d2"], timeout_s=5), ports)
     await when_bundle_acked(DeviceBundleAck(deployment_id="dep1", device_id="d1", ok=True), ports)

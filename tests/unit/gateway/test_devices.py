@@ -353,7 +353,7 @@ async def test_an_operator_deploys_a_ready_track_and_reads_per_device_state(denv
         assert (await client.post(url, headers=denv.auth("operator"), json={
             "track_id": unready, "group": "stage"})).status_code == 409
         assert (await client.post(url, headers=denv.auth("operator"), json={
-            "track_id": tid})).status_code == 400
+            "track_id": tid})).status_code == 422
         unknown = await client.post(url, headers=denv.auth("operator"), json={
             "track_id": tid, "device_ids": ["d1", "ghost"]})
         assert unknown.status_code == 422 and unknown.json()["device_ids"] == ["ghost"]
