@@ -5,12 +5,13 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv run test test-unit test-integration eval bench-analyzer ensure-rabbitmq clean help
+.PHONY: venv run test test-unit test-integration eval eval-real bench-analyzer ensure-rabbitmq clean help
 
 help:
 	@echo "make run    - start the whole stack on this machine and send the example song through it"
 	@echo "make test   - create .venv, start what the tests need and run every test"
 	@echo "make eval   - beat/downbeat/tempo accuracy on a synthetic corpus vs plain librosa"
+	@echo "make eval-real - the same on annotated real recordings (DATA=dir, default ../shared/realeval)"
 	@echo "make bench-analyzer - analysis speed, memory and cold start vs plain librosa"
 
 venv: $(STAMP)
@@ -66,6 +67,10 @@ eval-deps: venv
 
 eval: eval-deps
 	$(PY) -m tools.eval.run
+
+# real, human-annotated recordings: ../shared/realeval unless DATA=dir (exits 2 if missing)
+eval-real: venv
+	$(PY) -m tools.eval.real $(if $(DATA),--data $(DATA),)
 
 bench-pipeline: venv ensure-rabbitmq
 	$(PY) tools/bench/pipeline.py

@@ -1,0 +1,221 @@
+"""``make eval-real``: k1's analysis and plain librosa on annotated real recordings.
+
+Usage: ``python -m tools.eval.real [--data DIR] [--jobs N] [--only SUBSTRING] [--no-librosa]``.
+``DIR`` (default ``../shared/realeval`` beside the repository) holds ``audio/<id>.<ext>`` and
+``annotations/<id>.beats`` (one beat a line: seconds, then its position in the bar, 1 = downbeat)
+and, optionally, ``manifest.json`` with each item's genre and reference BPM. Prints a table per
+item, means per genre and overall (ours / librosa in each cell), error diagnostics and the
+targets; the last line is one JSON object with every figure. Exits 2 when the folder is missing
+or holds no annotated audio.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tools.eval import real_metrics as rm
+from tools.eval.run import _fresh_numba_cache
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "realeval"
+AUDIO_EXTS = (".flac", ".wav", ".ogg", ".mp3")
+METRICS = ("f", "cemgil", "cmlt", "amlt", "downbeat_f", "acc1", "acc2")
+HEADERS = {"f": "beat F", "cemgil": "Cemgil", "cmlt": "CMLt", "amlt": "AMLt",
+           "downbeat_f": "downbeat F", "acc1": "tempo Acc1", "acc2": "tempo Acc2"}
+TARGETS = {"f": 0.85, "cmlt": 0.75, "downbeat_f": 0.65, "acc1": 0.80, "acc2": 0.95}
+MIN_GENRE_ITEMS = 3
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str
+    genre: str
+    audio: Path
+    annotation: Path
+    ref_bpm: float | None
+
+
+def _genre(item_id: str, manifest_entry: dict) -> str:
+    parts = item_id.split("_")
+    if parts[0] == "gtzan" and len(parts) > 2:
+        return parts[1]
+    return str(manifest_entry.get("group") or parts[0])
+
+
+def find_items(data: Path) -> list[Item]:
+    """Every annotated audio file under ``data`` (``SystemExit(2)`` with a reason if none)."""
+    if not (data / "annotations").is_dir() or not (data / "audio").is_dir():
+        raise SystemExit(f"eval-real: no annotated recordings at {data} (expected audio/ and "
+                         "annotations/ folders); point DATA=dir at a folder laid out like "
+                         "../shared/realeval")
+    manifest = {}
+    if (data / "manifest.json").is_file():
+        manifest = {e["id"]: e for e in json.loads((data / "manifest.json").read_text())["items"]}
+    items = []
+    for ann in sorted((data / "annotations").glob("*.beats")):
+        audio = next((data / "audio" / (ann.stem + ext) for ext in AUDIO_EXTS
+                      if (data / "audio" / (ann.stem + ext)).is_file()), None)
+        if audio is None:
+            continue
+        entry = manifest.get(ann.stem, {})
+        items.append(Item(ann.stem, _genre(ann.stem, entry), audio, ann, entry.get("ref_bpm")))
+    if not items:
+        raise SystemExit(f"eval-real: {data} has no audio file with a matching .beats annotation")
+    return items
+
+
+def _scores(ref: rm.Reference, beats: np.ndarray, bpm: float) -> dict:
+    return {**rm.beat_scores(ref, beats), **rm.tempo_scores(ref.bpm, bpm), "bpm": bpm,
+            "octave": rm.tempo_octave(ref.bpm, bpm), "offset_ms": rm.median_offset_ms(ref, beats),
+            "offbeat": rm.offbeat_share(ref, beats), "n_beats": int(beats.size)}
+
+
+def evaluate_item(item: Item, with_librosa: bool = True) -> dict:
+    """All figures for one recording, ours and (optionally) plain librosa's."""
+    from services.analyzer.domain.analysis import analyze_file
+
+    ref = rm.read_reference(item.annotation.read_text(), bpm=item.ref_bpm)
+    rhythm = analyze_file(str(item.audio)).rhythm
+    ours = _scores(ref, rhythm.beat_times_s, rhythm.bpm) | {
+        "downbeat_f": rm.downbeat_f(ref, rhythm.downbeat_times_s),
+        "down_pos": rm.downbeat_positions(ref, rhythm.downbeat_times_s),
+        "meter": rhythm.beats_per_bar, "confidence": rhythm.confidence,
+        "warnings": list(rhythm.warnings)}
+    row = {"id": item.id, "genre": item.genre, "ref_bpm": ref.bpm,
+           "ref_meter": rm.annotated_meter(ref), "ours": ours}
+    if with_librosa:
+        from tools.eval.engine import run_librosa
+
+        beats, bpm = run_librosa(item.audio)
+        row["librosa"] = _scores(ref, beats, bpm) | {"downbeat_f": None}
+    return row
+
+
+def _mean(rows: list[dict], engine: str, metric: str) -> float | None:
+    values = [r[engine][metric] for r in rows if engine in r and r[engine][metric] is not None]
+    return float(np.mean(values)) if values else None
+
+
+def aggregate(rows: list[dict]) -> dict[str, dict]:
+    """{group: {'n': n, engine: {metric: mean}}} for every genre and 'overall'."""
+    groups: dict[str, list[dict]] = {"overall": rows}
+    for r in rows:
+        groups.setdefault(r["genre"], []).append(r)
+    engines = [e for e in ("ours", "librosa") if any(e in r for r in rows)]
+    return {g: {"n": len(rs), **{e: {m: _mean(rs, e, m) for m in METRICS} for e in engines}}
+            for g, rs in groups.items()}
+
+
+def diagnostics(rows: list[dict]) -> dict:
+    """Error patterns over all items: tempo octaves, offsets, off-beats, downbeat positions."""
+    out: dict = {}
+    for engine in ("ours", "librosa"):
+        rs = [r[engine] for r in rows if engine in r]
+        if not rs:
+            continue
+        octaves: dict[str, int] = {}
+        for s in rs:
+            octaves[s["octave"]] = octaves.get(s["octave"], 0) + 1
+        offsets = [s["offset_ms"] for s in rs if np.isfinite(s["offset_ms"])]
+        offbeat = [s["offbeat"] for s in rs if np.isfinite(s["offbeat"])]
+        out[engine] = {"tempo_octaves": octaves,
+                       "median_offset_ms": float(np.median(offsets)) if offsets else None,
+                       "offbeat_share": float(np.mean(offbeat)) if offbeat else None,
+                       "no_beats": sum(s["n_beats"] == 0 for s in rs)}
+    positions: dict[str, int] = {}
+    meters: dict[str, int] = {}
+    for r in rows:
+        for k, v in r["ours"]["down_pos"].items():
+            positions[k] = positions.get(k, 0) + v
+        if r["ref_meter"]:
+            key = f"{r['ref_meter']}->{r['ours']['meter']}"
+            meters[key] = meters.get(key, 0) + 1
+    out["ours"]["downbeat_positions"] = positions
+    out["ours"]["meter_annotated_to_reported"] = meters
+    return out
+
+
+def _fmt(v: float | None) -> str:
+    return " n/a" if v is None else f"{v:.2f}"
+
+
+def _mode_position(counts: dict[str, int]) -> str:
+    return max(counts, key=counts.__getitem__) if counts else "-"
+
+
+def print_items(rows: list[dict]) -> None:
+    print(f"{'item':<28}{'genre':<11}{'ref bpm':>8}  {'F':>4} {'lib':>4}  {'CMLt':>4} {'dbF':>4}"
+          f"  {'bpm':>6} {'octave':>6} {'off ms':>6} {'offbt':>5} {'meter':>6} {'bar@':>4}")
+    for r in rows:
+        o, lb = r["ours"], r.get("librosa", {})
+        print(f"{r['id']:<28}{r['genre'][:10]:<11}{r['ref_bpm']:8.1f}  {o['f']:.2f} "
+              f"{_fmt(lb.get('f'))}  {o['cmlt']:.2f} {_fmt(o['downbeat_f'])}  {o['bpm']:6.1f} "
+              f"{o['octave']:>6} {o['offset_ms']:+6.1f} {o['offbeat']:5.2f} "
+              f"{r['ref_meter']}->{o['meter']:<3} {_mode_position(o['down_pos']):>4}"
+              + (f"  ! {'; '.join(o['warnings'])}" if o["warnings"] else ""))
+
+
+def print_groups(agg: dict) -> None:
+    print(f"\n{'genre':<12}{'n':>3}  " + "  ".join(f"{HEADERS[m]:^11}" for m in METRICS))
+    for group, g in sorted(agg.items(), key=lambda kv: (kv[0] == "overall", kv[0])):
+        lib = g.get("librosa", {})
+        cells = "  ".join(f"{_fmt(g['ours'][m])}/{_fmt(lib.get(m))}".center(11) for m in METRICS)
+        print(f"{group:<12}{g['n']:>3}  {cells}")
+    print("cells: ours / plain librosa.beat.beat_track (librosa has no downbeats: n/a)")
+
+
+def targets_met(agg: dict) -> dict[str, bool | None]:
+    overall = agg["overall"]
+    met: dict[str, bool | None] = {
+        m: overall["ours"][m] is not None and overall["ours"][m] >= t for m, t in TARGETS.items()}
+    if "librosa" in overall:
+        met["above_librosa_overall"] = overall["ours"]["f"] > overall["librosa"]["f"]
+        big = {g: v for g, v in agg.items() if g != "overall" and v["n"] >= MIN_GENRE_ITEMS}
+        met["above_librosa_every_genre"] = all(v["ours"]["f"] > v["librosa"]["f"]
+                                               for v in big.values())
+    return met
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder of annotated audio")
+    ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
+    ap.add_argument("--only", default="", help="evaluate items whose id contains this")
+    ap.add_argument("--no-librosa", action="store_true", help="skip the librosa baseline")
+    args = ap.parse_args(argv)
+    try:
+        items = [i for i in find_items(args.data) if args.only in i.id]
+    except SystemExit as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(f"{len(items)} annotated recordings from {args.data}; first {rm.IGNORE_FIRST_S:g} s "
+          "of every item ignored", flush=True)
+    cache_dir = None if args.no_librosa else _fresh_numba_cache(warm=True)
+    try:
+        with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+            rows = list(pool.map(evaluate_item, items, [not args.no_librosa] * len(items)))
+    finally:
+        if cache_dir:
+            shutil.rmtree(cache_dir, ignore_errors=True)
+    print_items(rows)
+    agg = aggregate(rows)
+    print_groups(agg)
+    diag = diagnostics(rows)
+    for engine, d in diag.items():
+        print(f"{engine}: " + ", ".join(f"{k} {v}" for k, v in d.items()))
+    met = targets_met(agg)
+    print("targets: " + ", ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in met.items()))
+    print(json.dumps({"data": str(args.data), "items": len(rows), "figures": agg,
+                      "diagnostics": diag, "targets_met": met}, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
