@@ -116,6 +116,9 @@ class MapGenerated(_TrackMessage):
     preset: PresetName
     plot_key: ObjectKey | None = Field(default=None, description="PNG picture of the map")
     warnings: list[str] = Field(default_factory=list, max_length=50)
+    candidate: bool = Field(
+        default=False, description="An uploaded (external) map validated beside the track's "
+        "current version, which keeps its status until this one is accepted")
 
 
 class ValidationIssue(_Part):
@@ -145,6 +148,10 @@ class MapRejected(_TrackMessage):
 
     map_key: ObjectKey
     reasons: list[ValidationIssue] = Field(min_length=1, max_length=200)
+    kept_status: Literal["ready", "warning", "failed"] | None = Field(
+        default=None, description="For a rejected candidate (an uploaded map), the status the "
+        "track keeps with its current version; None when the rejected version was the "
+        "current one, so the track is now `failed`")
 
 
 class DeploymentRequested(Message):

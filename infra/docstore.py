@@ -9,6 +9,11 @@ Every write is safe to repeat (at-least-once delivery):
 * ``create_track`` is idempotent on the unique ``audio_sha256`` (and on the track id);
 * ``transition`` moves a track only from the states allowed for the target *and* only when the
   caller's ``analysis_version`` is the current one, in one ``find_one_and_update``;
+* an external map is a *candidate* version (``open_candidate``): the current version keeps its
+  status, map and deployability until the candidate is validated, then ``promote_candidate``
+  makes it current or ``drop_candidate`` forgets it — each guarded on the candidate's number;
+* version numbers are handed out from ``latest_version`` (compare-and-set), so a rejected
+  candidate's number is never reused by a later version;
 * ``AnalysisRepo.add`` is idempotent on ``(track_id, version)``;
 * ``EventLedger.claim`` is true only the first time for ``(consumer, event_id)``.
 
@@ -106,6 +111,12 @@ class Track:
     updated_at: datetime
     status_at: Mapping[str, datetime] = field(default_factory=dict)
     """When the current analysis version entered each state it has passed through."""
+    candidate_version: int | None = None
+    """A version holding an uploaded (external) map that is being validated while
+    ``analysis_version`` stays current and untouched; None when there is none."""
+    latest_version: int = 0
+    """The highest version number handed out (>= ``analysis_version``; greater after a
+    candidate was opened, whatever became of it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +194,24 @@ class TrackRepo(Protocol):
     async def record_progress(self, track_id: str, *, version: int, stage: str,
                               percent: float) -> bool: ...
     async def start_reanalysis(self, track_id: str, *, from_version: int,
-                               preset: str) -> TransitionResult: ...
+                               preset: str) -> TransitionResult:
+        """Finished ``from_version`` with no candidate open -> ``analyzing`` at the next
+        version number."""
+
+    async def open_candidate(self, track_id: str, *, from_version: int) -> TransitionResult:
+        """Hand out the next version number as ``candidate_version`` of a finished track with
+        no candidate open; status, current version and map stay as they are."""
+
+    async def promote_candidate(self, track_id: str, *, version: int,
+                                to: Literal["ready", "warning"], preset: str, map_key: str,
+                                warnings: Sequence[str] = ()) -> TransitionResult:
+        """The validated candidate ``version`` becomes the current version, ``to``."""
+
+    async def drop_candidate(self, track_id: str, *, version: int) -> TransitionResult:
+        """Forget the candidate ``version`` (rejected or lost); the current one is untouched."""
+
+    async def with_candidates(self, *, limit: int = 500) -> tuple[Track, ...]:
+        """Tracks with a candidate open, least recently updated first (for the reconciler)."""
 
 
 @runtime_checkable
@@ -248,6 +276,7 @@ def new_track_doc(new: NewTrack, now: datetime) -> dict[str, Any]:
         "status": "uploaded", "analysis_version": 1, "stage": "uploaded", "progress_pct": 0.0,
         "error_code": None, "error_reason": None, "warnings": [], "map_key": None,
         "created_at": now, "updated_at": now, "status_at": {"uploaded": now},
+        "candidate_version": None, "latest_version": 1,
     }
 
 
@@ -279,9 +308,37 @@ def transition_sets(to: str, *, stage: str | None, progress_pct: float | None,
     return sets
 
 
-def reanalysis_sets(preset: str) -> dict[str, Any]:
+def next_version(doc: Mapping[str, Any]) -> int:
+    """The number the next version of this track gets (never one handed out before)."""
+    return max(int(doc.get("latest_version") or 0), int(doc["analysis_version"])) + 1
+
+
+def opening_guard(doc: Mapping[str, Any], from_version: int) -> dict[str, Any]:
+    """Filter of a write that opens version ``next_version(doc)``: the track is still finished
+    at ``from_version``, has no candidate, and nobody handed out a number since ``doc`` was
+    read (a missing ``latest_version``, on tracks stored before it existed, matches None)."""
+    return {"_id": doc["_id"], "analysis_version": from_version,
+            "status": {"$in": list(FINISHED)}, "candidate_version": None,
+            "latest_version": doc.get("latest_version")}
+
+
+def reanalysis_sets(preset: str, version: int) -> dict[str, Any]:
     return {"status": "analyzing", "preset": preset, "stage": "uploaded", "progress_pct": 0.0,
-            "error_code": None, "error_reason": None, "warnings": [], "map_key": None}
+            "error_code": None, "error_reason": None, "warnings": [], "map_key": None,
+            "analysis_version": version, "latest_version": version}
+
+
+def promotion_sets(to: str, *, version: int, preset: str, map_key: str,
+                   warnings: Sequence[str]) -> dict[str, Any]:
+    if to not in ("ready", "warning"):
+        raise ValueError(f"a candidate becomes ready or warning, not {to!r}")
+    return {"status": to, "analysis_version": version, "preset": preset, "stage": "done",
+            "progress_pct": 100.0, "error_code": None, "error_reason": None,
+            "warnings": list(warnings), "map_key": map_key, "candidate_version": None}
+
+
+STATUS_AT_DROPPED = ("analyzing", "mapped", *FINISHED)
+"""States whose entry times belong to one version: cleared when another becomes current."""
 
 
 def track_from_doc(doc: Mapping[str, Any]) -> Track:
@@ -297,6 +354,7 @@ def track_from_doc(doc: Mapping[str, Any]) -> Track:
         updated_at=as_utc(doc["updated_at"]),  # type: ignore[arg-type]
         status_at={k: as_utc(v) for k, v in (doc.get("status_at") or {}).items()
                    if v is not None},  # type: ignore[misc]
+        candidate_version=doc.get("candidate_version"), latest_version=next_version(doc) - 1,
     )
 
 
@@ -410,12 +468,44 @@ class MongoTrackRepo:
 
     async def start_reanalysis(self, track_id: str, *, from_version: int,
                                preset: str) -> TransitionResult:
-        query = {"_id": track_id, "analysis_version": from_version,
-                 "status": {"$in": list(FINISHED)}}
-        update = {"$set": reanalysis_sets(preset), "$inc": {"analysis_version": 1},
+        doc = await self._tracks.find_one({"_id": track_id})
+        if doc is None:
+            return TransitionResult(applied=False, track=None)
+        update = {"$set": reanalysis_sets(preset, next_version(doc)),
                   "$unset": {f"status_at.{s}": "" for s in ("mapped", *FINISHED)},
                   "$currentDate": {"updated_at": True, "status_at.analyzing": True}}
-        return await self._guarded(track_id, query, update)
+        return await self._guarded(track_id, opening_guard(doc, from_version), update)
+
+    async def open_candidate(self, track_id: str, *, from_version: int) -> TransitionResult:
+        doc = await self._tracks.find_one({"_id": track_id})
+        if doc is None:
+            return TransitionResult(applied=False, track=None)
+        version = next_version(doc)
+        update = {"$set": {"candidate_version": version, "latest_version": version},
+                  "$currentDate": {"updated_at": True}}
+        return await self._guarded(track_id, opening_guard(doc, from_version), update)
+
+    async def promote_candidate(self, track_id: str, *, version: int,
+                                to: Literal["ready", "warning"], preset: str, map_key: str,
+                                warnings: Sequence[str] = ()) -> TransitionResult:
+        sets = promotion_sets(to, version=version, preset=preset, map_key=map_key,
+                              warnings=warnings)
+        update = {"$set": sets,
+                  "$unset": {f"status_at.{s}": "" for s in STATUS_AT_DROPPED if s != to},
+                  "$currentDate": {"updated_at": True, f"status_at.{to}": True}}
+        return await self._guarded(track_id, {"_id": track_id, "candidate_version": version},
+                                   update)
+
+    async def drop_candidate(self, track_id: str, *, version: int) -> TransitionResult:
+        update = {"$set": {"candidate_version": None}, "$currentDate": {"updated_at": True}}
+        return await self._guarded(track_id, {"_id": track_id, "candidate_version": version},
+                                   update)
+
+    async def with_candidates(self, *, limit: int = 500) -> tuple[Track, ...]:
+        # ``$gt`` rather than ``$ne: None``: nx-27017 matches missing fields with the latter.
+        cursor = self._tracks.find({"candidate_version": {"$gt": 0}}).limit(limit)
+        tracks = [track_from_doc(d) async for d in cursor]
+        return tuple(sorted(tracks, key=lambda t: t.updated_at))
 
     async def _guarded(self, track_id: str, query: dict[str, Any],
                        update: dict[str, Any]) -> TransitionResult:

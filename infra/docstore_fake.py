@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from infra.docstore import (
-    ALLOWED_FROM, FINISHED, AnalysisRecord, CreateTrackResult, NewTrack, Track, TrackPage,
-    TrackStatus, TransitionResult, analysis_changes, analysis_from_doc, check_page,
-    new_analysis_doc, new_track_doc, reanalysis_sets, same_upload, status_filter,
-    track_from_doc, transition_sets, utcnow_ms,
+    ALLOWED_FROM, FINISHED, STATUS_AT_DROPPED, AnalysisRecord, CreateTrackResult, NewTrack, Track,
+    TrackPage, TrackStatus, TransitionResult, analysis_changes, analysis_from_doc, check_page,
+    new_analysis_doc, new_track_doc, next_version, promotion_sets,
+    reanalysis_sets, same_upload, status_filter, track_from_doc, transition_sets, utcnow_ms,
 )
 from infra.errors import Conflict, NotFound
 
@@ -85,18 +85,59 @@ class FakeTrackRepo:
         doc.update(stage=stage, progress_pct=float(percent), updated_at=utcnow_ms())
         return True
 
+    def _opening(self, track_id: str, from_version: int) -> dict[str, Any] | None:
+        """The track's document if a new version may be opened from ``from_version``."""
+        doc = self.docs.get(track_id)  # no await until the write: atomic, no guard needed
+        if (doc is None or doc["analysis_version"] != from_version
+                or doc["status"] not in FINISHED or doc.get("candidate_version") is not None):
+            return None
+        return doc
+
     async def start_reanalysis(self, track_id: str, *, from_version: int,
                                preset: str) -> TransitionResult:
-        doc = self.docs.get(track_id)
-        if not doc or doc["analysis_version"] != from_version or doc["status"] not in FINISHED:
+        doc = self._opening(track_id, from_version)
+        if doc is None:
             return TransitionResult(applied=False, track=await self.get_track(track_id))
         now = utcnow_ms()
-        doc.update(reanalysis_sets(preset), updated_at=now,
-                   analysis_version=doc["analysis_version"] + 1)
+        doc.update(reanalysis_sets(preset, next_version(doc)), updated_at=now)
         for state in ("mapped", *FINISHED):
             doc["status_at"].pop(state, None)
         doc["status_at"]["analyzing"] = now
         return TransitionResult(applied=True, track=await self.get_track(track_id))
+
+    async def open_candidate(self, track_id: str, *, from_version: int) -> TransitionResult:
+        doc = self._opening(track_id, from_version)
+        if doc is None:
+            return TransitionResult(applied=False, track=await self.get_track(track_id))
+        version = next_version(doc)
+        doc.update(candidate_version=version, latest_version=version, updated_at=utcnow_ms())
+        return TransitionResult(applied=True, track=await self.get_track(track_id))
+
+    async def promote_candidate(self, track_id: str, *, version: int, to: str, preset: str,
+                                map_key: str, warnings: Sequence[str] = ()) -> TransitionResult:
+        sets = promotion_sets(to, version=version, preset=preset, map_key=map_key,
+                              warnings=warnings)
+        doc = self.docs.get(track_id)
+        if doc is None or doc.get("candidate_version") != version:
+            return TransitionResult(applied=False, track=await self.get_track(track_id))
+        now = utcnow_ms()
+        doc.update(copy.deepcopy(sets), updated_at=now)
+        for state in STATUS_AT_DROPPED:
+            doc["status_at"].pop(state, None)
+        doc["status_at"][to] = now
+        return TransitionResult(applied=True, track=await self.get_track(track_id))
+
+    async def drop_candidate(self, track_id: str, *, version: int) -> TransitionResult:
+        doc = self.docs.get(track_id)
+        if doc is None or doc.get("candidate_version") != version:
+            return TransitionResult(applied=False, track=await self.get_track(track_id))
+        doc.update(candidate_version=None, updated_at=utcnow_ms())
+        return TransitionResult(applied=True, track=await self.get_track(track_id))
+
+    async def with_candidates(self, *, limit: int = 500) -> tuple[Track, ...]:
+        docs = [d for d in self.docs.values() if d.get("candidate_version")][:limit]
+        return tuple(sorted((track_from_doc(copy.deepcopy(d)) for d in docs),
+                            key=lambda t: t.updated_at))
 
 
 class FakeAnalysisRepo:

@@ -240,6 +240,66 @@ class DocStoreContract:
         fresh = await store.tracks.transition("t1", version=2, to="mapped")
         assert fresh.applied and fresh.track.analysis_version == 2
 
+    # ------------------------------------------------- external maps: candidate versions
+
+    async def _ready(self, store, track_id: str = "t1") -> None:
+        await store.tracks.create_track(new_track(track_id))
+        await to_mapped(store, track_id)
+        assert (await store.tracks.transition(track_id, version=1, to="ready")).applied
+
+    async def test_a_candidate_leaves_the_current_version_as_it_is(self, store):
+        await self._ready(store)
+        opened = await store.tracks.open_candidate("t1", from_version=1)
+        assert opened.applied
+        track = opened.track
+        assert (track.status, track.analysis_version, track.candidate_version) == ("ready", 1, 2)
+        assert track.map_key == "maps/t1/v1.json" and track.latest_version == 2
+        assert not (await store.tracks.open_candidate("t1", from_version=1)).applied
+        busy = await store.tracks.start_reanalysis("t1", from_version=1, preset="chill")
+        assert not busy.applied and busy.track.analysis_version == 1
+        assert [t.track_id for t in await store.tracks.with_candidates()] == ["t1"]
+
+    async def test_a_candidate_needs_a_finished_track(self, store):
+        await store.tracks.create_track(new_track("t1"))
+        await store.tracks.transition("t1", version=1, to="analyzing")
+        refused = await store.tracks.open_candidate("t1", from_version=1)
+        assert not refused.applied and refused.track.candidate_version is None
+        assert not (await store.tracks.open_candidate("nope", from_version=1)).applied
+
+    async def test_a_promoted_candidate_becomes_current_once(self, store):
+        await self._ready(store)
+        await store.tracks.open_candidate("t1", from_version=1)
+        moved = await store.tracks.promote_candidate(
+            "t1", version=2, to="warning", preset="external", map_key="maps/t1/v2/map.json",
+            warnings=["no beats"])
+        assert moved.applied
+        track = moved.track
+        assert (track.status, track.analysis_version, track.candidate_version, track.preset) == (
+            "warning", 2, None, "external")
+        assert (track.map_key, track.warnings, track.stage) == (
+            "maps/t1/v2/map.json", ("no beats",), "done")
+        assert set(track.status_at) == {"uploaded", "warning"}
+        again = await store.tracks.promote_candidate(
+            "t1", version=2, to="warning", preset="external", map_key="maps/t1/v2/map.json")
+        assert not again.applied and again.is_at("warning", 2)
+        assert await store.tracks.with_candidates() == ()
+
+    async def test_a_dropped_candidate_number_is_never_used_again(self, store):
+        await self._ready(store)
+        await store.tracks.open_candidate("t1", from_version=1)
+        dropped = await store.tracks.drop_candidate("t1", version=2)
+        assert dropped.applied
+        assert (dropped.track.status, dropped.track.analysis_version,
+                dropped.track.candidate_version) == ("ready", 1, None)
+        assert not (await store.tracks.drop_candidate("t1", version=2)).applied
+        assert not (await store.tracks.promote_candidate(
+            "t1", version=2, to="ready", preset="external", map_key="k")).applied
+        assert (await store.tracks.open_candidate("t1", from_version=1)).track.candidate_version == 3
+        await store.tracks.drop_candidate("t1", version=3)
+        again = await store.tracks.start_reanalysis("t1", from_version=1, preset="chill")
+        assert again.applied and again.track.analysis_version == 4
+        assert again.track.latest_version == 4
+
     # ------------------------------------------------------------------------- analyses
 
     async def test_analysis_records_are_idempotent_and_updatable(self, store):

@@ -29,12 +29,17 @@ def update_of(msg: Message) -> dict[str, Any] | None:
             return _update(msg, "uploaded", "uploaded", 0.0)
         case BeatsDetected():
             return _update(msg, "analyzing", "sections", 60.0)
+        case MapGenerated(candidate=True):  # an uploaded map: the track's status stays
+            return None
         case MapGenerated():
             return _update(msg, "mapped", "validating", 80.0)
         case MapValidated():
             return _update(msg, msg.outcome, "done", 100.0)
         case MapRejected():
             reason = "; ".join(f"{r.field}: {r.message}" for r in msg.reasons[:5])
+            if msg.kept_status:  # a rejected uploaded map: the current version stays
+                return _update(msg, msg.kept_status, "done", 100.0,
+                               f"uploaded map v{msg.analysis_version} rejected: {reason}")
             return _update(msg, "failed", "validating", 100.0, f"the map failed validation: {reason}")
         case AnalysisFailed():
             return _update(msg, "failed", msg.stage, 100.0, msg.reason)

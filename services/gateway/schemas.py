@@ -77,7 +77,11 @@ class TrackDetail(TrackSummary):
 
     task_id: str = Field(description="Task id of the current analysis version")
     warnings: list[str] = Field(description="Warnings of the current version")
-    analysis: AnalysisSummary | None = Field(description="Latest analysis version, if any")
+    analysis: AnalysisSummary | None = Field(description="The current analysis version, if any")
+    candidate: AnalysisSummary | None = Field(
+        default=None, description="The newest uploaded map beyond the current version: "
+        "`pending` while it is validated, `failed` with `error_reason` when it was rejected "
+        "(the current version is unaffected); null when there is none")
 
 
 class TrackAccepted(_Out):

@@ -58,23 +58,38 @@ def analysis_summary(record: AnalysisRecord) -> AnalysisSummary:
                      if record.plot_key else None))
 
 
-def detail(track: Track, latest: AnalysisRecord | None) -> TrackDetail:
+def detail(track: Track, current: AnalysisRecord | None,
+           candidate: AnalysisRecord | None = None) -> TrackDetail:
     return TrackDetail(**_summary_fields(track), task_id=task_id(track.track_id,
                                                                   track.analysis_version),
                        warnings=list(track.warnings),
-                       analysis=analysis_summary(latest) if latest else None)
+                       analysis=analysis_summary(current) if current else None,
+                       candidate=analysis_summary(candidate) if candidate else None)
 
 
-async def newest_with(ports: GatewayPorts, track_id: str, attr: str,
+async def load_detail(ports: GatewayPorts, track: Track) -> TrackDetail:
+    """The track with its current version's analysis and, when the newest version is an
+    uploaded map beyond it (being validated, or rejected), that one as ``candidate``."""
+    latest = await ports.docs.analyses.latest(track.track_id)
+    if latest is None or latest.version <= track.analysis_version:
+        return detail(track, latest)
+    current = await ports.docs.analyses.get(track.track_id, track.analysis_version)
+    return detail(track, current, latest)
+
+
+async def newest_with(ports: GatewayPorts, track: Track, attr: str,
                       version: int | None) -> AnalysisRecord:
-    """The analysis version asked for, or the newest one that has ``attr`` (a map, a picture)
-    and did not fail; 404 when there is none."""
+    """The analysis version asked for, or the newest one up to the current version that has
+    ``attr`` (a map, a picture) and did not fail — never an uploaded map still being validated
+    or rejected beyond it; 404 when there is none."""
+    track_id = track.track_id
     if version is not None:
         record = await ports.docs.analyses.get(track_id, version)
         if record is None or getattr(record, attr) is None:
             raise ApiError(404, "not_found", f"analysis v{version} of {track_id} has none")
         return record
     for record in reversed(await ports.docs.analyses.list_for_track(track_id)):
-        if getattr(record, attr) is not None and record.outcome != "failed":
+        if (record.version <= track.analysis_version and getattr(record, attr) is not None
+                and record.outcome != "failed"):
             return record
     raise ApiError(404, "not_found", f"track {track_id} has none yet")

@@ -11,7 +11,10 @@ not changed for ``stuck_after_s`` and publishes again the event that moves them 
   re-analysis (the analyzer carries on with a track already in ``analyzing``);
 * ``mapped``    → ``map.generated`` from the analysis record's map key, with the SHA-256 of
   the stored bytes recomputed (the validator compares it); a mapped track whose map is gone
-  is failed with that reason instead.
+  is failed with that reason instead;
+* a track whose uploaded map (``candidate_version``) waits for validation → ``map.generated``
+  of that version (``candidate``); a candidate whose map is gone is dropped, its version failed
+  with that reason, and the track keeps its current version.
 
 A track is re-announced at most once per ``stuck_after_s`` by one reconciler. Several ingest
 replicas each run one; their duplicates are harmless for the same reason.
@@ -57,7 +60,7 @@ class Reconciler:
         for track in await self._stuck(now):
             if len(sent) >= MAX_PER_SWEEP:
                 break
-            key = (track.track_id, track.analysis_version, track.status)
+            key = _key(track)
             last = self._announced.get(key)
             if last is not None and self._clock() - last < self.stuck_after_s:
                 continue
@@ -84,11 +87,15 @@ class Reconciler:
             offset += len(page.items)
             if len(page.items) < PAGE or offset >= page.total:
                 break
-        live = {(t.track_id, t.analysis_version, t.status) for t in stuck}
+        stuck += [t for t in await self.docs.tracks.with_candidates(limit=PAGE)
+                  if (now - t.updated_at).total_seconds() >= self.stuck_after_s]
+        live = {_key(t) for t in stuck}
         self._announced = {k: v for k, v in self._announced.items() if k in live}
         return sorted(stuck, key=lambda t: t.updated_at)
 
     async def _event_for(self, track: Track) -> Message | None:
+        if track.candidate_version is not None:
+            return await self._map_generated(track, track.candidate_version)
         if track.status == "uploaded" or (track.status == "analyzing"
                                           and track.analysis_version == 1):
             return uploaded_event(track)
@@ -99,15 +106,18 @@ class Reconciler:
                 analysis_version=version, audio_key=track.audio_key,
                 audio_sha256=track.audio_sha256, filename=track.filename, preset=track.preset,
                 task_id=f"{track.track_id}.v{version}")
-        return await self._map_generated(track)
+        return await self._map_generated(track, track.analysis_version)
 
-    async def _map_generated(self, track: Track) -> MapGenerated | None:
-        version = track.analysis_version
+    async def _map_generated(self, track: Track, version: int) -> MapGenerated | None:
+        candidate = version == track.candidate_version
         record = await self.docs.analyses.get(track.track_id, version)
         raw = None
         if record is not None and record.map_key and record.map_sha256:
             with contextlib.suppress(NotFound):
                 raw = await self.objects.get_bytes(record.map_key)
+        if (raw is None or record is None) and candidate:
+            await self._drop_lost_candidate(track, version, has_record=record is not None)
+            return None
         if raw is None or record is None:
             await self.docs.tracks.transition(
                 track.track_id, version=version, to="failed", stage="validating",
@@ -119,7 +129,24 @@ class Reconciler:
             event_id=f"{track.track_id}.v{version}.map", track_id=track.track_id,
             analysis_version=version, map_key=record.map_key, map_sha256=record.map_sha256,
             object_sha256=hashlib.sha256(raw).hexdigest(), map_size_bytes=len(raw),
-            preset=record.preset, plot_key=record.plot_key, warnings=list(record.warnings)[:50])
+            preset=record.preset, plot_key=record.plot_key, warnings=list(record.warnings)[:50],
+            candidate=candidate)
+
+    async def _drop_lost_candidate(self, track: Track, version: int, *, has_record: bool) -> None:
+        if has_record:
+            await self.docs.analyses.update(
+                track.track_id, version, outcome="failed",
+                error_reason="the uploaded map was not stored; upload it again")
+        await self.docs.tracks.drop_candidate(track.track_id, version=version)
+        log.error("uploaded map without a stored object dropped",
+                  extra={"track_id": track.track_id})
+
+
+def _key(track: Track) -> tuple[str, int, str]:
+    """What a re-announcement is about: the waiting version and its state."""
+    if track.candidate_version is not None:
+        return track.track_id, track.candidate_version, "candidate"
+    return track.track_id, track.analysis_version, track.status
 
 
 async def run_reconciler(reconciler: Reconciler, *, interval_s: float,

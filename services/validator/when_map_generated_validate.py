@@ -1,5 +1,9 @@
 """map.generated → schema + semantic validation → track ready/warning or failed →
-map.validated or map.rejected (with every reason)."""
+map.validated or map.rejected (with every reason).
+
+An uploaded map is a *candidate* version (``Track.candidate_version``): accepted, it becomes
+the current version; rejected, it is dropped on its own — the track keeps its current version,
+status and map, and the candidate's analysis record keeps the reasons."""
 from __future__ import annotations
 
 import asyncio
@@ -27,14 +31,17 @@ class ValidatorPorts:
 async def validate_generated_map(event: MapGenerated, ports: ValidatorPorts) -> None:
     track_id, version = event.track_id, event.analysis_version
     track = await ports.docs.tracks.get_track(track_id)
-    if track is None or track.analysis_version != version:
+    candidate = track is not None and track.candidate_version == version
+    if track is None or not (candidate or track.analysis_version == version):
         log.info("skipping stale map.generated", extra={"track_id": track_id})
         return
     report = await _check(event, track.audio_sha256, ports.objects)
-    if report.ok:
-        await _accept(event, report, ports)
-    else:
+    if not report.ok:
         await reject_map(event, report.issues, ports)
+    elif candidate:
+        await _promote(event, report, ports)
+    else:
+        await _accept(event, report, ports)
 
 
 async def _check(event: MapGenerated, audio_sha256: str, objects: ObjectStore) -> ValidationReport:
@@ -59,8 +66,25 @@ async def _accept(event: MapGenerated, report: ValidationReport, ports: Validato
     moved = await ports.docs.tracks.transition(
         event.track_id, version=event.analysis_version, to=outcome, stage="done",
         progress_pct=100, warnings=report.warnings)
-    if not (moved.applied or moved.is_at(outcome, event.analysis_version)):
-        return
+    if moved.applied or moved.is_at(outcome, event.analysis_version):
+        await _validated(event, report, ports)
+
+
+async def _promote(event: MapGenerated, report: ValidationReport, ports: ValidatorPorts) -> None:
+    """A valid candidate becomes the current version (record first, as in ``_accept``)."""
+    outcome = report.outcome or "ready"
+    await ports.docs.analyses.update(event.track_id, event.analysis_version, outcome=outcome,
+                                     warnings=report.warnings)
+    moved = await ports.docs.tracks.promote_candidate(
+        event.track_id, version=event.analysis_version, to=outcome, preset=event.preset,
+        map_key=event.map_key, warnings=report.warnings)
+    if moved.applied or moved.is_at(outcome, event.analysis_version):
+        await _validated(event, report, ports)
+
+
+async def _validated(event: MapGenerated, report: ValidationReport,
+                     ports: ValidatorPorts) -> None:
+    outcome = report.outcome or "ready"
     await ports.publisher.publish(MapValidated(
         event_id=f"{event.track_id}.v{event.analysis_version}.validated",
         track_id=event.track_id, analysis_version=event.analysis_version,
@@ -71,6 +95,10 @@ async def _accept(event: MapGenerated, report: ValidationReport, ports: Validato
 async def reject_map(event: MapGenerated, issues: list[ValidationIssue], ports: ValidatorPorts
                   ) -> None:
     reason = "; ".join(f"{i.field}: {i.message}" for i in issues[:20])
+    track = await ports.docs.tracks.get_track(event.track_id)
+    if track is not None and track.candidate_version == event.analysis_version:
+        await _drop_candidate(event, issues, reason, track.status, ports)
+        return
     moved = await ports.docs.tracks.transition(
         event.track_id, version=event.analysis_version, to="failed", stage="validating",
         error_code="map_rejected", error_reason=f"the map failed validation: {reason}"[:2000])
@@ -83,3 +111,19 @@ async def reject_map(event: MapGenerated, issues: list[ValidationIssue], ports: 
         track_id=event.track_id, analysis_version=event.analysis_version,
         map_key=event.map_key, reasons=issues[:200], trace=event.trace))
     log.warning("map rejected: %s", reason, extra={"track_id": event.track_id})
+
+
+async def _drop_candidate(event: MapGenerated, issues: list[ValidationIssue], reason: str,
+                          kept_status: str, ports: ValidatorPorts) -> None:
+    """A rejected candidate fails on its own: its record says why, the track keeps its current
+    version. Dropped last, so a redelivery after a crash announces the rejection again."""
+    await ports.docs.analyses.update(event.track_id, event.analysis_version, outcome="failed",
+                                     error_reason=f"the map failed validation: {reason}"[:2000])
+    await ports.publisher.publish(MapRejected(
+        event_id=f"{event.track_id}.v{event.analysis_version}.rejected",
+        track_id=event.track_id, analysis_version=event.analysis_version,
+        map_key=event.map_key, reasons=issues[:200], kept_status=kept_status,
+        trace=event.trace))
+    await ports.docs.tracks.drop_candidate(event.track_id, version=event.analysis_version)
+    log.warning("uploaded map v%d rejected, the current version stays: %s",
+                event.analysis_version, reason, extra={"track_id": event.track_id})

@@ -121,6 +121,44 @@ async def test_mapped_without_its_map_fails_with_a_reason(world):
     assert "not stored" in track.error_reason
 
 
+async def _ready_with_candidate(docs, objects, *, stored: bool) -> str:
+    track_id = await _track(docs)
+    await docs.tracks.transition(track_id, version=1, to="analyzing")
+    await docs.tracks.transition(track_id, version=1, to="mapped")
+    await docs.tracks.transition(track_id, version=1, to="ready")
+    await docs.tracks.open_candidate(track_id, from_version=1)
+    await docs.analyses.add(track_id, 2, preset="external")
+    await docs.analyses.update(track_id, 2, map_key="maps/x/v2/map.json", map_sha256="cd" * 32)
+    if stored:
+        await objects.put_bytes("maps/x/v2/map.json", b'{"up": 1}', content_type="application/json")
+    return track_id
+
+
+async def test_an_uploaded_map_waiting_for_validation_is_announced_again(world):
+    docs, objects, publisher, clock, rec = world
+    track_id = await _ready_with_candidate(docs, objects, stored=True)
+    [event] = await rec.sweep(now=later())
+    assert isinstance(event, MapGenerated) and event.candidate
+    assert (event.event_id, event.analysis_version, event.preset) == (
+        f"{track_id}.v2.map", 2, "external")
+    assert event.object_sha256 == hashlib.sha256(b'{"up": 1}').hexdigest()
+    clock.t += STUCK_S / 2
+    assert await rec.sweep(now=later()) == []  # once per timeout, like any other
+    track = await docs.tracks.get_track(track_id)
+    assert (track.status, track.analysis_version, track.candidate_version) == ("ready", 1, 2)
+
+
+async def test_an_uploaded_map_that_was_never_stored_is_dropped_not_the_track(world):
+    docs, objects, publisher, _, rec = world
+    track_id = await _ready_with_candidate(docs, objects, stored=False)
+    assert await rec.sweep(now=later()) == []
+    track = await docs.tracks.get_track(track_id)
+    assert (track.status, track.analysis_version, track.candidate_version) == ("ready", 1, None)
+    record = await docs.analyses.get(track_id, 2)
+    assert record.outcome == "failed" and "not stored" in record.error_reason
+    assert await rec.sweep(now=later(10 * STUCK_S)) == []
+
+
 async def test_finished_tracks_are_never_touched(world):
     docs, _, publisher, _, rec = world
     track_id = await _track(docs)

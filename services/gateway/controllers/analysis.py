@@ -1,11 +1,13 @@
 """Re-analysis with a preset, and the status of analysis tasks."""
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from litestar import Controller, Response, get, post
 
 from contracts.events import AnalysisRequested
+from contracts.presets import EXTERNAL_PRESET
 from infra.docstore import FINISHED, AnalysisRecord, Track
 from infra.web import ApiError, errors
 from services.gateway.cache import ReadCache
@@ -26,9 +28,7 @@ def accepted(track_id: str, version: int) -> Response[TaskAccepted]:
 
 async def start_version(ports: GatewayPorts, track: Track, preset: str) -> int:
     """Open analysis version n+1 of a finished track; 409 while it is still being analysed."""
-    if track.status not in FINISHED:
-        raise ApiError(409, "busy", f"track {track.track_id} is still being analysed "
-                       f"(status {track.status}); wait until it is finished")
+    _check_idle(track)
     moved = await ports.docs.tracks.start_reanalysis(
         track.track_id, from_version=track.analysis_version, preset=preset)
     if not moved.applied or moved.track is None:
@@ -36,6 +36,40 @@ async def start_version(ports: GatewayPorts, track: Track, preset: str) -> int:
     version = moved.track.analysis_version
     await ports.docs.analyses.add(track.track_id, version, preset=preset)
     return version
+
+
+def _check_idle(track: Track) -> None:
+    """409 unless the track is finished and no uploaded map is being validated."""
+    if track.status not in FINISHED:
+        raise ApiError(409, "busy", f"track {track.track_id} is still being analysed "
+                       f"(status {track.status}); wait until it is finished")
+    if track.candidate_version is not None:
+        raise ApiError(409, "busy", f"an uploaded map (v{track.candidate_version}) of track "
+                       f"{track.track_id} is being validated; wait until it is settled")
+
+
+async def open_candidate(ports: GatewayPorts, track: Track) -> int:
+    """Open the candidate version of an uploaded map; the current version stays as it is."""
+    _check_idle(track)
+    moved = await ports.docs.tracks.open_candidate(track.track_id,
+                                                   from_version=track.analysis_version)
+    if not moved.applied or moved.track is None or moved.track.candidate_version is None:
+        raise ApiError(409, "busy", f"track {track.track_id} changed meanwhile; try again")
+    version = moved.track.candidate_version
+    await ports.docs.analyses.add(track.track_id, version, preset=EXTERNAL_PRESET)
+    return version
+
+
+async def give_up_candidate(ports: GatewayPorts, track_id: str, version: int,
+                            exc: Exception) -> ApiError:
+    """The uploaded map could not be queued: its version fails, the current one stays."""
+    log.warning("could not queue an uploaded map: %s", type(exc).__name__,
+                extra={"track_id": track_id})
+    with contextlib.suppress(Exception):  # the reconciler drops it later if this fails too
+        await ports.docs.analyses.update(track_id, version, outcome="failed",
+                                         error_reason="the map could not be queued; retry")
+        await ports.docs.tracks.drop_candidate(track_id, version=version)
+    return ApiError(503, "unavailable", "a backing service (broker or store) is unavailable; try again later")
 
 
 async def give_up(ports: GatewayPorts, track_id: str, version: int, exc: Exception) -> ApiError:
@@ -81,15 +115,17 @@ class AnalysisController(Controller):
             raise ApiError(404, "not_found", "no such task; ids look like <track_id>.v<n>")
         track = await require_track(ports, parsed[0])
         record = await ports.docs.analyses.get(*parsed)
-        if parsed[1] > track.analysis_version or (record is None and
-                                                  parsed[1] != track.analysis_version):
+        if parsed[1] > track.latest_version or (record is None and parsed[1] not in (
+                track.analysis_version, track.candidate_version)):
             raise ApiError(404, "not_found", f"no task {task_id}")
         return task_status(track, parsed[1], record)
 
 
 def task_status(track: Track, version: int, record: AnalysisRecord | None) -> TaskStatus:
     current = version == track.analysis_version
-    if current:
+    if version == track.candidate_version:  # an uploaded map being validated
+        state, stage, percent, error = "running", "validating", 80.0, None
+    elif current:
         state = {"uploaded": "queued", "analyzing": "running", "mapped": "running",
                  "ready": "succeeded", "warning": "succeeded"}.get(track.status, "failed")
         stage, percent = track.stage, min(max(track.progress_pct, 0.0), 100.0)

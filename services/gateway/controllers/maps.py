@@ -20,7 +20,7 @@ from contracts.presets import EXTERNAL_PRESET
 from infra.errors import NotFound
 from infra.web import ApiError, errors
 from services.gateway.cache import ReadCache
-from services.gateway.controllers.analysis import accepted, give_up, start_version
+from services.gateway.controllers.analysis import accepted, give_up_candidate, open_candidate
 from services.gateway.ports import GatewayPorts
 from services.gateway.schemas import TaskAccepted
 from services.gateway.views import API, check_track_id, newest_with, require_track
@@ -73,8 +73,8 @@ class MapController(Controller):
          summary="The Genesis Map (JSON); ETag is its map_sha256, If-None-Match gives 304")
     async def get_map(self, track_id: str, ports: GatewayPorts, version: Version = None,
                       if_none_match: IfNoneMatch = None) -> Response[bytes]:
-        await require_track(ports, track_id)
-        record = await newest_with(ports, track_id, "map_key", version)
+        track = await require_track(ports, track_id)
+        record = await newest_with(ports, track, "map_key", version)
         etag = f'"{record.map_sha256}"'
         headers = {"ETag": etag, "Cache-Control": "private, no-cache",
                    "X-K1-Analysis-Version": str(record.version)}
@@ -87,9 +87,14 @@ class MapController(Controller):
         return Response(body, media_type="application/json", headers=headers)
 
     @post("/genesis-map", opt={"role": "operator"}, status_code=202,
-          responses=errors(400, 401, 403, 404, 413, 415, 422, 503),
+          responses=errors(400, 401, 403, 404, 409, 413, 415, 422, 503),
           request_max_body_size=MAX_MAP_UPLOAD_BYTES,
-          summary="Upload an externally made Genesis Map; it is validated asynchronously")
+          summary="Upload an externally made Genesis Map; it is validated asynchronously",
+          description="The map becomes a candidate version: the current version stays "
+                      "current, served and deployable while it is validated. Accepted, it "
+                      "becomes current; rejected, the track is unchanged and the task "
+                      "(`status_url`) and the track's `candidate` say why. 409 while the "
+                      "track is being analysed or another uploaded map is validated.")
     async def put_map(self, track_id: str, request: Request, ports: GatewayPorts,
                       cache: ReadCache) -> Response[TaskAccepted]:
         ctype = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
@@ -98,7 +103,7 @@ class MapController(Controller):
         track = await require_track(ports, track_id)
         raw = await request.body()
         parsed = await asyncio.to_thread(parse_map, raw)  # up to 4 MiB: not on the loop
-        version = await start_version(ports, track, EXTERNAL_PRESET)
+        version = await open_candidate(ports, track)
         cache.invalidate(track_id)
         key = f"maps/{track_id}/v{version}/map.json"
         map_sha = parsed.metadata.hashes["map_sha256"]
@@ -106,15 +111,13 @@ class MapController(Controller):
             await ports.objects.put_bytes(key, raw, content_type="application/json")
             await ports.docs.analyses.update(track_id, version, map_key=key, map_sha256=map_sha,
                                              bpm=parsed.global_metrics.bpm)
-            await ports.docs.tracks.transition(track_id, version=version, to="mapped",
-                                               stage="validating", progress_pct=80, map_key=key)
             await ports.publisher.publish(MapGenerated(
                 event_id=f"{track_id}.v{version}.map", track_id=track_id,
                 analysis_version=version, map_key=key, map_sha256=map_sha,
                 object_sha256=hashlib.sha256(raw).hexdigest(), map_size_bytes=len(raw),
-                preset=EXTERNAL_PRESET, plot_key=None))
-        except Exception as exc:  # a store or the broker is down: fail the version, say 503
-            raise await give_up(ports, track_id, version, exc) from None
+                preset=EXTERNAL_PRESET, plot_key=None, candidate=True))
+        except Exception as exc:  # a store or the broker is down: drop the candidate, say 503
+            raise await give_up_candidate(ports, track_id, version, exc) from None
         return accepted(track_id, version)
 
     @get("/picture.png", opt={"role": "viewer"}, media_type="image/png",
@@ -123,8 +126,8 @@ class MapController(Controller):
     async def picture(self, track_id: str, ports: GatewayPorts, version: Version = None
                       ) -> Stream:
         check_track_id(track_id)
-        await require_track(ports, track_id)
-        record = await newest_with(ports, track_id, "plot_key", version)
+        track = await require_track(ports, track_id)
+        record = await newest_with(ports, track, "plot_key", version)
         try:
             stream = await ports.objects.open_stream(record.plot_key)  # type: ignore[arg-type]
         except NotFound:

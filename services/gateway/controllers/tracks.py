@@ -14,7 +14,7 @@ from services.gateway.cache import ReadCache
 from services.gateway.live import ProgressHub
 from services.gateway.ports import GatewayPorts
 from services.gateway.schemas import TrackDetail, TrackPage, TrackStatus
-from services.gateway.views import API, check_track_id, detail, require_track, summary
+from services.gateway.views import API, check_track_id, load_detail, require_track, summary
 
 Limit = Annotated[int, Parameter(ge=1, le=100, description="Page size (1..100)")]
 Offset = Annotated[int, Parameter(ge=0, le=1_000_000, description="Tracks to skip")]
@@ -51,8 +51,7 @@ class TrackController(Controller):
             track = await ports.docs.tracks.get_track(track_id)
             if track is None:
                 return None
-            latest = await ports.docs.analyses.latest(track_id)
-            return detail(track, latest).model_dump_json().encode()
+            return (await load_detail(ports, track)).model_dump_json().encode()
 
         found = await cache.get(("track", check_track_id(track_id)), load)
         if found is None:
@@ -62,9 +61,11 @@ class TrackController(Controller):
     @delete("/{track_id:str}", opt={"role": "admin"}, status_code=204,
             responses=errors(400, 401, 403, 404, 409),
             summary="Delete a finished track, its objects, bundles and documents",
-            description="Refused with 409 while the track is uploaded, analyzing or mapped: a "
-                        "worker is about to write for it. Every track reaches ready, warning "
-                        "or failed (retries, then the dead-letter queue), so wait for that.")
+            description="Refused with 409 while the track is uploaded, analyzing or mapped, or "
+                        "an uploaded map of it is being validated: a worker is about to write "
+                        "for it. Every track reaches ready, warning or failed and every "
+                        "uploaded map is accepted or rejected (retries, then the dead-letter "
+                        "queue), so wait for that.")
     async def delete_track(self, track_id: str, ports: GatewayPorts, cache: ReadCache,
                            hub: ProgressHub) -> None:
         track = await require_track(ports, track_id)
@@ -72,6 +73,9 @@ class TrackController(Controller):
             raise ApiError(409, "busy",
                            f"track {track_id} is {track.status} (stage {track.stage}); delete "
                            "it once it is ready, warning or failed")
+        if track.candidate_version is not None:
+            raise ApiError(409, "busy", f"an uploaded map of track {track_id} is being "
+                           "validated; delete it once that is settled")
         with contextlib.suppress(NotFound):
             await ports.objects.delete(track.audio_key)
         for prefix in ("analyses", "maps", "bundles"):

@@ -54,9 +54,10 @@ async def test_external_map_is_stored_as_a_new_version_and_sent_to_validation(en
     assert r.json()["task_id"] == f"{tid}.v2"
     assert await env.objects.get_bytes(f"maps/{tid}/v2/map.json") == MAP
     track = await env.docs.tracks.get_track(tid)
-    assert (track.status, track.analysis_version, track.preset) == ("mapped", 2, "external")
+    assert (track.status, track.analysis_version, track.candidate_version) == ("ready", 1, 2)
     [event] = env.publisher.of(MapGenerated)
     assert event.map_key == f"maps/{tid}/v2/map.json" and event.analysis_version == 2
+    assert event.candidate and event.preset == "external"
     assert event.object_sha256 == hashlib.sha256(MAP).hexdigest()
     assert event.map_sha256 == "b" * 64 and event.map_size_bytes == len(MAP)
 
