@@ -2,23 +2,32 @@
 
 Roles are ordered: ``viewer`` reads, ``operator`` also uploads and analyses, ``admin`` also
 deletes and manages devices. Only HS256 is accepted, so ``alg: none`` or a swapped algorithm
-is refused; ``exp`` is required.
+is refused. ``sub``, ``role``, ``iat`` and ``exp`` are required and must have their JSON types
+(a string ``exp`` or a list ``role`` is an invalid token, never a server error); a token may
+live at most ``MAX_TTL_S[role]``. Device tokens are not JWTs (see ``services/gateway/devices``).
 """
 from __future__ import annotations
 
 import hmac
-
+import math
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import jwt
+
+from infra.secret_strength import secret_problem
 
 Role = Literal["viewer", "operator", "admin"]
 ROLE_RANK: dict[str, int] = {"viewer": 0, "operator": 1, "admin": 2}
 ALGORITHM = "HS256"
-DEV_SECRET = "dev-insecure-jwt-secret-change-me-please"
-MIN_SECRET_CHARS = 32
+DAY_S = 24 * 3600
+MAX_TTL_S: dict[str, int] = {"viewer": 30 * DAY_S, "operator": 30 * DAY_S, "admin": 7 * DAY_S}
+"""Longest lifetime (``exp - iat``) a token of each role may have; a longer one is refused."""
+CLOCK_SKEW_S = 60
+"""Tolerance between the clocks of whoever minted a token and of the service checking it."""
+MAX_SUBJECT_CHARS = 128
+GENERATE_HINT = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
 
 
 class AuthError(Exception):
@@ -35,38 +44,61 @@ class Principal:
 
 
 def check_secret(secret: str, *, dev_mode: bool) -> None:
-    """Refuse to run outside dev mode with the default or a short secret."""
+    """Refuse to start without a JWT secret, and outside dev mode with a weak one
+    (short, a placeholder, repeated characters, low estimated entropy)."""
+    if not secret:
+        raise RuntimeError(f"K1_JWT_SECRET is not set; generate one with {GENERATE_HINT} "
+                           "(`make run` keeps its own in var/jwt-secret)")
     if dev_mode:
         return
-    if secret == DEV_SECRET or len(secret) < MIN_SECRET_CHARS:
-        raise RuntimeError(
-            "K1_JWT_SECRET must be set to a random string of at least "
-            f"{MIN_SECRET_CHARS} characters when K1_DEV_MODE is false"
-        )
+    problem = secret_problem(secret)
+    if problem is not None:
+        raise RuntimeError(f"K1_JWT_SECRET is refused because {problem} (K1_DEV_MODE is false); "
+                           f"generate one with {GENERATE_HINT}")
 
 
 def issue_token(secret: str, *, subject: str, role: Role, ttl_s: int = 3600,
                 now: float | None = None) -> str:
     if role not in ROLE_RANK:
         raise ValueError(f"unknown role {role!r}; use one of {sorted(ROLE_RANK)}")
+    if not 0 < int(ttl_s) <= MAX_TTL_S[role]:
+        raise ValueError(f"ttl_s must be within 1..{MAX_TTL_S[role]} s for the {role} role")
     issued = int(now if now is not None else time.time())
     claims = {"sub": subject, "role": role, "iat": issued, "exp": issued + int(ttl_s)}
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def verify_token(secret: str, token: str) -> Principal:
+def verify_token(secret: str, token: str, *, now: float | None = None) -> Principal:
     """The principal of a valid token; AuthError (with a safe message) otherwise."""
     try:
-        claims = jwt.decode(token, secret, algorithms=[ALGORITHM],
-                            options={"require": ["exp", "sub", "role"]})
-    except jwt.ExpiredSignatureError:
-        raise AuthError("token expired") from None
-    except jwt.PyJWTError:
+        # Only the signature and the header here; the claims are checked below, by type.
+        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={
+            "verify_exp": False, "verify_iat": False, "verify_nbf": False, "require": []})
+    except (jwt.PyJWTError, ValueError, TypeError, OverflowError):
         raise AuthError("invalid token") from None
-    role = claims.get("role")
-    if role not in ROLE_RANK or not isinstance(claims.get("sub"), str):
+    return _principal(claims, time.time() if now is None else now)
+
+
+def _principal(claims: dict[str, Any], now: float) -> Principal:
+    sub, role, iat, exp = (claims.get(k) for k in ("sub", "role", "iat", "exp"))
+    nbf = claims.get("nbf", iat)
+    if not (isinstance(role, str) and role in ROLE_RANK and isinstance(sub, str)
+            and 0 < len(sub) <= MAX_SUBJECT_CHARS and _is_time(iat) and _is_time(exp)
+            and _is_time(nbf)):
         raise AuthError("invalid token")
-    return Principal(subject=claims["sub"], role=role)
+    if exp <= now:
+        raise AuthError("token expired")
+    if iat > now + CLOCK_SKEW_S or nbf > now + CLOCK_SKEW_S:
+        raise AuthError("invalid token")
+    if exp - iat > MAX_TTL_S[role]:  # and so exp - now <= the cap + CLOCK_SKEW_S
+        raise AuthError("token lifetime is longer than its role allows")
+    return Principal(subject=sub, role=role)  # type: ignore[arg-type]
+
+
+def _is_time(value: object) -> bool:
+    """A JSON NumericDate: an integer or a finite number of seconds, not a string or a bool."""
+    return (type(value) is int or (type(value) is float and math.isfinite(value))) \
+        and 0 <= value < 2**53  # type: ignore[operator]
 
 
 def bearer(header_value: str | None) -> str:

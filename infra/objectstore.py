@@ -228,6 +228,10 @@ def build_object_store(settings: Any, *, url_base: str = DEFAULT_OBJECT_URL_BASE
         return S3ObjectStore.from_settings(settings)
     from infra.objectstore_local import LocalObjectStore, UrlSigner
 
-    secret = url_secret or derive_url_secret(settings.jwt_secret.get_secret_value())
+    root_secret = settings.jwt_secret.get_secret_value()
+    if not (url_secret or root_secret):  # never a key derived from a public constant
+        raise RuntimeError("K1_JWT_SECRET is not set: the local object store derives the key "
+                           "that signs its URLs from it")
+    secret = url_secret or derive_url_secret(root_secret)
     return LocalObjectStore(Path(settings.data_dir) / "objects",
                             signer=UrlSigner(secret, base_url=url_base))

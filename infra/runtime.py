@@ -15,6 +15,7 @@ import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from infra.auth import check_secret
 from infra.broker import K1Broker, build_broker
 from infra.docstore import DocStore, build_doc_store
 from infra.health import HealthServer
@@ -42,6 +43,9 @@ Register = Callable[[Infra], Awaitable[Callable[[], Awaitable[None]] | None]]
 
 def build_infra(settings: Settings, *, service: str, tracer_provider: object | None = None
                 ) -> Infra:
+    """Every service's adapters. Refuses (RuntimeError) a missing JWT secret, or a weak one
+    outside dev mode: it verifies tokens and keys the local object store's signed URLs."""
+    check_secret(settings.jwt_secret.get_secret_value(), dev_mode=settings.dev_mode)
     broker = build_broker(settings, service=service, tracer_provider=tracer_provider)
     docs = build_doc_store(settings)
     objects = build_object_store(settings, url_base=settings.public_url.rstrip("/") + "/objects")
@@ -108,4 +112,8 @@ def run_worker(service: str, register: Register) -> None:
     settings = get_settings()
     configure_logging(service, fmt=settings.log_format, level=settings.log_level)
     configure_tracing(service, settings)
+    try:
+        check_secret(settings.jwt_secret.get_secret_value(), dev_mode=settings.dev_mode)
+    except RuntimeError as exc:
+        raise SystemExit(f"{service}: {exc}") from None
     asyncio.run(serve_worker(service, register, settings=settings))

@@ -1,7 +1,9 @@
 """Typed, environment-driven settings (prefix ``K1_``), one object shared by every service.
 
-Each field's default works on one machine. Secrets are ``SecretStr`` so they never show up in
-logs, reprs or error messages.
+Each field's default works on one machine, except ``jwt_secret``: no secret that signs anything
+is a constant in the code, so it has none (``make run`` generates one in ``var/``). The defaults
+are production's (``dev_mode`` off). Secrets are ``SecretStr`` so they never show up in logs,
+reprs or error messages.
 """
 from __future__ import annotations
 
@@ -16,7 +18,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="K1_", env_file=".env", extra="ignore")
 
-    dev_mode: bool = Field(default=True, description="Allow dev defaults such as the JWT secret")
+    dev_mode: bool = Field(
+        default=False, description="Development only (`make run` and the tests switch it on): "
+        "accept a JWT secret that the production strength check would refuse")
     service_name: str = Field(default="k1", description="Name used in logs and metrics")
     log_format: str = Field(default="auto", description="auto | json | text")
     log_level: str = Field(default="INFO", description="Python log level")
@@ -89,8 +93,9 @@ class Settings(BaseSettings):
     )
 
     jwt_secret: SecretStr = Field(
-        default=SecretStr("dev-insecure-jwt-secret-change-me-please"), description="HS256 signing secret"
-    )
+        default=SecretStr(""), description="HS256 signing secret of the API's tokens, and the "
+        "root of the local object store's URL-signing key; required (no default), refused "
+        "outside dev mode unless strong (infra/secret_strength.py)")
     metrics_token: SecretStr = Field(
         default=SecretStr(""), description="Bearer token every /metrics requires (empty: open)"
     )

@@ -16,6 +16,7 @@ from pathlib import Path
 from infra.docstore import MongoDocStore
 from infra.errors import InfraError
 from k1.client import Target, UploadRefused, follow, upload
+from k1.local_secret import local_jwt_secret
 from k1.run_devices import deploy_example
 from k1.stack import ROOT, Stack
 
@@ -75,7 +76,8 @@ def main() -> int:
         return 1
     stack = Stack(var_dir=ROOT / "var", amqp_url=os.environ.get(
         "K1_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"), log=_say,
-        analysis_workers=int(os.environ.get("K1_ANALYSIS_WORKERS", "1")))
+        analysis_workers=int(os.environ.get("K1_ANALYSIS_WORKERS", "1")),
+        jwt_secret=local_jwt_secret(ROOT / "var"))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     fleet = None

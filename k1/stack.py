@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -40,7 +41,8 @@ class Stack:
     analysis_workers: int = 1
     extra_env: dict[str, str] = field(default_factory=dict)
     log: Callable[[str], None] = print
-    jwt_secret: str = "dev-insecure-jwt-secret-change-me-please"
+    jwt_secret: str = field(default_factory=lambda: secrets.token_urlsafe(48))
+    """Random per stack unless given (``make run`` passes the one it keeps in ``var/``)."""
     services: tuple[str, ...] = field(default_factory=available_services)
 
     def __post_init__(self) -> None:

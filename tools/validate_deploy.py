@@ -7,7 +7,8 @@ from PyPI (the ``deploy`` extra of pyproject.toml):
 * ``check-jsonschema`` ships the Compose Specification JSON schema (vendored from the
   compose-spec project, Apache-2.0) as ``check_jsonschema/builtin_schemas/vendor/compose-spec.json``.
   docker-compose.yml is interpolated the way Compose does it (``${VAR:-default}`` with an empty
-  environment, so the defaults are what gets checked) and validated against it, plus a few
+  environment, so the defaults are what gets checked; a variable the file requires,
+  ``${VAR:?why}``, gets a stand-in value) and validated against it, plus a few
   consistency checks the schema cannot express (``depends_on`` targets exist and have a
   healthcheck when ``service_healthy`` is asked for, named volumes are declared).
 * ``kubernetes-validate`` ships the Kubernetes OpenAPI-derived JSON schemas for each release
@@ -246,6 +247,8 @@ def _error_text(err: Any) -> str:
 
 
 # ---------------------------------------------------------------------------------- compose
+REQUIRED_SECRETS = frozenset({"K1_JWT_SECRET"})
+"""Secrets that sign things: compose must take them from the environment, with no default."""
 _INTERPOLATION = re.compile(
     r"\$(?:(?P<escaped>\$)|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\}"
     r"|(?P<named>[A-Za-z_][A-Za-z0-9_]*)|(?P<invalid>))")
@@ -283,6 +286,23 @@ def interpolate(value: Any, env: Mapping[str, str], where: str = "") -> Any:
     return _INTERPOLATION.sub(sub, value)
 
 
+def required_variables(value: Any) -> set[str]:
+    """Variables the file requires from the environment (``${VAR:?why}`` or ``${VAR?why}``)."""
+    if isinstance(value, dict):
+        return set().union(*(required_variables(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(required_variables(v) for v in value))
+    if not isinstance(value, str):
+        return set()
+    return {m.group("braced") for m in _INTERPOLATION.finditer(value)
+            if (m.group("op") or "").endswith("?")}
+
+
+def stand_ins(raw: Any) -> dict[str, str]:
+    """An environment that sets every required variable, so the file can be checked offline."""
+    return {name: f"validate-deploy-stand-in-for-{name}" for name in required_variables(raw)}
+
+
 def compose_schema() -> tuple[dict[str, Any], str]:
     """The Compose Specification schema shipped by check-jsonschema, and where it came from."""
     _require("check_jsonschema", "check-jsonschema")
@@ -299,7 +319,7 @@ def validate_compose(path: Path = COMPOSE_FILE, env: Mapping[str, str] | None = 
         docs = _load_yaml_docs(path)
         if len(docs) != 1 or not isinstance(docs[0], dict):
             raise ValueError("expected exactly one YAML mapping")
-        model = interpolate(docs[0], env if env is not None else {})
+        model = interpolate(docs[0], env if env is not None else stand_ins(docs[0]))
     except (yaml.YAMLError, ValueError) as exc:
         return [Result(target, "yaml", False, str(exc))]
 
@@ -410,7 +430,11 @@ def compose_contract(model: Mapping[str, Any], raw: Mapping[str, Any] | None = N
                 problems.append(f"{name}: secret {setting.env} is not set (its default is a dev value)")
             elif raw and "${" not in (raw_env.get(setting.env) or ""):
                 problems.append(f"{name}: secret {setting.env} is a literal; take it from .env "
-                                f"(${{VAR:-dev default}})")
+                                f"(${{VAR:?why}} or ${{VAR:-dev default}})")
+            elif raw and setting.env in REQUIRED_SECRETS and not re.search(
+                    r"\$\{" + setting.env + r":\?", raw_env.get(setting.env) or ""):
+                problems.append(f"{name}: {setting.env} signs tokens and URLs; require it from "
+                                f"the environment (${{{setting.env}:?…}}), never default it")
         problems += binding_problems(f"{name}:", env, ep)
         test = (svc.get("healthcheck") or {}).get("test")
         test = " ".join(map(str, test)) if isinstance(test, list) else str(test or "")

@@ -2,7 +2,7 @@
 
 Builds the broker, document store and object store from settings, registers the one live
 broadcast consumer, starts and stops them with the Litestar lifespan, and serves with uvicorn.
-Refuses to start with the default JWT secret unless in dev mode.
+Refuses to start without a JWT secret, or with a weak one unless in dev mode (``build_infra``).
 """
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import sys
 
 import uvicorn
 
-from infra.auth import check_secret
 from infra.logging import configure_logging
 from infra.runtime import build_infra, readiness_checks
 from infra.settings import Settings, get_settings
@@ -26,9 +25,8 @@ from services.gateway.ports import GatewayConfig, GatewayPorts, ingest_client
 
 
 def build_app(settings: Settings, *, tracer_provider: object | None = None):
-    secret = settings.jwt_secret.get_secret_value()
-    check_secret(secret, dev_mode=settings.dev_mode)
     infra = build_infra(settings, service="gateway", tracer_provider=tracer_provider)
+    secret = settings.jwt_secret.get_secret_value()
     cfg = GatewayConfig(jwt_secret=secret, max_upload_bytes=settings.max_upload_bytes,
                         default_preset=settings.default_preset,
                         cors_origins=tuple(settings.cors_origins),

@@ -77,7 +77,10 @@ def main() -> None:
     settings = get_settings()
     configure_logging("ingest", fmt=settings.log_format, level=settings.log_level)
     configure_tracing("ingest", settings)
-    app, settings = build_app(settings)
+    try:
+        app, settings = build_app(settings)
+    except RuntimeError as exc:  # e.g. a missing or weak K1_JWT_SECRET: say why, no traceback
+        raise SystemExit(f"ingest: {exc}") from None
     uvicorn.run(app, host=settings.http_host, port=settings.ingest_port, log_level="warning", log_config=None,
                 access_log=False, timeout_graceful_shutdown=int(settings.shutdown_grace_s))
 

@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import io
 import os
+import secrets
 import httpx
 import pytest
 
@@ -181,7 +182,10 @@ async def test_local_store_writes_atomically_and_stays_in_its_root(tmp_path):
 
 
 def test_factory_picks_the_adapter_from_settings(tmp_path):
-    local = build_object_store(Settings(s3_endpoint=None, data_dir=tmp_path))
+    with pytest.raises(RuntimeError, match="K1_JWT_SECRET is not set"):  # no public key
+        build_object_store(Settings(_env_file=None, s3_endpoint=None, data_dir=tmp_path))
+    local = build_object_store(Settings(s3_endpoint=None, data_dir=tmp_path,
+                                        jwt_secret=secrets.token_urlsafe(48)))
     assert isinstance(local, LocalObjectStore) and local.root == tmp_path / "objects"
     s3 = build_object_store(Settings(s3_endpoint="minio:9000", s3_secret_key="p4ss-w0rd"))
     assert isinstance(s3, S3ObjectStore) and s3.bucket == "k1"

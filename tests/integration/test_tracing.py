@@ -8,6 +8,7 @@ with its own tracer provider (its ``service.name``) exporting into one in-memory
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -57,7 +58,8 @@ def settings(rabbit_vhost, nx_url, tmp_path) -> Settings:
         data_dir=tmp_path / "objects", http_host="127.0.0.1", health_port=0,
         ingest_port=ingest_port, ingest_url=f"http://127.0.0.1:{ingest_port}",
         gateway_port=gateway_port, public_url=f"http://127.0.0.1:{gateway_port}",
-        retry_backoff_s=0.1, shutdown_grace_s=5, dev_mode=True)
+        retry_backoff_s=0.1, shutdown_grace_s=5, dev_mode=True,
+        jwt_secret=secrets.token_urlsafe(48))
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ tell an operator a rollout is done — while no consumer is on its queues yet.""
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 import uuid
 
@@ -31,7 +32,8 @@ async def test_readyz_turns_green_only_after_the_consumers_are_attached(
     settings = Settings(amqp_url=rabbit_vhost.url, mongodb_url=nx_url,
                         mongodb_database=f"ready_{uuid.uuid4().hex[:8]}", s3_endpoint=None,
                         data_dir=tmp_path / "objects", health_host="127.0.0.1",
-                        health_port=port, shutdown_grace_s=5)
+                        health_port=port, shutdown_grace_s=5,
+                        jwt_secret=secrets.token_urlsafe(48))
     attaching, attach = asyncio.Event(), asyncio.Event()
 
     async def register(infra):

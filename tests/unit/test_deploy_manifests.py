@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import re
+import secrets
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -61,7 +62,8 @@ def rendered() -> dict[str, list[dict]]:
 
 @pytest.fixture(scope="module")
 def compose() -> dict:
-    return vd.interpolate(yaml.safe_load((ROOT / "docker-compose.yml").read_text()), {})
+    raw = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return vd.interpolate(raw, vd.stand_ins(raw))
 
 
 def test_whole_validation_passes() -> None:
@@ -232,6 +234,17 @@ def test_broken_compose_is_rejected(tmp_path: Path) -> None:
     assert not results["consistency"].ok and "rabbit" in results["consistency"].message
 
 
+def test_compose_requires_the_jwt_secret_from_the_environment() -> None:
+    raw = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    assert vd.required_variables(raw) == {"K1_JWT_SECRET"}
+    with pytest.raises(ValueError, match="required variable K1_JWT_SECRET is missing"):
+        vd.interpolate(raw, {})
+    secret = secrets.token_urlsafe(48)
+    model = vd.interpolate(raw, {"K1_JWT_SECRET": secret})
+    for svc in SERVICES:
+        assert model["services"][svc]["environment"]["K1_JWT_SECRET"] == secret
+
+
 def test_interpolation() -> None:
     env = {"SET": "x", "EMPTY": ""}
     assert vd.interpolate("${SET:-d}/${EMPTY:-d}/${EMPTY-d}/${UNSET-d}/$$SET/$SET", env) == "x/d//d/$SET/x"
@@ -294,7 +307,8 @@ async def test_contract_matches_what_the_services_serve(tmp_path: Path) -> None:
     assert defaults["health_port"] == CONTRACT["analyzer"][0]
     assert defaults["http_host"] == defaults["health_host"] == "127.0.0.1"  # hence 0.0.0.0 below
 
-    settings = Settings(_env_file=None, data_dir=tmp_path, s3_endpoint=None)
+    settings = Settings(_env_file=None, data_dir=tmp_path, s3_endpoint=None,
+                        jwt_secret=secrets.token_urlsafe(48))
     ingest, _ = build_ingest(settings)
     gateway = build_gateway(settings)
     for svc, app in (("ingest", ingest), ("gateway", gateway)):
@@ -463,12 +477,15 @@ def test_contract_catches(rendered, breakage, expected) -> None:
      "secret K1_JWT_SECRET is a literal"),
     (lambda m: m["services"]["minio"].__setitem__("ports", ["127.0.0.1:9001:9001"]),
      "does not publish port 9000"),
+    (lambda m: m["services"]["gateway"]["environment"].__setitem__(
+        "K1_JWT_SECRET", "${K1_JWT_SECRET:-compose-only-jwt-secret-change-me-0123456789}"),
+     "gateway: K1_JWT_SECRET signs tokens and URLs; require it"),
 ], ids=["healthcheck", "ingest-published", "ingest-url", "http-host", "typo", "literal-secret",
-        "minio-unpublished"])
+        "minio-unpublished", "defaulted-jwt-secret"])
 def test_compose_contract_catches(breakage, expected) -> None:
     raw = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     breakage(raw)
-    problems = vd.compose_contract(vd.interpolate(raw, {}), raw)
+    problems = vd.compose_contract(vd.interpolate(raw, vd.stand_ins(raw)), raw)
     assert any(expected in p for p in problems), problems
 
 

@@ -27,6 +27,7 @@ import multiprocessing as mp
 import os
 import random
 import resource
+import secrets
 import shutil
 import signal
 import socket
@@ -43,7 +44,8 @@ sys.path.insert(0, str(ROOT))
 
 from infra.auth import issue_token  # noqa: E402
 
-SECRET = "bench-ws-secret-0123456789abcdef-0123456789"
+SECRET = secrets.token_urlsafe(48)
+"""A fresh JWT secret per run: the gateway runs with production settings (no K1_DEV_MODE)."""
 THRESHOLD_MS = 50.0
 
 

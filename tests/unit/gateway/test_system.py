@@ -107,14 +107,40 @@ def test_token_command_prints_a_token_of_the_role(monkeypatch):
     assert bad.returncode == 2 and "ttl" in bad.stderr
 
 
-def test_refuses_to_start_with_the_default_secret_outside_dev_mode():
+def test_refuses_to_start_without_a_secret_or_with_a_placeholder_outside_dev_mode():
     import pytest
 
     from infra.settings import Settings
     from services.gateway.__main__ import build_app
 
-    with pytest.raises(RuntimeError, match="K1_JWT_SECRET"):
-        build_app(Settings(dev_mode=False))
+    with pytest.raises(RuntimeError, match="K1_JWT_SECRET is not set"):
+        build_app(Settings(_env_file=None, jwt_secret=""))
+    with pytest.raises(RuntimeError, match="K1_JWT_SECRET is refused.*placeholder"):
+        build_app(Settings(_env_file=None, jwt_secret="REPLACE-ME-with-at-least-32-random-bytes"))
+
+
+def test_every_service_refuses_the_compose_placeholder_at_start_with_a_clear_message():
+    env = {"PATH": "/usr/bin:/bin", "K1_JWT_SECRET": "compose-only-jwt-secret-change-me-0123456789",
+           "K1_LOG_FORMAT": "text"}  # and no K1_DEV_MODE: production is the default
+    for service in ("gateway", "ingest", "validator"):
+        out = subprocess.run([sys.executable, "-m", f"services.{service}"], capture_output=True,
+                             text=True, env=env, timeout=60)
+        assert out.returncode != 0, (service, out.stdout, out.stderr)
+        assert "K1_JWT_SECRET is refused because it looks like a placeholder" in out.stderr, \
+            (service, out.stderr[-500:])
+        assert "Traceback" not in out.stderr and "token_urlsafe" in out.stderr
+
+
+def test_token_lifetimes_are_capped_by_role_when_minting():
+    secret = "cli-test-secret-0123456789abcdef-xyz"
+    env = {"K1_JWT_SECRET": secret, "PATH": "/usr/bin:/bin"}
+    week, month = 7 * 24 * 3600, 30 * 24 * 3600
+    ok = subprocess.run([sys.executable, "-m", "k1.cli", "token", "--role", "viewer", "--ttl",
+                         str(month)], capture_output=True, text=True, env=env, check=True)
+    assert verify_token(secret, ok.stdout.strip()).role == "viewer"
+    too_long = subprocess.run([sys.executable, "-m", "k1.cli", "token", "--role", "admin",
+                               "--ttl", str(week + 1)], capture_output=True, text=True, env=env)
+    assert too_long.returncode == 2 and f"1..{week} seconds for the admin role" in too_long.stderr
 
 
 def test_gateway_imports_no_other_service():
