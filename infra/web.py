@@ -51,7 +51,8 @@ ERROR_MEANINGS = {
     413: "The body is over its limit",
     415: "The body's content type is not accepted",
     422: "Readable, but refused (the reasons are in the body)",
-    502: "The ingest service answered something unreadable",
+    502: "A backing service answered something unreadable, or a stored object failed its "
+         "integrity check",
     503: "A backing service (broker or store) is unavailable; try again later",
 }
 

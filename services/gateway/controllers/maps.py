@@ -21,6 +21,7 @@ from infra.errors import NotFound
 from infra.web import ApiError, errors
 from services.gateway.cache import ReadCache
 from services.gateway.controllers.analysis import accepted, give_up_candidate, open_candidate
+from services.gateway.map_integrity import is_intact
 from services.gateway.ports import GatewayPorts
 from services.gateway.schemas import TaskAccepted
 from services.gateway.views import API, check_track_id, newest_with, require_track
@@ -69,7 +70,7 @@ class MapController(Controller):
     tags = ["maps"]
 
     @get("/genesis-map", opt={"role": "viewer"}, media_type="application/json",
-         responses=errors(400, 401, 403, 404),
+         responses=errors(400, 401, 403, 404, 502),
          summary="The Genesis Map (JSON); ETag is its map_sha256, If-None-Match gives 304")
     async def get_map(self, track_id: str, ports: GatewayPorts, version: Version = None,
                       if_none_match: IfNoneMatch = None) -> Response[bytes]:
@@ -84,6 +85,9 @@ class MapController(Controller):
             body = await ports.objects.get_bytes(record.map_key)  # type: ignore[arg-type]
         except NotFound:
             raise ApiError(404, "not_found", "the map object is gone") from None
+        if not await is_intact(body, record.map_sha256):
+            raise ApiError(502, "map_corrupt", "the stored map does not match the hash "
+                           "recorded for it; it is not served")
         return Response(body, media_type="application/json", headers=headers)
 
     @post("/genesis-map", opt={"role": "operator"}, status_code=202,

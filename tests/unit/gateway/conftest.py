@@ -15,6 +15,7 @@ import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 
+from contracts.canonical import compute_map_sha256
 from infra.docstore_devices_fake import FakeBundleRepo
 from infra.auth import issue_token, verify_token
 from infra.docstore import NewTrack
@@ -158,13 +159,14 @@ async def seed_track(docs: FakeDocStore, *, n: int = 1, status: str = "ready",
         await docs.analyses.update(tid, 1, outcome="failed", error_reason="no audio frames")
         return tid
     map_key, plot_key = f"maps/{tid}/v1/map.json", f"maps/{tid}/v1/map.png"
-    await docs.analyses.update(tid, 1, bpm=128.0, map_key=map_key, map_sha256="b" * 64,
+    map_bytes = map_bytes or json.dumps({"map": tid}).encode()
+    await docs.analyses.update(tid, 1, bpm=128.0, map_key=map_key,
+                               map_sha256=compute_map_sha256(json.loads(map_bytes)),
                                plot_key=plot_key if with_map else None)
     await docs.tracks.transition(tid, version=1, to="mapped", stage="validating",
                                  progress_pct=80, map_key=map_key)
     if objects is not None:
-        await objects.put_bytes(map_key, map_bytes or json.dumps({"map": tid}).encode(),
-                                content_type="application/json")
+        await objects.put_bytes(map_key, map_bytes, content_type="application/json")
         await objects.put_bytes(plot_key, b"\x89PNG\r\n\x1a\nfake", content_type="image/png")
         await objects.put_bytes(f"audio/{sha}.wav", b"RIFF", content_type="audio/wav")
         await objects.put_bytes(f"analyses/{tid}/v1/analysis.json", b"{}")
