@@ -4,7 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from litestar import Litestar, get
-from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import RedocRenderPlugin, SwaggerRenderPlugin
@@ -20,6 +19,7 @@ from services.gateway.controllers.maps import MapController
 from services.gateway.controllers.system import Metrics, health, presets, ready
 from services.gateway.controllers.tracks import TrackController
 from services.gateway.controllers.uploads import UploadController, upload
+from services.gateway.cors import cors_config, vary_on_origin
 from services.gateway.devices import DeviceGateway, device_router
 from services.gateway.live import ProgressHub
 from services.gateway.ports import GatewayConfig, GatewayPorts
@@ -64,10 +64,7 @@ def create_app(*, ports: GatewayPorts, cfg: GatewayConfig, hub: ProgressHub | No
                       for name, value in (("ports", ports), ("cfg", cfg), ("hub", hub),
                                           ("cache", cache))},
         guards=[auth_guard], exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan or [],
-        cors_config=CORSConfig(allow_origins=list(cfg.cors_origins),
-                               allow_headers=["Authorization", "Content-Type", "If-None-Match"],
-                               allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
-                               expose_headers=["ETag"]),
+        cors_config=cors_config(cfg.cors_origins), before_send=[vary_on_origin],
         middleware=[metrics.middleware], openapi_config=_openapi(),
         request_max_body_size=64 * 1024, debug=False, plugins=plugins or [],
         logging_config=None,  # lines go through infra.logging's root handler

@@ -14,7 +14,9 @@ from services.gateway.views import API, check_track_id
 SEND_TIMEOUT_S = 5.0
 """A socket that cannot take a message for this long is closed."""
 MAX_INBOUND_BYTES = 1024
-"""Clients have nothing to say; anything bigger closes the socket."""
+"""Clients have nothing to say; a bigger frame, text or binary, closes the socket."""
+TOO_BIG = 1009
+"""Close code for an oversize frame (RFC 6455 "message too big"), as on the device socket."""
 
 
 async def until_first_done(*coros) -> None:
@@ -39,8 +41,14 @@ async def _pump(socket: WebSocket, sub: Subscription) -> None:
 
     async def drain() -> None:
         while True:
-            message = await socket.receive_data(mode="text")
-            if len(message) > MAX_INBOUND_BYTES:
+            event = await socket.receive()
+            if event["type"] == "websocket.disconnect":
+                return
+            text = event.get("text")
+            size = len(text.encode()) if text is not None else len(event.get("bytes") or b"")
+            if size > MAX_INBOUND_BYTES:
+                await socket.close(code=TOO_BIG,
+                                   reason=f"frames are at most {MAX_INBOUND_BYTES} bytes")
                 return
 
     await until_first_done(send(), drain())

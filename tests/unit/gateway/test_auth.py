@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
+import time
 
 import pytest
 
@@ -82,3 +85,46 @@ async def test_cors_allows_only_configured_origins(env):
     assert ok.headers.get("access-control-allow-origin") == "http://dash.example"
     evil = await env.client.get("/health", headers={"Origin": "http://evil.example"})
     assert evil.headers.get("access-control-allow-origin") is None
+
+
+async def test_every_cors_answer_varies_on_origin(env):
+    """Preflights (allowed or refused) and plain answers all depend on Origin: caches must
+    key them on it."""
+    answers = [await env.client.options(path, headers={
+        "Origin": origin, "Access-Control-Request-Method": "GET"})
+        for path in ("/api/v1/tracks", "/health") for origin in ("http://dash.example",
+                                                                  "http://evil.example")]
+    answers += [await env.client.get("/health", headers={"Origin": "http://evil.example"}),
+                await env.client.get("/health")]
+    assert [a.status_code for a in answers] == [204, 400, 204, 400, 200, 200]
+    for answer in answers:
+        assert "origin" in answer.headers.get("vary", "").lower(), dict(answer.headers)
+
+
+def _signed(claims: dict) -> str:
+    enc = lambda raw: base64.urlsafe_b64encode(raw).rstrip(b"=").decode()  # noqa: E731
+    head, body = enc(b'{"alg":"HS256","typ":"JWT"}'), enc(json.dumps(claims).encode())
+    sig = hmac.new(SECRET.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
+    return f"{head}.{body}.{enc(sig)}"
+
+
+ODD_CLAIMS = {
+    "role list": {"role": ["admin"]}, "role object": {"role": {"name": "admin"}},
+    "role int": {"role": 2}, "role null": {"role": None}, "sub int": {"sub": 42},
+    "sub object": {"sub": {"id": "x"}}, "exp string": {"exp": str(int(time.time()) + 600)},
+    "exp list": {"exp": [1]}, "iat string": {"iat": str(int(time.time()))},
+    "exp a century away": {"exp": int(time.time()) + 100 * 365 * 24 * 3600},
+    "admin for 8 days": {"role": "admin", "exp": int(time.time()) + 8 * 24 * 3600},
+}
+
+
+@pytest.mark.parametrize("case", list(ODD_CLAIMS))
+async def test_a_signed_token_with_odd_claims_is_401_not_500(env, case):
+    now = int(time.time())
+    claims = {"sub": "mallory", "role": "viewer", "iat": now, "exp": now + 600,
+              **ODD_CLAIMS[case]}
+    for method, path in (("GET", "/api/v1/tracks"), ("DELETE", f"/api/v1/tracks/{T}")):
+        r = await env.client.request(method, path,
+                                     headers={"Authorization": f"Bearer {_signed(claims)}"})
+        assert r.status_code == 401, (case, r.status_code, r.text)
+        assert r.json()["error"] == "unauthorized"

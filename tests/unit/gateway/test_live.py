@@ -138,3 +138,37 @@ async def test_socket_for_an_unknown_track_closes(env):
         return closed.value.code
 
     assert await asyncio.to_thread(run) == 4404
+
+
+@pytest.mark.parametrize("frame", ["text", "binary"])
+async def test_an_oversize_frame_closes_the_socket_as_too_big_whatever_its_kind(env, frame):
+    def run():
+        with _ws_client(env) as client, pytest.raises(WebSocketDisconnect) as closed:
+            with client.websocket_connect(f"/api/v1/events?token={token('viewer')}") as ws:
+                if frame == "text":
+                    ws.send_text("x" * 200_000)
+                else:
+                    ws.send_bytes(b"x" * 200_000)
+                ws.receive_json(timeout=5)
+        return closed.value.code
+
+    assert await asyncio.to_thread(run) == 1009
+
+
+async def test_small_frames_of_either_kind_keep_the_socket_open(env):
+    hub = env.app.state.hub
+
+    def run():
+        with _ws_client(env) as client, client.websocket_connect(
+                f"/api/v1/events?token={token('viewer')}") as ws:
+            ws.send_text("ping")
+            ws.send_bytes(b"\x00" * 1024)
+            deadline = time.monotonic() + 5
+            while hub.subscribers < 1 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            client.blocking_portal.call(_publish, hub, {"track_id": "c3", "version": 1,
+                                                        "status": "ready", "stage": "done",
+                                                        "percent": 100.0, "error": None})
+            return ws.receive_json(timeout=5)["track_id"]
+
+    assert await asyncio.to_thread(run) == "c3"
