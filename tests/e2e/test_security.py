@@ -8,12 +8,21 @@ signed object URLs are enforced by our own code, distinctive secrets so a leak i
 * expired, tampered, wrong-key, ``alg: none``, wrong-algorithm and unknown-role JWTs are refused;
 * a device cannot connect as another device, cannot use its token on the REST API, and cannot
   turn its bundle link into a link to another object; signed links expire;
-* the JWT secret, S3 secret, device and user tokens never show up in any log line or error body.
+* the JWT secret, S3 secret, device and user tokens never show up in any log line or error body;
+* no secret is a constant of the code: the stack's JWT secret is its own random one, so tokens
+  and object URLs signed with the old public dev secret are refused (issue 12, items 1 and 2);
+* a stored map altered behind the API's back is refused, not served under its old ETag;
+* validly signed tokens with odd claim shapes, a string ``exp`` or a century-long lifetime get
+  401, never 500 (items 5 and 10);
+* the progress socket closes on any oversize frame, text or binary, with 1009; CORS answers
+  carry ``Vary: Origin`` (item 10).
 """
 from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
+import hmac
 import json
 import secrets
 import time
@@ -27,6 +36,8 @@ import pytest
 import websockets
 
 from infra.auth import ROLE_RANK, issue_token
+from infra.objectstore import derive_url_secret
+from infra.objectstore_local import UrlSigner
 from k1.cmd_devices import register_devices
 from k1.stack import Stack
 from tests.e2e.conftest import LogTap, start_stack
@@ -44,13 +55,14 @@ SEEN: list[httpx.Response] = []
 @pytest.fixture(scope="module")
 def secure(tmp_path_factory, stack_vhost) -> Iterator[tuple[Stack, LogTap, dict]]:
     tap = LogTap()
-    secrets_ = {"jwt": "jwt-" + secrets.token_urlsafe(36),
-                "s3": "s3secret-" + secrets.token_urlsafe(24)}
+    secrets_ = {"s3": "s3secret-" + secrets.token_urlsafe(24)}
+    # No jwt_secret given: the stack makes its own, as `make run` does (never a constant).
     stack = Stack(var_dir=tmp_path_factory.mktemp("secure"), amqp_url=stack_vhost,
-                  database=f"sec_{uuid.uuid4().hex[:8]}", log=tap, jwt_secret=secrets_["jwt"],
+                  database=f"sec_{uuid.uuid4().hex[:8]}", log=tap,
                   extra_env={"K1_S3_SECRET_KEY": secrets_["s3"], "K1_LOG_LEVEL": "DEBUG",
                              "K1_DEVICE_OFFER_URL_EXPIRY_S": str(OFFER_URL_EXPIRY_S),
                              "K1_RETRY_BACKOFF_S": "0.1"})
+    secrets_["jwt"] = stack.jwt_secret
     yield start_stack(stack, tap), tap, secrets_
     stack.stop()
 
@@ -146,7 +158,27 @@ def _bad_tokens(secret: str) -> dict[str, str]:
         "no exp": jwt.encode({"sub": "m", "role": "admin"}, secret, algorithm="HS256"),
         "unknown role": jwt.encode({**claims, "role": "root"}, secret, algorithm="HS256"),
         "garbage": "not-a-jwt",
+        **{name: _hs256({**claims, **odd}, secret) for name, odd in ODD_CLAIMS.items()},
+        "old public dev secret": issue_token(OLD_DEV_SECRET, subject="m", role="admin"),
     }
+
+
+OLD_DEV_SECRET = "dev-insecure-jwt-secret-change-me-please"
+"""The constant the code used to default to: public, so nothing may accept what it signs."""
+ODD_CLAIMS = {
+    "role list": {"role": ["admin"]}, "role object": {"role": {"admin": True}},
+    "role int": {"role": 2}, "sub int": {"sub": 7}, "sub list": {"sub": ["a"]},
+    "exp string": {"exp": str(int(time.time()) + 600)}, "exp bool": {"exp": True},
+    "exp a century away": {"exp": int(time.time()) + 100 * 365 * 24 * 3600},
+    "viewer for 31 days": {"exp": int(time.time()) + 31 * 24 * 3600},
+}
+
+
+def _hs256(claims: dict, secret: str) -> str:
+    """Validly signed, whatever the claims look like (PyJWT's encoder checks some of them)."""
+    head, body = _b64({"alg": "HS256", "typ": "JWT"}), _b64(claims)
+    sig = hmac.new(secret.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
+    return f"{head}.{body}.{base64.urlsafe_b64encode(sig).rstrip(b'=').decode()}"
 
 
 def test_bad_jwts_are_refused(secure):
@@ -271,6 +303,84 @@ def test_a_presigned_upload_link_is_bound_to_its_object_and_method(secure):
     assert httpx.get(url, timeout=10).status_code in (403, 404, 405)  # a PUT link, not GET
     moved = _with_path(url, urlsplit(url).path.replace("incoming/", "audio/"))
     assert httpx.put(moved, content=b"x", timeout=10).status_code == 403
+
+
+# ------------------------------------------------------------------- signed objects, maps
+
+def _ready_track(stack: Stack) -> str:
+    page = _call(stack, "GET", "/api/v1/tracks", stack.token("viewer")).json()
+    ready = [t["track_id"] for t in page["items"] if t["status"] in ("ready", "warning")]
+    assert ready, page
+    return ready[0]
+
+
+def test_an_object_url_signed_with_the_old_public_secret_is_refused(secure, offer):
+    """The attack of issue 12: no token, a signature computed from the public dev secret, a
+    PUT over a stored map. The stack's own key is random, so the signature is worthless."""
+    stack, _, _ = secure
+    key = f"maps/{_ready_track(stack)}/v1/map.json"
+    forged = UrlSigner(derive_url_secret(OLD_DEV_SECRET), base_url=f"{stack.gateway_url}/objects")
+    before = (stack.data_dir / "objects" / key).read_bytes()
+    put = httpx.put(forged.sign(key, method="PUT", expires_s=600), content=b'{"evil": 1}',
+                    timeout=10)
+    SEEN.append(put)
+    assert put.status_code == 403, put.text
+    assert (stack.data_dir / "objects" / key).read_bytes() == before
+    get = httpx.get(forged.sign(key, method="GET", expires_s=600), timeout=10)
+    assert get.status_code == 403
+
+
+def test_a_map_altered_in_the_store_is_refused_not_served_under_its_old_etag(secure, offer):
+    stack, _, _ = secure
+    track_id = _ready_track(stack)
+    url = f"/api/v1/tracks/{track_id}/genesis-map"
+    good = _call(stack, "GET", url, stack.token("viewer"))
+    assert good.status_code == 200, good.text
+    path = stack.data_dir / "objects" / "maps" / track_id / "v1" / "map.json"
+    original = path.read_bytes()
+    altered = json.loads(original)
+    altered["layers"]["rhythm"]["beat_grid_ms"] = altered["layers"]["rhythm"]["beat_grid_ms"][:2]
+    try:
+        path.write_bytes(json.dumps(altered).encode())
+        bad = _call(stack, "GET", url, stack.token("viewer"))
+        assert bad.status_code == 502 and bad.json()["error"] == "map_corrupt", bad.text
+        assert bad.headers.get("etag") != good.headers["etag"]
+    finally:
+        path.write_bytes(original)
+    assert _call(stack, "GET", url, stack.token("viewer")).content == good.content
+
+
+# ------------------------------------------------------------------------ sockets, CORS
+
+def test_the_progress_socket_closes_on_an_oversize_frame_text_or_binary(secure):
+    stack, _, _ = secure
+    url = f"{stack.gateway_url.replace('http', 'ws', 1)}/api/v1/events?token={stack.token('viewer')}"
+
+    async def close_code(frame: str | bytes) -> int | None:
+        async with websockets.connect(url) as ws:
+            await ws.send(frame)
+            try:
+                await asyncio.wait_for(ws.recv(), 5)
+            except websockets.ConnectionClosed as closed:
+                return closed.rcvd.code if closed.rcvd else None
+            except asyncio.TimeoutError:
+                return None  # still open
+        return None
+
+    assert asyncio.run(close_code("x" * 200_000)) == 1009
+    assert asyncio.run(close_code(b"x" * 200_000)) == 1009
+
+
+def test_cors_preflights_vary_on_origin(secure):
+    stack, _, _ = secure
+    for origin, status in (("http://127.0.0.1:8000", 204), ("http://evil.example", 400)):
+        answer = _call(stack, "OPTIONS", "/api/v1/tracks", headers={
+            "Origin": origin, "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "authorization"})
+        assert answer.status_code == status, (origin, answer.status_code)
+        assert "origin" in answer.headers.get("vary", "").lower(), (origin, answer.headers)
+        allowed = answer.headers.get("access-control-allow-origin")
+        assert allowed == (origin if status == 204 else None)
 
 
 # ------------------------------------------------------------------------------- leaks
