@@ -13,17 +13,25 @@ from functools import lru_cache
 
 import numpy as np
 
-FEATURE_WEIGHTS = {"chroma_bar": 1.0, "chroma_beat": 0.5, "low_onset": 0.5, "level_rise": 0.3}
+FEATURE_WEIGHTS = {"chroma_bar": 1.0, "chroma_beat": 0.5, "low_onset": 0.5, "low_accent": 0.5,
+                   "backbeat": -0.5, "level_rise": 0.3}
 """votes of the per-beat features: harmony counts most (chords change on the bar line in most
-music), then the kick / bass hit, then section entries. Loud hits in general (snare, clap on
-the backbeat) are left out: they mark beats 2 and 4 as often as beat 1."""
-METER_BIAS = {4: 0.05, 3: 0.0}
-"""small preference for 4/4 when the evidence is otherwise equal"""
+music), then the kick / bass hit (log flux and linear low-band rise), then section entries.
+Onsets above the low band (snare, clap, hi-hat) vote *against*: in real recordings they mark
+the backbeat (beats 2 and 4), which otherwise steals the bar line half the time."""
+METERS = (2, 3, 4)
+"""beats per bar considered"""
+METER_BIAS = {4: 0.1, 3: 0.0, 2: -0.3}
+"""preference for 4/4 when the evidence is otherwise equal; 2/4 must stand out clearly, since
+in 4/4 beat 3 often looks like a downbeat too"""
 CHROMA_FMIN_HZ, CHROMA_FMAX_HZ = 100.0, 5000.0
 """range of the pitch-class profile: below it a 1024-point frame cannot tell semitones apart
 (and the kick lives there), above it cymbals and noise dominate"""
 CHROMA_WIDTH_ST = 0.5
 """standard deviation of each bin's Gaussian weight around its pitch class, semitones"""
+TWO_FOUR_SPREAD = 0.25
+"""2/4 needs beats 1 and 3 of a four-beat grouping to differ by at most this fraction of
+their lead over beats 2 and 4"""
 PHASE_JUMP_COST = 8.0
 """cost of re-aligning the bar phase, in likeness units (the likeness is a weighted sum of
 z-scores, std ~1.5; a clear bar line scores ~2 above the other beats): the phase changes only
@@ -139,23 +147,38 @@ def downbeat_likeness(features: dict[str, np.ndarray]) -> np.ndarray:
     return np.asarray(total, dtype=np.float64)
 
 
-def meter_and_phase(likeness: np.ndarray, *, meters: tuple[int, ...] = (3, 4)) -> tuple[int, int, float]:
+def meter_and_phase(likeness: np.ndarray, *,
+                    meters: tuple[int, ...] | None = None) -> tuple[int, int, float]:
     """Best (beats_per_bar, phase of the first downbeat, contrast) for one fixed phase.
 
     Contrast is the mean likeness on the chosen downbeats minus the mean elsewhere; it is
     0 when the beats are too few for two bars of any meter.
     """
     best = (0, 0, 0.0)
-    for m in meters:
+    for m in METERS if meters is None else meters:
         if likeness.size < 2 * m:
             continue
         for phase in range(m):
             on = np.zeros(likeness.size, dtype=bool)
             on[phase::m] = True
             contrast = likeness[on].mean() - likeness[~on].mean() + METER_BIAS.get(m, 0.0)
+            if m == 2 and not _halves_alike(likeness, phase):
+                continue
             if contrast > best[2]:
                 best = (m, phase, float(contrast))
     return best
+
+
+def _halves_alike(likeness: np.ndarray, phase: int) -> bool:
+    """True when, grouped in fours, the two candidate downbeats (``phase`` and ``phase + 2``)
+    are equally strong: only then is the music in two rather than a 4/4 whose third beat
+    also leans. "Equally" is within ``TWO_FOUR_SPREAD`` of their lead over the other beats."""
+    if likeness.size < 8:
+        return True
+    pos = (np.arange(likeness.size) - phase) % 4
+    a, b = likeness[pos == 0].mean(), likeness[pos == 2].mean()
+    rest = likeness[pos % 2 == 1].mean()
+    return abs(a - b) <= TWO_FOUR_SPREAD * max(0.5 * (a + b) - rest, 1e-9)
 
 
 def bar_positions(likeness: np.ndarray, beats_per_bar: int, *,

@@ -79,6 +79,47 @@ def test_silence_gives_no_beats_and_a_warning() -> None:
     assert r.warnings
 
 
+def _noise(kind: str, seconds: float, seed: int = 0) -> np.ndarray:
+    white = np.random.default_rng(seed).standard_normal(int(seconds * SR))
+    if kind == "white":
+        return 0.1 * white
+    spectrum = np.fft.rfft(white)
+    f = np.arange(spectrum.size) + 1.0
+    coloured = np.fft.irfft(spectrum / (np.sqrt(f) if kind == "pink" else f), n=white.size)
+    return 0.3 * coloured / np.abs(coloured).max()
+
+
+def _piano_note(freq_hz: float, amp: float) -> np.ndarray:
+    """A struck string: eight decaying partials, slightly stretched, with a soft attack."""
+    t = np.arange(int(1.5 * SR)) / SR
+    tone = sum(np.sin(2 * np.pi * k * freq_hz * (1 + 0.0004 * k * k) * t) / k for k in range(1, 9))
+    return amp * tone * np.exp(-t / 0.5) * np.minimum(t / 0.004, 1.0)
+
+
+@pytest.mark.parametrize("kind", ["white", "pink", "brown"])
+def test_noise_gets_no_beats_and_says_why(kind: str) -> None:
+    r = detect_rhythm(_spectrogram(_noise(kind, 30.0)))
+    assert r.beat_times_s.size == 0 and r.bpm == 0.0
+    assert r.warnings and r.warnings[0].startswith("no_pulse")
+
+
+def test_quiet_solo_piano_gets_a_beat_grid_not_a_refusal() -> None:
+    """A soft piano melody (no drums, -30 dBFS, legato) has a pulse a listener hears."""
+    bpm, rng = 76.0, np.random.default_rng(3)
+    ref = _grid(bpm, 0.5, 30.0)
+    y = np.zeros(int(31 * SR))
+    pitches = 220.0 * 2 ** (rng.integers(0, 12, ref.size) / 12)
+    for t, f in zip(ref, pitches):
+        note = _piano_note(float(f), 0.03 * rng.uniform(0.7, 1.0))
+        i = int(t * SR)
+        y[i: i + note.size] += note[: y.size - i]
+    y += 0.002 * _noise("pink", 31.0, seed=4)
+    r = detect_rhythm(_spectrogram(y))
+    _check_invariants(r)
+    assert _matched(ref, r.beat_times_s) >= 0.85
+    assert r.bpm == pytest.approx(bpm, rel=0.04)
+
+
 def test_steady_tone_has_no_pulse() -> None:
     t = np.arange(10 * SR) / SR
     r = detect_rhythm(_spectrogram(0.5 * np.sin(2 * np.pi * 440.0 * t)))
@@ -101,7 +142,7 @@ def test_sudden_tempo_change_is_followed() -> None:
     assert np.median(late) == pytest.approx(140.0, rel=0.03)
 
 
-@pytest.mark.parametrize("beats_per_bar", [3, 4])
+@pytest.mark.parametrize("beats_per_bar", [2, 3, 4])
 def test_meter_and_downbeats(beats_per_bar: int) -> None:
     ref = _grid(120.0, 0.5, 20.0)
     r = detect_rhythm(_spectrogram(_render(ref, 20.5, accent_every=beats_per_bar)))
