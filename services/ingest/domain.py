@@ -103,14 +103,43 @@ def check_probe(probe: Probe, *, max_duration_s: float) -> None:
         )
 
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9._ ()+-]+")
+_DECODER_MESSAGES = (
+    ("malformed", "the file is damaged or incomplete"),
+    ("unimplemented format", "its encoding is not supported"),
+    ("not recognised", "its format is not recognised"),
+    ("not a regular file", "no audio stream could be found in it"),
+    ("lost sync", "the audio stream is damaged"),
+    ("fseek", "the file is truncated"),
+    ("unexpected end", "the file is truncated"),
+)
+"""libsndfile's messages (matched lower-case) and what a user is told instead."""
+
+
+def decoder_message(raw: str, *, fmt: str) -> str:
+    """What a user is told when libsndfile cannot open or read a file: a fixed sentence per
+    known failure, never the decoder's own text (it names the server's temporary file)."""
+    lowered = raw.lower()
+    reason = next((text for needle, text in _DECODER_MESSAGES if needle in lowered),
+                  "the file may be damaged or truncated")
+    return f"the {fmt.upper()} file cannot be decoded: {reason}"
+
+
+_PATH_CHARS = re.compile(r'[/\\:*?"<>|]')
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+"""Unicode categories dropped from names: controls, format characters (bidi overrides,
+zero-width spaces), surrogates, private use, unassigned, line/paragraph separators."""
+_JOINERS = frozenset("\u200c\u200d")
+"""Zero-width (non-)joiners are format characters that scripts and emoji sequences need."""
 
 
 def sanitise_filename(name: str | None, *, fallback: str = "upload") -> str:
-    """A display-safe base name: no directories, controls or odd characters, bounded length."""
-    raw = (name or "").replace("\\", "/").split("/")[-1]
-    ascii_name = unicodedata.normalize("NFKD", raw).encode("ascii", "ignore").decode()
-    cleaned = re.sub(r"\s+", " ", _UNSAFE.sub("_", ascii_name)).strip(" ._")
+    """A display-safe base name that keeps its Unicode: NFC, no directories, no control,
+    invisible or path characters, whitespace collapsed, at most ``MAX_FILENAME_CHARS``."""
+    raw = unicodedata.normalize("NFC", (name or "").replace("\\", "/").split("/")[-1])
+    kept = "".join(" " if ch.isspace() else ch for ch in raw
+                   if unicodedata.category(ch) not in _INVISIBLE or ch.isspace()
+                   or ch in _JOINERS)
+    cleaned = re.sub(r"\s+", " ", _PATH_CHARS.sub("_", kept)).strip(" ._")
     if not cleaned:
         return fallback
     if len(cleaned) > MAX_FILENAME_CHARS:

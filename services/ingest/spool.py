@@ -3,6 +3,7 @@ in memory; and probing the spooled file with libsndfile."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tempfile
 from collections.abc import AsyncIterable
@@ -12,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from services.ingest.domain import NotDecodable, Probe, TooLarge
+from services.ingest.domain import NotDecodable, Probe, TooLarge, decoder_message
 
 HEAD_BYTES = 64
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +67,9 @@ def probe_file(path: Path, *, fmt: str) -> Probe:
     except NotDecodable:
         raise
     except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
-        raise NotDecodable(f"the {fmt.upper()} file cannot be decoded: {exc}") from None
+        raw = getattr(exc, "error_string", None) or str(exc)
+        log.info("decode probe of a %s upload failed: %s", fmt, raw)
+        raise NotDecodable(decoder_message(raw, fmt=fmt)) from None
     if block.size == 0:
         raise NotDecodable(f"the {fmt.upper()} file is truncated: no samples could be read")
     if not np.isfinite(block).all():

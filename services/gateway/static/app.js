@@ -110,7 +110,9 @@ async function onUpdate(u) {
 function upload(file, preset) {
   const bar = $("upload-progress"), label = $("upload-status");
   const xhr = new XMLHttpRequest();
-  const query = new URLSearchParams({ filename: file.name.slice(0, 255), preset });
+  // Cut by code points, not UTF-16 units, so an emoji at the limit is not split in half.
+  const name = Array.from(file.name.normalize("NFC")).slice(0, 255).join("");
+  const query = new URLSearchParams({ filename: name, preset });
   xhr.open("POST", `${API}/tracks?${query}`);
   xhr.setRequestHeader("Authorization", `Bearer ${token()}`);
   xhr.setRequestHeader("Content-Type", file.type || "application/octet-stream");
