@@ -26,9 +26,11 @@ log = logging.getLogger(__name__)
 class ApiError(Exception):
     """An error a client caused or can act on, with its HTTP status and machine code."""
 
-    def __init__(self, status: int, code: str, detail: str, *, extra: dict | None = None) -> None:
+    def __init__(self, status: int, code: str, detail: str, *, extra: dict | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)
         self.status, self.code, self.detail, self.extra = status, code, detail, extra or {}
+        self.headers = headers or {}
 
 
 class ErrorBody(BaseModel):
@@ -47,10 +49,13 @@ ERROR_MEANINGS = {
     401: "No bearer token, or an expired, tampered or wrong-key one",
     403: "The token's role may not do this",
     404: "No such resource",
+    408: "The upload body stalled or came slower than the minimum rate",
     409: "The resource is in a state that forbids this now",
+    410: "The link or upload has expired",
     413: "The body is over its limit",
     415: "The body's content type is not accepted",
     422: "Readable, but refused (the reasons are in the body)",
+    429: "Too many uploads in flight for this client or token; see Retry-After",
     502: "A backing service answered something unreadable, or a stored object failed its "
          "integrity check",
     503: "A backing service (broker or store) is unavailable; try again later",
@@ -100,7 +105,7 @@ def _body(code: str, detail: Any, extra: dict | None = None, *, status: int) -> 
 
 def api_error_handler(_: Request, exc: ApiError) -> Response:
     return Response(_body(exc.code, exc.detail, exc.extra, status=exc.status),
-                    status_code=exc.status)
+                    status_code=exc.status, headers=exc.headers or None)
 
 
 def http_error_handler(_: Request, exc: HTTPException) -> Response:

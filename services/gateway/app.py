@@ -18,7 +18,7 @@ from services.gateway.controllers.analysis import AnalysisController
 from services.gateway.controllers.maps import MapController
 from services.gateway.controllers.system import Metrics, health, presets, ready
 from services.gateway.controllers.tracks import TrackController
-from services.gateway.controllers.uploads import UploadController, upload
+from services.gateway.controllers.uploads import UploadController, put_presigned, upload
 from services.gateway.cors import cors_config, vary_on_origin
 from services.gateway.devices import DeviceGateway, device_router
 from services.gateway.live import ProgressHub
@@ -54,7 +54,8 @@ def create_app(*, ports: GatewayPorts, cfg: GatewayConfig, hub: ProgressHub | No
     metrics = PrometheusConfig(app_name="k1_gateway", prefix="k1_gateway", group_path=True,
                                exclude=["/metrics", "/static", "/ws/"])
     app = Litestar(
-        route_handlers=[TrackController, UploadController, upload, AnalysisController, MapController,
+        route_handlers=[TrackController, UploadController, upload, put_presigned,
+                        AnalysisController, MapController,
                         presets, health, ready, Metrics, track_events, all_events, dashboard,
                         create_static_files_router(path="/static", directories=[STATIC],
                                                    include_in_schema=False),

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,6 +13,9 @@ from infra.web import ApiError
 
 log = logging.getLogger("k1.gateway")
 MAX_DETAIL_CHARS = 1000
+BUSY_RETRY_AFTER_S = 5
+_PATH = re.compile(r"""(?:\b[A-Za-z]:)?[\\/](?:[^\s'"\\/]+[\\/])+[^\s'"]*""")
+"""Something that looks like a file-system path (``/a/b``, ``C:\\a\\b``): never shown."""
 
 
 async def limited(chunks: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
@@ -31,6 +35,9 @@ async def forward(client: httpx.AsyncClient, method: str, path: str, *,
         response = await client.request(method, path, headers=headers, **kwargs)
     except ApiError:
         raise
+    except httpx.PoolTimeout:
+        raise ApiError(503, "busy", "too many uploads are in progress; try again shortly",
+                       headers={"Retry-After": str(BUSY_RETRY_AFTER_S)}) from None
     except httpx.TimeoutException:
         raise ApiError(504, "ingest_timeout", "the ingest service did not answer in time") from None
     except httpx.HTTPError as exc:
@@ -56,6 +63,7 @@ def _mapped_error(status: int, body: dict[str, Any]) -> ApiError:
         return ApiError(502, "ingest_error", "the ingest service failed; try again later")
     code = str(body.get("error") or "rejected")[:64]
     detail = body.get("detail")
-    detail = str(detail)[:MAX_DETAIL_CHARS] if detail is not None else "the upload was refused"
+    detail = (_PATH.sub("(a file)", str(detail))[:MAX_DETAIL_CHARS] if detail is not None
+              else "the upload was refused")
     extra = {"fields": body["fields"]} if isinstance(body.get("fields"), list) else None
     return ApiError(status, code, detail, extra=extra)

@@ -10,6 +10,7 @@ from infra.docstore import DocStore
 from infra.docstore_devices import BundleRepo
 from infra.objectstore import ObjectStore
 from infra.publishing import Publisher
+from infra.uploads import UploadSettings
 
 Check = Callable[[], Awaitable[None]]
 
@@ -41,6 +42,8 @@ class GatewayConfig:
     max_sockets: int = 5000
     metrics_token: str = ""
     """Bearer token ``/metrics`` requires (empty: open)."""
+    uploads: UploadSettings = field(default_factory=UploadSettings)
+    """Body rate, idle timeout and in-flight caps of uploads (``K1_UPLOAD_*``)."""
 
 
 def ingest_client(base_url: str, *, transport: httpx.AsyncBaseTransport | None = None

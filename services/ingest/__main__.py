@@ -8,16 +8,19 @@ from litestar import get
 from litestar.response import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from infra.docstore_uploads import MongoUploadRepo
 from infra.logging import configure_logging
 from infra.health import run_checks
 from infra.runtime import build_infra, readiness_checks
 from infra.settings import Settings, get_settings
 from infra.tracing import configure_tracing, http_tracing
+from infra.uploads import UploadSettings
 from infra.web import metrics_guard
 from infra.web_objects import objects_router
 from services.ingest.app import IngestConfig, create_app
 from services.ingest.reconciler import Reconciler, ReconcilerTask
 from services.ingest.service import IngestPorts
+from services.ingest.uploads import PresignedUploads, SweeperTask, UploadSweeper, upload_signer
 
 
 @get("/metrics", include_in_schema=False, guards=[metrics_guard])
@@ -38,22 +41,30 @@ def _ready_route(infra):
     return ready
 
 
-def build_app(settings: Settings | None = None, *, tracer_provider: object | None = None):
+def build_app(settings: Settings | None = None, *, tracer_provider: object | None = None,
+              upload_settings: UploadSettings | None = None):
     settings = settings or get_settings()
+    limits = upload_settings or UploadSettings()
     infra_holder: dict = {}
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):
         infra = infra_holder["infra"]
         await infra.docs.ensure_indexes()
+        await uploads.ensure_indexes()
         await infra.objects.ensure_ready()
+        if limits.spool_dir is not None:
+            limits.spool_dir.mkdir(parents=True, exist_ok=True)
         await infra.broker.start()
         reconciler = ReconcilerTask(Reconciler(infra.docs, infra.objects, infra.publisher,
                                                stuck_after_s=settings.stuck_after_s),
                                     interval_s=settings.reconcile_interval_s)
+        sweeper = SweeperTask(UploadSweeper(uploads, infra.objects),
+                              interval_s=limits.sweep_interval_s)
         try:
             yield
         finally:
+            await sweeper.stop()
             await reconciler.stop()
             await infra.broker.stop()
             await infra.objects.close()
@@ -65,8 +76,13 @@ def build_app(settings: Settings | None = None, *, tracer_provider: object | Non
                        max_duration_s=settings.max_duration_s,
                        default_preset=settings.default_preset,
                        jwt_secret=settings.jwt_secret.get_secret_value(),
-                       metrics_token=settings.metrics_token.get_secret_value())
-    ports = IngestPorts(docs=infra.docs, objects=infra.objects, publisher=infra.publisher)
+                       metrics_token=settings.metrics_token.get_secret_value(),
+                       spool_dir=limits.spool_dir)
+    uploads = MongoUploadRepo(infra.docs)
+    signer = upload_signer(settings.jwt_secret.get_secret_value(), public_url=settings.public_url)
+    ports = IngestPorts(docs=infra.docs, objects=infra.objects, publisher=infra.publisher,
+                        uploads=PresignedUploads(uploads, infra.objects, signer,
+                                                 ttl_s=limits.url_ttl_s))
     extra = [metrics, _ready_route(infra),
              objects_router(infra.objects, max_put_bytes=settings.max_upload_bytes)]
     return create_app(ports=ports, cfg=cfg, lifespan=[lifespan], extra_handlers=extra,

@@ -3,26 +3,28 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any
 
-from litestar import Litestar, Request, Response, get, post
+from litestar import Litestar, Request, Response, get, post, put
 from litestar.di import Provide
 from litestar.params import Parameter
 from litestar.plugins.prometheus import PrometheusConfig
 from pydantic import BaseModel, Field
 
-from contracts.base import new_id
 from infra.docstore import Track
 from infra.errors import NotFound
 from infra.web import EXCEPTION_HANDLERS, ApiError, auth_guard
 from services.ingest.domain import IngestError, TooLarge, check_declared_type, sanitise_filename
 from services.ingest.service import IngestPorts, accept_audio
 from services.ingest.spool import spool
+from services.ingest.uploads import PresignedUploads
 
 PRESET_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
 UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
-PRESIGNED_TTL_S = 3600
+Sig = Annotated[str, Parameter(query="sig", max_length=128)]
+Expires = Annotated[str, Parameter(query="expires", max_length=20)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +33,8 @@ class IngestConfig:
     max_duration_s: float
     default_preset: str
     jwt_secret: str
-    spool_dir: str | None = None
+    spool_dir: Path | None = None
+    """Where upload bodies are spooled (None: the system temporary folder)."""
     metrics_token: str = ""
     """Bearer token ``/metrics`` requires (empty: open)."""
 
@@ -68,7 +71,10 @@ def _accepted(track: Track, duplicate: bool) -> Response[TrackAccepted]:
 
 async def _ingest(chunks: Any, *, filename: str | None, preset: str | None,
                   ports: IngestPorts, cfg: IngestConfig) -> Response[TrackAccepted]:
-    spooled = await spool(chunks, limit_bytes=cfg.max_upload_bytes, tmp_dir=cfg.spool_dir)
+    try:
+        spooled = await spool(chunks, limit_bytes=cfg.max_upload_bytes, tmp_dir=cfg.spool_dir)
+    except IngestError as exc:
+        raise ApiError(exc.status, exc.code, exc.message) from None
     try:
         if spooled.size_bytes == 0:
             raise ApiError(422, "empty", "the upload is empty (0 bytes)")
@@ -101,30 +107,72 @@ async def upload(request: Request, ports: IngestPorts, cfg: IngestConfig,
 
 
 @post("/uploads/presigned", opt={"role": "operator"}, status_code=201)
-async def presign(data: PresignRequest, ports: IngestPorts) -> PresignedUpload:
-    """A URL to PUT a large file to directly; then call ``/uploads/{upload_id}/complete``."""
-    upload_id = new_id()
-    url = await ports.objects.presigned_put_url(f"incoming/{upload_id}", expires_s=PRESIGNED_TTL_S)
-    return PresignedUpload(upload_id=upload_id, upload_url=url,
-                           expires_at=datetime.now(UTC) + timedelta(seconds=PRESIGNED_TTL_S))
+async def presign(request: Request, data: PresignRequest, ports: IngestPorts) -> PresignedUpload:
+    """A URL to PUT one file to directly (once); then call ``/uploads/{upload_id}/complete``."""
+    grant = await _presigned(ports).issue(subject=_subject(request))
+    return PresignedUpload(upload_id=grant.upload_id, upload_url=grant.upload_url,
+                           expires_at=grant.expires_at)
+
+
+@put("/objects/incoming/{upload_id:str}", status_code=200, request_max_body_size=None,
+     include_in_schema=False)
+async def receive(upload_id: str, request: Request, expires: Expires, sig: Sig,
+                  ports: IngestPorts, cfg: IngestConfig) -> dict[str, Any]:
+    """The presigned URL itself: its signature is the authority, and it works once."""
+    if not UPLOAD_ID.match(upload_id):
+        raise ApiError(404, "not_found", "no such upload")
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > cfg.max_upload_bytes):
+        raise ApiError(413, "too_large", f"the limit is {cfg.max_upload_bytes} bytes")
+    size = await _presigned(ports).receive(
+        upload_id, _limited(request.stream(), cfg.max_upload_bytes), expires=expires, sig=sig,
+        length=int(declared) if declared is not None else None)
+    return {"upload_id": upload_id, "size_bytes": size}
 
 
 @post("/uploads/{upload_id:str}/complete", opt={"role": "operator"}, status_code=201)
-async def complete(upload_id: str, data: PresignRequest, ports: IngestPorts, cfg: IngestConfig
-                   ) -> Response[TrackAccepted]:
+async def complete(request: Request, upload_id: str, data: PresignRequest, ports: IngestPorts,
+                   cfg: IngestConfig) -> Response[TrackAccepted]:
     """Finish a presigned upload: the stored bytes go through the same checks as a direct one."""
     if not UPLOAD_ID.match(upload_id):
         raise ApiError(404, "not_found", "no such upload")
-    key = f"incoming/{upload_id}"
+    uploads = _presigned(ports)
+    key = await uploads.start_complete(upload_id, subject=_subject(request))
     try:
-        stream = await ports.objects.open_stream(key)
+        async with await ports.objects.open_stream(key) as stream:
+            response = await _ingest(stream, filename=data.filename, preset=data.preset,
+                                     ports=ports, cfg=cfg)
     except NotFound:
-        raise ApiError(404, "not_found", "nothing was uploaded to that URL (or it expired)") from None
-    async with stream:
-        response = await _ingest(stream, filename=data.filename, preset=data.preset,
-                                 ports=ports, cfg=cfg)
-    await ports.objects.delete(key)
+        await uploads.end_complete(upload_id, to="failed")
+        raise ApiError(404, "not_found", "nothing was uploaded to that URL") from None
+    except ApiError as exc:  # the upload's own fault: it is spent
+        await uploads.end_complete(upload_id, to="failed" if exc.status < 500 else "received")
+        raise
+    except Exception:
+        await uploads.end_complete(upload_id, to="received")
+        raise
+    await uploads.end_complete(upload_id, to="completed", track_id=response.content.track_id)
     return response
+
+
+def _presigned(ports: IngestPorts) -> PresignedUploads:
+    if ports.uploads is None:
+        raise ApiError(503, "unavailable", "presigned uploads are not configured")
+    return ports.uploads
+
+
+def _subject(request: Request) -> str:
+    principal = request.scope.get("state", {}).get("principal")
+    return principal.subject if principal is not None else ""
+
+
+async def _limited(chunks: Any, limit: int):
+    seen = 0
+    async for chunk in chunks:
+        seen += len(chunk)
+        if seen > limit:
+            raise ApiError(413, "too_large", f"the limit is {limit} bytes")
+        yield chunk
 
 
 @get("/health")
@@ -137,7 +185,7 @@ def create_app(*, ports: IngestPorts, cfg: IngestConfig, lifespan: list | None =
     http_metrics = PrometheusConfig(app_name="k1_ingest", prefix="k1_ingest", group_path=True,
                                     exclude=["/metrics"])
     app = Litestar(
-        route_handlers=[upload, presign, complete, health, *(extra_handlers or [])],
+        route_handlers=[upload, presign, receive, complete, health, *(extra_handlers or [])],
         dependencies={"ports": Provide(lambda: ports, sync_to_thread=False),
                       "cfg": Provide(lambda: cfg, sync_to_thread=False)},
         guards=[auth_guard], exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan or [],

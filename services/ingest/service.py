@@ -12,6 +12,7 @@ from infra.objectstore import ObjectStore
 from infra.publishing import Publisher
 from services.ingest.domain import SNIFFED_MEDIA_TYPE, check_probe, require_format
 from services.ingest.spool import Spooled, probe_file
+from services.ingest.uploads import PresignedUploads
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +22,8 @@ class IngestPorts:
     docs: DocStore
     objects: ObjectStore
     publisher: Publisher
+    uploads: PresignedUploads | None = None
+    """Presigned uploads (their records and URL signer); None where none are offered."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,11 +4,12 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from litestar import Controller, Request, Response, post
+from litestar import Controller, Request, Response, post, put
 from litestar.params import Parameter
 from pydantic import ValidationError
 
 from contracts.presets import PRESET_NAMES
+from infra.uploads import UploadSlots, paced
 from infra.web import ApiError, errors
 from services.gateway.ingest import forward, limited
 from services.gateway.ports import GatewayConfig, GatewayPorts, task_id
@@ -60,7 +61,7 @@ async def _accepted(ports: GatewayPorts, status: int, body: dict) -> Response[Tr
 
 
 @post(API + "/tracks", tags=["uploads"], opt={"role": "operator"}, status_code=201,
-      responses=errors(400, 401, 403, 413, 415, 422, 502, 503),
+      responses=errors(400, 401, 403, 408, 413, 415, 422, 429, 502, 503),
       request_max_body_size=None,
       summary="Upload a song as the raw request body (201 new, 200 already known)")
 async def upload(request: Request, ports: GatewayPorts, cfg: GatewayConfig,
@@ -74,10 +75,58 @@ async def upload(request: Request, ports: GatewayPorts, cfg: GatewayConfig,
     if length is not None:
         headers["content-length"] = str(length)
     params = {k: v for k, v in (("filename", filename), ("preset", preset)) if v is not None}
-    status, body = await forward(
-        ports.ingest, "POST", "/uploads", headers=headers, params=params,
-        content=limited(request.stream(), cfg.max_upload_bytes))
+    with upload_slots(request, cfg).hold(client=_client(request), subject=_subject(request)):
+        status, body = await forward(ports.ingest, "POST", "/uploads", headers=headers,
+                                     params=params, content=_body(request, cfg))
     return await _accepted(ports, status, body)
+
+
+@put("/objects/incoming/{upload_id:str}", status_code=200, request_max_body_size=None,
+     include_in_schema=False)
+async def put_presigned(request: Request, upload_id: str, ports: GatewayPorts,
+                        cfg: GatewayConfig) -> Response:
+    """A presigned upload URL: forwarded to ingest, which checks its signature and that it is
+    used once; paced and capped per client like any upload."""
+    if not UPLOAD_ID.match(upload_id):
+        raise ApiError(404, "not_found", "no such upload")
+    length = declared_length(request, cfg.max_upload_bytes)
+    headers = {"content-type": "application/octet-stream"}
+    if length is not None:
+        headers["content-length"] = str(length)
+    params = {k: request.query_params[k] for k in ("expires", "sig") if k in request.query_params}
+    with upload_slots(request, cfg).hold(client=_client(request)):
+        status, body = await forward(ports.ingest, "PUT", f"/objects/incoming/{upload_id}",
+                                     headers=headers, params=params,
+                                     content=_body(request, cfg))
+    return Response({"upload_id": upload_id, "size_bytes": body.get("size_bytes")},
+                    status_code=status)
+
+
+def upload_slots(request: Request, cfg: GatewayConfig) -> UploadSlots:
+    """The app's upload caps (made on first use from ``cfg.uploads``)."""
+    state = request.app.state
+    if getattr(state, "upload_slots", None) is None:
+        limits = cfg.uploads
+        state.upload_slots = UploadSlots(per_client=limits.max_per_client,
+                                         per_subject=limits.max_per_subject,
+                                         retry_after_s=limits.retry_after_s)
+    return state.upload_slots
+
+
+def _body(request: Request, cfg: GatewayConfig):
+    limits = cfg.uploads
+    return limited(paced(request.stream(), idle_timeout_s=limits.idle_timeout_s,
+                         min_rate_bytes_s=limits.min_rate_bytes_s,
+                         grace_s=limits.rate_grace_s), cfg.max_upload_bytes)
+
+
+def _client(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def _subject(request: Request) -> str | None:
+    principal = request.scope.get("state", {}).get("principal")
+    return principal.subject if principal is not None else None
 
 
 class UploadController(Controller):
@@ -99,7 +148,7 @@ class UploadController(Controller):
                            ) from None
 
     @post("/uploads/{upload_id:str}/complete", opt={"role": "operator"}, status_code=201,
-          responses=errors(400, 401, 403, 404, 413, 415, 422, 502, 503),
+          responses=errors(400, 401, 403, 404, 409, 410, 413, 415, 422, 502, 503),
           summary="Finish a presigned upload (201 new track, 200 already known)")
     async def complete(self, request: Request, upload_id: str, data: PresignRequest,
                        ports: GatewayPorts) -> Response[TrackAccepted]:
