@@ -104,6 +104,7 @@ SETTINGS_SOURCES = (
     ("services/gateway/devices/config.py", "DeviceSettings"),
     ("services/telemetry/config.py", "TelemetrySettings"),
     ("services/deployer/config.py", "DeployerSettings"),
+    ("infra/upload_settings.py", "UploadSettings"),
 )
 """Every pydantic-settings class that reads ``K1_*`` variables (file, class). The unit test
 fails when a new one appears in the code without being listed here."""

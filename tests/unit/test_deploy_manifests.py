@@ -266,12 +266,13 @@ def _known_settings() -> dict[str, bool]:
     from pydantic import SecretStr
 
     from infra.settings import Settings
+    from infra.upload_settings import UploadSettings
     from services.deployer.config import DeployerSettings
     from services.gateway.devices.config import DeviceSettings
     from services.telemetry.config import TelemetrySettings
 
     out = {}
-    for cls in (Settings, DeviceSettings, TelemetrySettings, DeployerSettings):
+    for cls in (Settings, DeviceSettings, TelemetrySettings, DeployerSettings, UploadSettings):
         prefix = cls.model_config["env_prefix"]
         for name, field in cls.model_fields.items():
             out[f"{prefix}{name}".upper()] = field.annotation is SecretStr
