@@ -16,7 +16,17 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from infra.upload_settings import UploadSettings
 from infra.web import ApiError
 
-__all__ = ["UploadSettings", "UploadSlots", "paced", "too_slow"]
+__all__ = ["UploadSettings", "UploadSlots", "limited", "paced", "too_slow"]
+
+
+async def limited(chunks: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
+    """Pass chunks through, failing with 413 as soon as more than ``limit`` bytes came."""
+    seen = 0
+    async for chunk in chunks:
+        seen += len(chunk)
+        if seen > limit:
+            raise ApiError(413, "too_large", f"the upload limit is {limit} bytes")
+        yield chunk
 
 
 def too_slow(detail: str) -> ApiError:

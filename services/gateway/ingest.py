@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -18,14 +17,6 @@ _PATH = re.compile(r"""(?:\b[A-Za-z]:)?[\\/](?:[^\s'"\\/]+[\\/])+[^\s'"]*""")
 """Something that looks like a file-system path (``/a/b``, ``C:\\a\\b``): never shown."""
 
 
-async def limited(chunks: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
-    """Pass chunks through, failing with 413 as soon as more than ``limit`` bytes came."""
-    seen = 0
-    async for chunk in chunks:
-        seen += len(chunk)
-        if seen > limit:
-            raise ApiError(413, "too_large", f"the upload limit is {limit} bytes")
-        yield chunk
 
 
 async def forward(client: httpx.AsyncClient, method: str, path: str, *,

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from infra.docstore import Track
 from infra.errors import NotFound
+from infra.uploads import limited
 from infra.web import EXCEPTION_HANDLERS, ApiError, auth_guard
 from services.ingest.domain import IngestError, TooLarge, check_declared_type, sanitise_filename
 from services.ingest.service import IngestPorts, accept_audio
@@ -125,7 +126,7 @@ async def receive(upload_id: str, request: Request, expires: Expires, sig: Sig,
     if declared is not None and (not declared.isdigit() or int(declared) > cfg.max_upload_bytes):
         raise ApiError(413, "too_large", f"the limit is {cfg.max_upload_bytes} bytes")
     size = await _presigned(ports).receive(
-        upload_id, _limited(request.stream(), cfg.max_upload_bytes), expires=expires, sig=sig,
+        upload_id, limited(request.stream(), cfg.max_upload_bytes), expires=expires, sig=sig,
         length=int(declared) if declared is not None else None)
     return {"upload_id": upload_id, "size_bytes": size}
 
@@ -166,13 +167,6 @@ def _subject(request: Request) -> str:
     return principal.subject if principal is not None else ""
 
 
-async def _limited(chunks: Any, limit: int):
-    seen = 0
-    async for chunk in chunks:
-        seen += len(chunk)
-        if seen > limit:
-            raise ApiError(413, "too_large", f"the limit is {limit} bytes")
-        yield chunk
 
 
 @get("/health")

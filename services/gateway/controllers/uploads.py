@@ -11,7 +11,8 @@ from pydantic import ValidationError
 from contracts.presets import PRESET_NAMES
 from infra.uploads import UploadSlots, paced
 from infra.web import ApiError, errors
-from services.gateway.ingest import forward, limited
+from infra.uploads import limited
+from services.gateway.ingest import forward
 from services.gateway.ports import GatewayConfig, GatewayPorts, task_id
 from services.gateway.schemas import PresignedUpload, PresignRequest, TrackAccepted
 from services.gateway.views import API

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from infra.web import ApiError
-from services.gateway.ingest import limited
+from infra.uploads import limited
 from tests.unit.gateway.conftest import LIMIT
 
 WAV = b"RIFF\x00\x00\x00\x00WAVE" + bytes(range(256)) * 40
