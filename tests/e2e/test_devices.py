@@ -15,6 +15,7 @@ import websockets
 from k1.cmd_devices import register_devices
 from k1.device_sim import FleetThread, SimConfig
 from tests.e2e.songs import click_song
+from tests.e2e.waiting import until
 
 pytestmark = pytest.mark.e2e
 
@@ -28,7 +29,7 @@ def ready_track(e2e_stack) -> str:
                                    "Content-Type": "audio/wav"})
     assert response.status_code == 201, response.text
     track_id = response.json()["track_id"]
-    _until(lambda: _get(stack, f"/api/v1/tracks/{track_id}")["status"] in ("ready", "warning"),
+    until(lambda: _get(stack, f"/api/v1/tracks/{track_id}")["status"] in ("ready", "warning"),
            timeout_s=90, what="the track to be ready")
     return track_id
 
@@ -38,15 +39,6 @@ def _get(stack, path: str) -> dict:
                          headers={"Authorization": f"Bearer {stack.token('viewer')}"})
     response.raise_for_status()
     return response.json()
-
-
-def _until(check, *, timeout_s: float, what: str, every_s: float = 0.2):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        time.sleep(every_s)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _devices(stack, n: int, group: str) -> list[tuple[str, str]]:
@@ -75,10 +67,10 @@ def test_every_device_acks_and_an_offline_one_gets_it_when_it_reconnects(e2e_sta
     cfg = SimConfig(api_url=stack.gateway_url, rate_hz=5)
     fleet = FleetThread(online, cfg).start()
     try:
-        _until(lambda: all(s.stats.connects for s in fleet.sims), timeout_s=10,
+        until(lambda: all(s.stats.connects for s in fleet.sims), timeout_s=10,
                what="devices to connect")
         deployment = _deploy(stack, ready_track, [d for d, _ in online + offline], timeout_s=3)
-        settled = _until(lambda: (s := _states(stack, deployment)) and all(
+        settled = until(lambda: (s := _states(stack, deployment)) and all(
             st not in ("pending", "delivered") for st, _ in s.values()) and s,
             timeout_s=20, what="every device to settle")
         assert {d: st for d, (st, _) in settled.items()} == {
@@ -87,7 +79,7 @@ def test_every_device_acks_and_an_offline_one_gets_it_when_it_reconnects(e2e_sta
 
         late = FleetThread(offline, cfg).start()
         try:
-            final = _until(lambda: (s := _states(stack, deployment))[offline[0][0]][0] == "acked"
+            final = until(lambda: (s := _states(stack, deployment))[offline[0][0]][0] == "acked"
                            and s, timeout_s=20, what="the reconnecting device's ack")
             assert final[offline[0][0]][1] == 2  # offered again on reconnect
             assert late.outcome(offline[0][0], deployment)["ok"]
@@ -103,9 +95,9 @@ def test_a_corrupt_download_fails_its_crc_check_and_is_recorded(e2e_stack, ready
     devices = _devices(stack, 1, "broken")
     fleet = FleetThread(devices, SimConfig(api_url=stack.gateway_url, corrupt=True)).start()
     try:
-        _until(lambda: fleet.sims[0].stats.connects, timeout_s=10, what="connect")
+        until(lambda: fleet.sims[0].stats.connects, timeout_s=10, what="connect")
         deployment = _deploy(stack, ready_track, [devices[0][0]])
-        body = _until(lambda: (b := _get(stack, f"/api/v1/deployments/{deployment}"))
+        body = until(lambda: (b := _get(stack, f"/api/v1/deployments/{deployment}"))
                       .get("status") == "complete" and b, timeout_s=20, what="the failure")
         [device] = body["devices"]
         assert device["state"] == "failed" and "CRC mismatch" in device["reason"]
@@ -151,7 +143,7 @@ def test_a_drifting_device_raises_an_alert_on_a_monitor_socket(e2e_stack):
     alert, latency_s = asyncio.run(run())
     assert (alert["drift_ms"], alert["threshold_ms"], alert["seq"]) == (180, 50, 2)
     assert latency_s < 1.0
-    stats = _until(lambda: _get(stack, f"/api/v1/devices/{device_id}")["drift"], timeout_s=15,
+    stats = until(lambda: _get(stack, f"/api/v1/devices/{device_id}")["drift"], timeout_s=15,
                    what="the telemetry service's drift statistics")
     assert stats["max_ms"] == 180 and stats["count"] == 2
 

@@ -10,6 +10,7 @@ import pytest
 
 from k1.cmd_devices import register_devices
 from tests.e2e.songs import click_song
+from tests.e2e.waiting import until
 
 pytestmark = pytest.mark.e2e
 
@@ -20,15 +21,6 @@ def _call(stack, method: str, path: str, role: str = "viewer", **kw) -> httpx.Re
                                   **kw.pop("headers", {})}, **kw)
 
 
-def _until(check, *, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _ready_track(stack, seed: int) -> str:
     response = httpx.post(f"{stack.ingest_url}/uploads", params={"filename": f"s{seed}.wav"},
                           content=click_song(bpm=120 + seed, seed=seed), timeout=60,
@@ -36,7 +28,7 @@ def _ready_track(stack, seed: int) -> str:
                                    "Content-Type": "audio/wav"})
     assert response.status_code == 201, response.text
     track_id = response.json()["track_id"]
-    _until(lambda: _call(stack, "GET", f"/api/v1/tracks/{track_id}").json()["status"]
+    until(lambda: _call(stack, "GET", f"/api/v1/tracks/{track_id}").json()["status"]
            in ("ready", "warning"), timeout_s=90, what=f"track {track_id} to be ready")
     return track_id
 
@@ -65,7 +57,7 @@ def _deploy(stack, **body) -> httpx.Response:
 
 
 def _settled_task(stack, task_id: str) -> dict:
-    return _until(lambda: (t := _call(stack, "GET", f"/api/v1/tasks/{task_id}").json())["state"]
+    return until(lambda: (t := _call(stack, "GET", f"/api/v1/tasks/{task_id}").json())["state"]
                   in ("succeeded", "failed") and t, timeout_s=30, what=f"task {task_id}")
 
 

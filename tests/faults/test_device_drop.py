@@ -15,19 +15,11 @@ import websockets
 from k1.cmd_devices import register_devices
 from k1.device_sim import FleetThread, SimConfig
 from tests.e2e.songs import click_song
+from tests.e2e.waiting import until
 
 pytestmark = pytest.mark.faults
 
 DEPLOY_TIMEOUT_S = 3
-
-
-def _until(check, *, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _deployment(stack, deployment_id: str) -> dict:
@@ -75,7 +67,7 @@ def test_device_dropped_mid_deployment_times_out_then_completes_on_reconnect(fau
     fleet = FleetThread(steady, cfg).start()
     late = None
     try:
-        _until(lambda: all(s.stats.connects for s in fleet.sims), timeout_s=15,
+        until(lambda: all(s.stats.connects for s in fleet.sims), timeout_s=15,
                what="the steady devices to connect")
         url = f"{stack.gateway_url.replace('http', 'ws', 1)}/ws/telemetry/{dropper}"
         dropped = asyncio.run(_drop_after_offer(
@@ -89,11 +81,11 @@ def test_device_dropped_mid_deployment_times_out_then_completes_on_reconnect(fau
             return states if states.get(dropper) == "timed_out" and all(
                 states.get(d) == "acked" for d, _ in steady) else None
 
-        states = _until(settled, timeout_s=30, what="the dropped device to time out")
+        states = until(settled, timeout_s=30, what="the dropped device to time out")
         assert states == {steady[0][0]: "acked", steady[1][0]: "acked", dropper: "timed_out"}
 
         late = FleetThread([(dropper, dropper_token)], cfg).start()
-        final = _until(lambda: (b := _deployment(stack, deployment_id))["status"] == "complete"
+        final = until(lambda: (b := _deployment(stack, deployment_id))["status"] == "complete"
                        and all(d["state"] == "acked" for d in b["devices"]) and b,
                        timeout_s=30, what="the deployment to complete after the reconnect")
         attempts = {d["device_id"]: d["attempt"] for d in final["devices"]}
