@@ -162,9 +162,7 @@ def meter_and_phase(likeness: np.ndarray, *,
             on = np.zeros(likeness.size, dtype=bool)
             on[phase::m] = True
             contrast = likeness[on].mean() - likeness[~on].mean() + METER_BIAS.get(m, 0.0)
-            if m == 2 and not _halves_alike(likeness, phase):
-                continue
-            if contrast > best[2]:
+            if contrast > best[2] and (m != 2 or _halves_alike(likeness, phase)):
                 best = (m, phase, float(contrast))
     return best
 

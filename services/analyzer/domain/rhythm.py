@@ -302,13 +302,12 @@ def detect_rhythm(
         return _empty(0, "silent input: no beats")
     env = _envelopes(spec, detrend_s)
     fr = spec.frame_rate_hz
+    pulse, z = _pulse_verdict(spec, env, min_bpm=min_bpm, max_bpm=max_bpm)
+    if not pulse:
+        return _empty(0, f"no_pulse: noise or no periodicity (periodicity {z:.1f})")
     period, clarity = _tempo_curve(env.onset, fr, min_bpm=min_bpm, max_bpm=max_bpm,
                                    prior_bpm=prior_bpm, prior_octaves=prior_octaves,
                                    window_s=tempo_window_s, jump_cost=tempo_jump_cost)
-    pulse, z = _pulse_verdict(spec, env, min_bpm=min_bpm, max_bpm=max_bpm)
-    if not pulse:
-        return _empty(0, f"no_pulse: noise or no periodicity (periodicity {z:.1f}, "
-                         f"clarity {clarity:.2f})")
     warnings: tuple[str, ...] = ()
     if clarity < min_pulse_clarity or z < NOISE_PERIODICITY_Z:
         warnings = (f"weak_pulse: the beat grid is a best guess (periodicity {z:.1f}, "
