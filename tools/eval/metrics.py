@@ -42,11 +42,17 @@ def tempo_ok(ref_bpm: float, est_bpm: float) -> float:
     return float(abs(est_bpm - ref_bpm) <= TEMPO_TOLERANCE * ref_bpm)
 
 
-def mean_offset_s(ref: np.ndarray, est: np.ndarray, *, window_s: float = F_WINDOW_S) -> float:
-    """Mean signed offset (est - nearest ref) of the matched beats, seconds (diagnostic)."""
+def matched_offsets_s(ref: np.ndarray, est: np.ndarray, *,
+                      window_s: float = F_WINDOW_S) -> np.ndarray:
+    """Signed offsets (est - nearest ref) of the estimated beats within ``window_s``, seconds."""
     if ref.size == 0 or est.size == 0:
-        return float("nan")
+        return np.zeros(0)
     d = est[:, None] - ref[None, :]
     nearest = d[np.arange(est.size), np.argmin(np.abs(d), axis=1)]
-    hit = np.abs(nearest) <= window_s
-    return float(nearest[hit].mean()) if hit.any() else float("nan")
+    return nearest[np.abs(nearest) <= window_s]
+
+
+def mean_offset_s(ref: np.ndarray, est: np.ndarray, *, window_s: float = F_WINDOW_S) -> float:
+    """Mean signed offset (est - nearest ref) of the matched beats, seconds (diagnostic)."""
+    hit = matched_offsets_s(ref, est, window_s=window_s)
+    return float(hit.mean()) if hit.size else float("nan")

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from tools.eval import real_metrics as rm
+from tools.eval.report import aggregate, fmt
 from tools.eval.run import _fresh_numba_cache
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "realeval"
@@ -98,21 +99,6 @@ def evaluate_item(item: Item, with_librosa: bool = True) -> dict:
     return row
 
 
-def _mean(rows: list[dict], engine: str, metric: str) -> float | None:
-    values = [r[engine][metric] for r in rows if engine in r and r[engine][metric] is not None]
-    return float(np.mean(values)) if values else None
-
-
-def aggregate(rows: list[dict]) -> dict[str, dict]:
-    """{group: {'n': n, engine: {metric: mean}}} for every genre and 'overall'."""
-    groups: dict[str, list[dict]] = {"overall": rows}
-    for r in rows:
-        groups.setdefault(r["genre"], []).append(r)
-    engines = [e for e in ("ours", "librosa") if any(e in r for r in rows)]
-    return {g: {"n": len(rs), **{e: {m: _mean(rs, e, m) for m in METRICS} for e in engines}}
-            for g, rs in groups.items()}
-
-
 def diagnostics(rows: list[dict]) -> dict:
     """Error patterns over all items: tempo octaves, offsets, off-beats, downbeat positions."""
     out: dict = {}
@@ -142,10 +128,6 @@ def diagnostics(rows: list[dict]) -> dict:
     return out
 
 
-def _fmt(v: float | None) -> str:
-    return " n/a" if v is None else f"{v:.2f}"
-
-
 def _mode_position(counts: dict[str, int]) -> str:
     return max(counts, key=counts.__getitem__) if counts else "-"
 
@@ -156,7 +138,7 @@ def print_items(rows: list[dict]) -> None:
     for r in rows:
         o, lb = r["ours"], r.get("librosa", {})
         print(f"{r['id']:<28}{r['genre'][:10]:<11}{r['ref_bpm']:8.1f}  {o['f']:.2f} "
-              f"{_fmt(lb.get('f'))}  {o['cmlt']:.2f} {_fmt(o['downbeat_f'])}  {o['bpm']:6.1f} "
+              f"{fmt(lb.get('f'))}  {o['cmlt']:.2f} {fmt(o['downbeat_f'])}  {o['bpm']:6.1f} "
               f"{o['octave']:>6} {o['offset_ms']:+6.1f} {o['offbeat']:5.2f} "
               f"{r['ref_meter']}->{o['meter']:<3} {_mode_position(o['down_pos']):>4}"
               + (f"  ! {'; '.join(o['warnings'])}" if o["warnings"] else ""))
@@ -166,8 +148,8 @@ def print_groups(agg: dict) -> None:
     print(f"\n{'genre':<12}{'n':>3}  " + "  ".join(f"{HEADERS[m]:^11}" for m in METRICS))
     for group, g in sorted(agg.items(), key=lambda kv: (kv[0] == "overall", kv[0])):
         lib = g.get("librosa", {})
-        cells = "  ".join(f"{_fmt(g['ours'][m])}/{_fmt(lib.get(m))}".center(11) for m in METRICS)
-        print(f"{group:<12}{g['n']:>3}  {cells}")
+        cells = "  ".join(f"{fmt(g['ours'][m])}/{fmt(lib.get(m))}".center(11) for m in METRICS)
+        print(f"{group:<12}{g['ours']['n']:>3}  {cells}")
     print("cells: ours / plain librosa.beat.beat_track (librosa has no downbeats: n/a)")
 
 
@@ -177,7 +159,8 @@ def targets_met(agg: dict) -> dict[str, bool | None]:
         m: overall["ours"][m] is not None and overall["ours"][m] >= t for m, t in TARGETS.items()}
     if "librosa" in overall:
         met["above_librosa_overall"] = overall["ours"]["f"] > overall["librosa"]["f"]
-        big = {g: v for g, v in agg.items() if g != "overall" and v["n"] >= MIN_GENRE_ITEMS}
+        big = {g: v for g, v in agg.items()
+               if g != "overall" and v["ours"]["n"] >= MIN_GENRE_ITEMS}
         met["above_librosa_every_genre"] = all(v["ours"]["f"] > v["librosa"]["f"]
                                                for v in big.values())
     return met
@@ -205,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         if cache_dir:
             shutil.rmtree(cache_dir, ignore_errors=True)
     print_items(rows)
-    agg = aggregate(rows)
+    agg = aggregate(rows, metrics=METRICS, group_key="genre")
     print_groups(agg)
     diag = diagnostics(rows)
     for engine, d in diag.items():

@@ -6,12 +6,11 @@ Acc1 within 4 % of the reference, Acc2 within 4 % of ×1, ×2, ×½, ×3 or ×�
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
-import mir_eval
 import numpy as np
 
+from tools.eval import metrics
 from tools.eval.metrics import F_WINDOW_S, TEMPO_TOLERANCE
 
 IGNORE_FIRST_S = 5.0
@@ -69,12 +68,7 @@ def beat_scores(ref: Reference, est_s: np.ndarray) -> dict[str, float]:
     r, e = _trim(ref.beats_s), _trim(np.asarray(est_s, dtype=np.float64))
     if e.size == 0 or r.size == 0:
         return {"f": 0.0, "cemgil": 0.0, "cmlt": 0.0, "amlt": 0.0}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        _, cmlt, _, amlt = mir_eval.beat.continuity(r, e)
-        return {"f": float(mir_eval.beat.f_measure(r, e, f_measure_threshold=F_WINDOW_S)),
-                "cemgil": float(mir_eval.beat.cemgil(r, e)[0]),
-                "cmlt": float(cmlt), "amlt": float(amlt)}
+    return {k: float(v) for k, v in metrics.beat_scores(r, e).items()}
 
 
 def downbeat_f(ref: Reference, est_s: np.ndarray | None) -> float | None:
@@ -83,11 +77,7 @@ def downbeat_f(ref: Reference, est_s: np.ndarray | None) -> float | None:
     if ref_down is None:
         return None
     r, e = _trim(ref_down), _trim(np.asarray([] if est_s is None else est_s, dtype=np.float64))
-    if r.size == 0 or e.size == 0:
-        return 0.0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return float(mir_eval.beat.f_measure(r, e, f_measure_threshold=F_WINDOW_S))
+    return float(metrics.downbeat_f(r, e)) if r.size and e.size else 0.0
 
 
 def tempo_scores(ref_bpm: float, est_bpm: float) -> dict[str, float]:
@@ -108,12 +98,7 @@ def tempo_octave(ref_bpm: float, est_bpm: float) -> str:
 
 def median_offset_ms(ref: Reference, est_s: np.ndarray) -> float:
     """Median signed offset (estimate − nearest annotated beat) of beats within ±70 ms, ms."""
-    r, e = _trim(ref.beats_s), _trim(np.asarray(est_s, dtype=np.float64))
-    if r.size == 0 or e.size == 0:
-        return float("nan")
-    d = e[:, None] - r[None, :]
-    nearest = d[np.arange(e.size), np.argmin(np.abs(d), axis=1)]
-    hit = nearest[np.abs(nearest) <= F_WINDOW_S]
+    hit = metrics.matched_offsets_s(_trim(ref.beats_s), _trim(np.asarray(est_s, dtype=float)))
     return float(1000.0 * np.median(hit)) if hit.size else float("nan")
 
 

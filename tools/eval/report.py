@@ -9,24 +9,28 @@ HEADERS = {"f": "beat F", "cemgil": "Cemgil", "cmlt": "CMLt", "amlt": "AMLt",
 
 
 def _mean(rows: list[dict], engine: str, metric: str) -> float | None:
-    values = [r[engine][metric] for r in rows if engine in r]
-    if not values or any(v is None for v in values):
-        return None
-    return float(np.mean(values))
+    """Mean of ``metric`` over the rows that have it (None where an item or engine has none)."""
+    values = [r[engine][metric] for r in rows if engine in r and r[engine][metric] is not None]
+    return float(np.mean(values)) if values else None
 
 
-def aggregate(rows: list[dict]) -> dict[str, dict[str, dict[str, float | None]]]:
-    """{group: {engine: {metric: mean}}} for every class and 'overall'."""
+def aggregate(rows: list[dict], *, metrics: tuple[str, ...] = METRICS,
+              group_key: str = "class") -> dict[str, dict[str, dict[str, float | None]]]:
+    """{group: {engine: {metric: mean, 'n': items}}} for every ``group_key`` and 'overall'."""
     groups = {"overall": rows}
     for r in rows:
-        groups.setdefault(r["class"], []).append(r)
+        groups.setdefault(r[group_key], []).append(r)
     engines = [e for e in ("ours", "librosa") if any(e in r for r in rows)]
-    return {g: {e: {m: _mean(rs, e, m) for m in METRICS} | {"n": len(rs)} for e in engines}
+    return {g: {e: {m: _mean(rs, e, m) for m in metrics} | {"n": len(rs)} for e in engines}
             for g, rs in groups.items()}
 
 
+def fmt(v: float | None) -> str:
+    """A figure with two decimals, ``n/a`` for none."""
+    return " n/a" if v is None else f"{v:.2f}"
+
+
 def _cell(ours: float | None, theirs: float | None) -> str:
-    fmt = lambda v: "n/a " if v is None else f"{v:.2f}"  # noqa: E731
     return f"{fmt(ours)} / {fmt(theirs)}"
 
 
