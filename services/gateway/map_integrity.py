@@ -20,16 +20,21 @@ async def is_intact(body: bytes, map_sha256: str | None) -> bool:
     """Do these bytes hash (canonically) to the recorded ``map_sha256``?"""
     if not map_sha256:
         return False
-    key = (hashlib.sha256(body).hexdigest(), map_sha256)
+    # Maps reach 4 MiB: even the plain digest is hashed off the loop (hashlib frees the GIL).
+    key = (await asyncio.to_thread(_digest, body), map_sha256)
     if key in _intact:
         _intact.move_to_end(key)
         return True
-    if not await asyncio.to_thread(_canonical_match, body, map_sha256):  # maps reach 4 MiB
+    if not await asyncio.to_thread(_canonical_match, body, map_sha256):
         return False
     _intact[key] = None
     if len(_intact) > MAX_REMEMBERED:
         _intact.popitem(last=False)
     return True
+
+
+def _digest(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
 
 
 def _canonical_match(body: bytes, map_sha256: str) -> bool:

@@ -115,20 +115,21 @@ class Reconciler:
         if record is not None and record.map_key and record.map_sha256:
             with contextlib.suppress(NotFound):
                 raw = await self.objects.get_bytes(record.map_key)
-        if (raw is None or record is None) and candidate:
-            await self._drop_lost_candidate(track, version, has_record=record is not None)
-            return None
         if raw is None or record is None:
+            if candidate:
+                await self._drop_lost_candidate(track, version, has_record=record is not None)
+                return None
             await self.docs.tracks.transition(
                 track.track_id, version=version, to="failed", stage="validating",
                 error_code="map_lost", error_reason="the track was mapped but its map is "
                 "not stored; analyse it again")
             log.error("mapped track without a stored map failed", extra={"track_id": track.track_id})
             return None
+        digest = await asyncio.to_thread(_sha256_hex, raw)  # up to 4 MiB, up to 200 a sweep
         return MapGenerated(
             event_id=f"{track.track_id}.v{version}.map", track_id=track.track_id,
             analysis_version=version, map_key=record.map_key, map_sha256=record.map_sha256,
-            object_sha256=hashlib.sha256(raw).hexdigest(), map_size_bytes=len(raw),
+            object_sha256=digest, map_size_bytes=len(raw),
             preset=record.preset, plot_key=record.plot_key, warnings=list(record.warnings)[:50],
             candidate=candidate)
 
@@ -140,6 +141,10 @@ class Reconciler:
         await self.docs.tracks.drop_candidate(track.track_id, version=version)
         log.error("uploaded map without a stored object dropped",
                   extra={"track_id": track.track_id})
+
+
+def _sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def _key(track: Track) -> tuple[str, int, str]:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import re
 from typing import Annotated, Any
@@ -112,13 +111,13 @@ class MapController(Controller):
         key = f"maps/{track_id}/v{version}/map.json"
         map_sha = parsed.metadata.hashes["map_sha256"]
         try:
-            await ports.objects.put_bytes(key, raw, content_type="application/json")
+            stored = await ports.objects.put_bytes(key, raw, content_type="application/json")
             await ports.docs.analyses.update(track_id, version, map_key=key, map_sha256=map_sha,
                                              bpm=parsed.global_metrics.bpm)
             await ports.publisher.publish(MapGenerated(
                 event_id=f"{track_id}.v{version}.map", track_id=track_id,
                 analysis_version=version, map_key=key, map_sha256=map_sha,
-                object_sha256=hashlib.sha256(raw).hexdigest(), map_size_bytes=len(raw),
+                object_sha256=stored.sha256, map_size_bytes=stored.size_bytes,
                 preset=EXTERNAL_PRESET, plot_key=None, candidate=True))
         except Exception as exc:  # a store or the broker is down: drop the candidate, say 503
             raise await give_up_candidate(ports, track_id, version, exc) from None
