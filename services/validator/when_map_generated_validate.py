@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 
 from contracts.events import MapGenerated, MapRejected, MapValidated, ValidationIssue
-from infra.docstore import DocStore
+from infra.docstore import DocStore, Track
 from infra.errors import NotFound
 from infra.objectstore import ObjectStore
 from infra.publishing import Publisher
@@ -31,17 +31,14 @@ class ValidatorPorts:
 async def validate_generated_map(event: MapGenerated, ports: ValidatorPorts) -> None:
     track_id, version = event.track_id, event.analysis_version
     track = await ports.docs.tracks.get_track(track_id)
-    candidate = track is not None and track.candidate_version == version
-    if track is None or not (candidate or track.analysis_version == version):
+    if track is None or version not in (track.analysis_version, track.candidate_version):
         log.info("skipping stale map.generated", extra={"track_id": track_id})
         return
     report = await _check(event, track.audio_sha256, ports.objects)
-    if not report.ok:
-        await reject_map(event, report.issues, ports)
-    elif candidate:
-        await _promote(event, report, ports)
+    if report.ok:
+        await _accept(event, report, ports, candidate=version == track.candidate_version)
     else:
-        await _accept(event, report, ports)
+        await _reject(event, report.issues, track, ports)
 
 
 async def _check(event: MapGenerated, audio_sha256: str, objects: ObjectStore) -> ValidationReport:
@@ -61,35 +58,27 @@ def _verify(raw: bytes, object_sha256: str, audio_sha256: str) -> ValidationRepo
     return validate_map(raw, expected_audio_sha256=audio_sha256)
 
 
-async def _accept(event: MapGenerated, report: ValidationReport, ports: ValidatorPorts) -> None:
+async def _accept(event: MapGenerated, report: ValidationReport, ports: ValidatorPorts, *,
+                  candidate: bool) -> None:
+    """The map's version becomes ``ready``/``warning``: the current one in place, a candidate
+    by becoming current."""
     outcome = report.outcome or "ready"
     # The version's record first: a client that sees the track `ready` must find its analysis
-    # finished too. The caller checked the version is current, and the verdict on the same
-    # map bytes is always the same, so writing it before the guarded transition is safe.
+    # finished too. The caller checked the version is current (or the candidate), and the
+    # verdict on the same map bytes is always the same, so writing it before the guarded
+    # track write is safe.
     await ports.docs.analyses.update(event.track_id, event.analysis_version, outcome=outcome,
                                      warnings=report.warnings)
-    moved = await ports.docs.tracks.transition(
-        event.track_id, version=event.analysis_version, to=outcome, stage="done",
-        progress_pct=100, warnings=report.warnings)
-    if moved.applied or moved.is_at(outcome, event.analysis_version):
-        await _validated(event, report, ports)
-
-
-async def _promote(event: MapGenerated, report: ValidationReport, ports: ValidatorPorts) -> None:
-    """A valid candidate becomes the current version (record first, as in ``_accept``)."""
-    outcome = report.outcome or "ready"
-    await ports.docs.analyses.update(event.track_id, event.analysis_version, outcome=outcome,
-                                     warnings=report.warnings)
-    moved = await ports.docs.tracks.promote_candidate(
-        event.track_id, version=event.analysis_version, to=outcome, preset=event.preset,
-        map_key=event.map_key, warnings=report.warnings)
-    if moved.applied or moved.is_at(outcome, event.analysis_version):
-        await _validated(event, report, ports)
-
-
-async def _validated(event: MapGenerated, report: ValidationReport,
-                     ports: ValidatorPorts) -> None:
-    outcome = report.outcome or "ready"
+    if candidate:
+        moved = await ports.docs.tracks.promote_candidate(
+            event.track_id, version=event.analysis_version, to=outcome, preset=event.preset,
+            map_key=event.map_key, warnings=report.warnings)
+    else:
+        moved = await ports.docs.tracks.transition(
+            event.track_id, version=event.analysis_version, to=outcome, stage="done",
+            progress_pct=100, warnings=report.warnings)
+    if not (moved.applied or moved.is_at(outcome, event.analysis_version)):
+        return
     await ports.publisher.publish(MapValidated(
         event_id=f"{event.track_id}.v{event.analysis_version}.validated",
         track_id=event.track_id, analysis_version=event.analysis_version,
@@ -98,9 +87,14 @@ async def _validated(event: MapGenerated, report: ValidationReport,
 
 
 async def reject_map(event: MapGenerated, issues: list[ValidationIssue], ports: ValidatorPorts
-                  ) -> None:
+                     ) -> None:
+    """Reject the map of ``event`` with ``issues`` (the router's give-up path)."""
+    await _reject(event, issues, await ports.docs.tracks.get_track(event.track_id), ports)
+
+
+async def _reject(event: MapGenerated, issues: list[ValidationIssue], track: Track | None,
+                  ports: ValidatorPorts) -> None:
     reason = "; ".join(f"{i.field}: {i.message}" for i in issues[:20])
-    track = await ports.docs.tracks.get_track(event.track_id)
     if track is not None and track.candidate_version == event.analysis_version:
         await _drop_candidate(event, issues, reason, track.status, ports)
         return
@@ -111,10 +105,7 @@ async def reject_map(event: MapGenerated, issues: list[ValidationIssue], ports: 
         return
     await ports.docs.analyses.update(event.track_id, event.analysis_version, outcome="failed",
                                      error_reason=reason[:2000])
-    await ports.publisher.publish(MapRejected(
-        event_id=f"{event.track_id}.v{event.analysis_version}.rejected",
-        track_id=event.track_id, analysis_version=event.analysis_version,
-        map_key=event.map_key, reasons=issues[:200], trace=event.trace))
+    await ports.publisher.publish(_rejected(event, issues, kept_status=None))
     log.warning("map rejected: %s", reason, extra={"track_id": event.track_id})
 
 
@@ -124,11 +115,16 @@ async def _drop_candidate(event: MapGenerated, issues: list[ValidationIssue], re
     version. Dropped last, so a redelivery after a crash announces the rejection again."""
     await ports.docs.analyses.update(event.track_id, event.analysis_version, outcome="failed",
                                      error_reason=f"the map failed validation: {reason}"[:2000])
-    await ports.publisher.publish(MapRejected(
-        event_id=f"{event.track_id}.v{event.analysis_version}.rejected",
-        track_id=event.track_id, analysis_version=event.analysis_version,
-        map_key=event.map_key, reasons=issues[:200], kept_status=kept_status,
-        trace=event.trace))
+    await ports.publisher.publish(_rejected(event, issues, kept_status=kept_status))
     await ports.docs.tracks.drop_candidate(event.track_id, version=event.analysis_version)
     log.warning("uploaded map v%d rejected, the current version stays: %s",
                 event.analysis_version, reason, extra={"track_id": event.track_id})
+
+
+def _rejected(event: MapGenerated, issues: list[ValidationIssue], *,
+              kept_status: str | None) -> MapRejected:
+    return MapRejected(
+        event_id=f"{event.track_id}.v{event.analysis_version}.rejected",
+        track_id=event.track_id, analysis_version=event.analysis_version,
+        map_key=event.map_key, reasons=issues[:200], kept_status=kept_status,
+        trace=event.trace)
