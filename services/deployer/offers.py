@@ -3,22 +3,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from contracts.events import BundleDeployed, DeviceOffer
-from infra.docstore_devices import Deployment, Target
+from infra.docstore_devices import Deployment, Device, Target
 from services.deployer.domain import event_id, outcomes, outcomes_digest, settled
 from services.deployer.ports import DeployerPorts
 
 log = logging.getLogger("k1.deployer")
 
 
-async def offer(ports: DeployerPorts, deployment: Deployment, targets: Iterable[Target]) -> None:
-    """Publish a ``device.offer`` per target (any gateway holding the device's socket acts)."""
+async def offer(ports: DeployerPorts, deployment: Deployment, targets: Iterable[Target], *,
+                devices: Mapping[str, Device] | None = None) -> None:
+    """Publish a ``device.offer`` per target (any gateway holding the device's socket acts).
+    ``devices``: the targets' devices when the caller has read them already; else they are
+    read here, in one query."""
     targets = list(targets)
     limit = asyncio.Semaphore(ports.settings.offer_concurrency)
-    devices = await ports.devices.devices.get_many([t.device_id for t in targets])
-    offsets = {d.device_id: d.latency_offset_ms for d in devices}  # one query for them all
+    if devices is None:
+        found = await ports.devices.devices.get_many([t.device_id for t in targets])
+        devices = {d.device_id: d for d in found}
+    offsets = {k: d.latency_offset_ms for k, d in devices.items()}
 
     async def one(target: Target) -> None:
         async with limit:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from contracts.events import DeploymentRequested
-from infra.docstore_devices import BundleRecord, NewDeployment
+from infra.docstore_devices import BundleRecord, Device, NewDeployment
 from services.deployer.offers import complete_if_settled, offer
 from services.deployer.ports import DeployerPorts
 from services.deployer.when_map_validated_build_bundle import build_track_bundle
@@ -15,7 +15,7 @@ NO_BUNDLE_KEY = "bundles/none"
 
 
 async def when_deployment_requested(cmd: DeploymentRequested, ports: DeployerPorts) -> None:
-    device_ids = await _targets(cmd, ports)
+    device_ids, known = await _targets(cmd, ports)
     bundle = await _bundle_of(cmd.track_id, ports)
     timeout_s = cmd.timeout_s or ports.settings.timeout_s
     new = NewDeployment(
@@ -28,7 +28,6 @@ async def when_deployment_requested(cmd: DeploymentRequested, ports: DeployerPor
     if created:
         log.info("deployment %s: track %s to %d devices", deployment.deployment_id,
                  deployment.track_id, len(device_ids), extra={"track_id": cmd.track_id})
-    known = {d.device_id for d in await ports.devices.devices.get_many(device_ids)}
     for device_id in device_ids:
         reason = ("no validated map/bundle for this track" if bundle is None
                   else "unknown device" if device_id not in known else None)
@@ -37,16 +36,23 @@ async def when_deployment_requested(cmd: DeploymentRequested, ports: DeployerPor
                                                  to="failed", from_states=["pending"],
                                                  reason=reason)
     targets = await ports.devices.deployments.targets(deployment.deployment_id)
-    await offer(ports, deployment, [t for t in targets if t.state == "pending"])
+    await offer(ports, deployment, [t for t in targets if t.state == "pending"], devices=known)
     await complete_if_settled(ports, deployment.deployment_id)
 
 
-async def _targets(cmd: DeploymentRequested, ports: DeployerPorts) -> list[str]:
+async def _targets(cmd: DeploymentRequested, ports: DeployerPorts
+                   ) -> tuple[list[str], dict[str, Device]]:
+    """The device ids to deploy to (named ones first, then the group's), and those of them
+    that are registered: each device read once."""
     ids = list(dict.fromkeys(cmd.device_ids))
+    known = {d.device_id: d for d in await ports.devices.devices.get_many(ids)}
     if cmd.group:
-        ids += [d.device_id for d in await ports.devices.devices.in_group(cmd.group)
-                if d.device_id not in ids]
-    return ids
+        named = set(ids)
+        for device in await ports.devices.devices.in_group(cmd.group):
+            if device.device_id not in named:
+                ids.append(device.device_id)
+            known[device.device_id] = device
+    return ids, known
 
 
 async def _bundle_of(track_id: str, ports: DeployerPorts) -> BundleRecord | None:
