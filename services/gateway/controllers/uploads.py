@@ -9,9 +9,8 @@ from litestar.params import Parameter
 from pydantic import ValidationError
 
 from contracts.presets import PRESET_NAMES
-from infra.uploads import UploadSlots, paced
+from infra.uploads import UploadSlots, limited, paced
 from infra.web import ApiError, errors
-from infra.uploads import limited
 from services.gateway.ingest import forward
 from services.gateway.ports import GatewayConfig, GatewayPorts, task_id
 from services.gateway.schemas import PresignedUpload, PresignRequest, TrackAccepted
@@ -71,10 +70,7 @@ async def upload(request: Request, ports: GatewayPorts, cfg: GatewayConfig,
     media_type = check_media_type(request.headers.get("content-type"))
     length = declared_length(request, cfg.max_upload_bytes)
     check_preset(preset)
-    headers = {"authorization": request.headers.get("authorization", ""),
-               "content-type": media_type}
-    if length is not None:
-        headers["content-length"] = str(length)
+    headers = {**_auth(request), **_body_headers(media_type, length)}
     params = {k: v for k, v in (("filename", filename), ("preset", preset)) if v is not None}
     with upload_slots(request, cfg).hold(client=_client(request), subject=_subject(request)):
         status, body = await forward(ports.ingest, "POST", "/uploads", headers=headers,
@@ -90,10 +86,8 @@ async def put_presigned(request: Request, upload_id: str, ports: GatewayPorts,
     used once; paced and capped per client like any upload."""
     if not UPLOAD_ID.match(upload_id):
         raise ApiError(404, "not_found", "no such upload")
-    length = declared_length(request, cfg.max_upload_bytes)
-    headers = {"content-type": "application/octet-stream"}
-    if length is not None:
-        headers["content-length"] = str(length)
+    headers = _body_headers("application/octet-stream",
+                            declared_length(request, cfg.max_upload_bytes))
     params = {k: request.query_params[k] for k in ("expires", "sig") if k in request.query_params}
     with upload_slots(request, cfg).hold(client=_client(request)):
         status, body = await forward(ports.ingest, "PUT", f"/objects/incoming/{upload_id}",
@@ -112,6 +106,14 @@ def upload_slots(request: Request, cfg: GatewayConfig) -> UploadSlots:
                                          per_subject=limits.max_per_subject,
                                          retry_after_s=limits.retry_after_s)
     return state.upload_slots
+
+
+def _body_headers(media_type: str, length: int | None) -> dict[str, str]:
+    """What ingest is told of a forwarded body: its type and, when declared, its length."""
+    headers = {"content-type": media_type}
+    if length is not None:
+        headers["content-length"] = str(length)
+    return headers
 
 
 def _body(request: Request, cfg: GatewayConfig):
