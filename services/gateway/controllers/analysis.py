@@ -1,13 +1,11 @@
 """Re-analysis with a preset, and the status of analysis tasks."""
 from __future__ import annotations
 
-import contextlib
 import logging
 
 from litestar import Controller, Response, get, post
 
 from contracts.events import AnalysisRequested
-from contracts.presets import EXTERNAL_PRESET
 from infra.docstore import FINISHED, AnalysisRecord, Track
 from infra.web import ApiError, errors
 from services.gateway.cache import ReadCache
@@ -28,7 +26,7 @@ def accepted(track_id: str, version: int) -> Response[TaskAccepted]:
 
 async def start_version(ports: GatewayPorts, track: Track, preset: str) -> int:
     """Open analysis version n+1 of a finished track; 409 while it is still being analysed."""
-    _check_idle(track)
+    check_idle(track)
     moved = await ports.docs.tracks.start_reanalysis(
         track.track_id, from_version=track.analysis_version, preset=preset)
     if not moved.applied or moved.track is None:
@@ -38,7 +36,7 @@ async def start_version(ports: GatewayPorts, track: Track, preset: str) -> int:
     return version
 
 
-def _check_idle(track: Track) -> None:
+def check_idle(track: Track) -> None:
     """409 unless the track is finished and no uploaded map is being validated."""
     if track.status not in FINISHED:
         raise ApiError(409, "busy", f"track {track.track_id} is still being analysed "
@@ -48,37 +46,19 @@ def _check_idle(track: Track) -> None:
                        f"{track.track_id} is being validated; wait until it is settled")
 
 
-async def open_candidate(ports: GatewayPorts, track: Track) -> int:
-    """Open the candidate version of an uploaded map; the current version stays as it is."""
-    _check_idle(track)
-    moved = await ports.docs.tracks.open_candidate(track.track_id,
-                                                   from_version=track.analysis_version)
-    if not moved.applied or moved.track is None or moved.track.candidate_version is None:
-        raise ApiError(409, "busy", f"track {track.track_id} changed meanwhile; try again")
-    version = moved.track.candidate_version
-    await ports.docs.analyses.add(track.track_id, version, preset=EXTERNAL_PRESET)
-    return version
-
-
-async def give_up_candidate(ports: GatewayPorts, track_id: str, version: int,
-                            exc: Exception) -> ApiError:
-    """The uploaded map could not be queued: its version fails, the current one stays."""
-    log.warning("could not queue an uploaded map: %s", type(exc).__name__,
-                extra={"track_id": track_id})
-    with contextlib.suppress(Exception):  # the reconciler drops it later if this fails too
-        await ports.docs.analyses.update(track_id, version, outcome="failed",
-                                         error_reason="the map could not be queued; retry")
-        await ports.docs.tracks.drop_candidate(track_id, version=version)
-    return ApiError(503, "unavailable", "a backing service (broker or store) is unavailable; try again later")
-
-
 async def give_up(ports: GatewayPorts, track_id: str, version: int, exc: Exception) -> ApiError:
     """The version could not be queued: fail it with a reason instead of leaving it hanging."""
     log.warning("could not queue analysis: %s", type(exc).__name__, extra={"track_id": track_id})
     await ports.docs.tracks.transition(track_id, version=version, to="failed", stage="uploaded",
                                        error_code="not_queued",
                                        error_reason="the analysis could not be queued; retry")
-    return ApiError(503, "unavailable", "a backing service (broker or store) is unavailable; try again later")
+    return unavailable()
+
+
+def unavailable() -> ApiError:
+    """The 503 of a version that could not be queued."""
+    return ApiError(503, "unavailable",
+                    "a backing service (broker or store) is unavailable; try again later")
 
 
 class AnalysisController(Controller):

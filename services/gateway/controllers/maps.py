@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 import re
 from typing import Annotated, Any
 
@@ -16,10 +18,11 @@ from contracts.events import MapGenerated
 from contracts.device_limits import DEFAULT_LIMITS
 from contracts.genesis_map import UNION_TAGS, GenesisMapV4
 from contracts.presets import EXTERNAL_PRESET
+from infra.docstore import Track
 from infra.errors import NotFound
 from infra.web import ApiError, errors
 from services.gateway.cache import ReadCache
-from services.gateway.controllers.analysis import accepted, give_up_candidate, open_candidate
+from services.gateway.controllers.analysis import accepted, check_idle, unavailable
 from services.gateway.map_integrity import is_intact
 from services.gateway.ports import GatewayPorts
 from services.gateway.schemas import TaskAccepted
@@ -30,6 +33,7 @@ IfNoneMatch = Annotated[str | None, Parameter(header="if-none-match", max_length
 MAX_MAP_UPLOAD_BYTES = DEFAULT_LIMITS.max_map_bytes
 MAX_FIELD_ERRORS = 200
 _SHA = re.compile(SHA256_PATTERN)
+log = logging.getLogger("k1.gateway")
 
 
 def field_errors(exc: ValidationError) -> list[dict[str, str]]:
@@ -62,6 +66,30 @@ def parse_map(raw: bytes) -> GenesisMapV4:
             "fields": [{"field": "metadata.hashes.map_sha256",
                         "message": "must be 64 lowercase hex characters"}]})
     return parsed
+
+
+async def open_candidate(ports: GatewayPorts, track: Track) -> int:
+    """Open the candidate version of an uploaded map; the current version stays as it is."""
+    check_idle(track)
+    moved = await ports.docs.tracks.open_candidate(track.track_id,
+                                                   from_version=track.analysis_version)
+    if not moved.applied or moved.track is None or moved.track.candidate_version is None:
+        raise ApiError(409, "busy", f"track {track.track_id} changed meanwhile; try again")
+    version = moved.track.candidate_version
+    await ports.docs.analyses.add(track.track_id, version, preset=EXTERNAL_PRESET)
+    return version
+
+
+async def give_up_candidate(ports: GatewayPorts, track_id: str, version: int,
+                            exc: Exception) -> ApiError:
+    """The uploaded map could not be queued: its version fails, the current one stays."""
+    log.warning("could not queue an uploaded map: %s", type(exc).__name__,
+                extra={"track_id": track_id})
+    with contextlib.suppress(Exception):  # the reconciler drops it later if this fails too
+        await ports.docs.analyses.update(track_id, version, outcome="failed",
+                                         error_reason="the map could not be queued; retry")
+        await ports.docs.tracks.drop_candidate(track_id, version=version)
+    return unavailable()
 
 
 class MapController(Controller):
