@@ -90,6 +90,12 @@ def auth_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
     connection.scope.setdefault("state", {})["principal"] = principal
 
 
+def subject_of(connection: ASGIConnection) -> str | None:
+    """The token subject :func:`auth_guard` verified for this request (None on open routes)."""
+    principal = connection.scope.get("state", {}).get("principal")
+    return principal.subject if principal is not None else None
+
+
 def metrics_guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     """``/metrics`` needs ``Bearer <K1_METRICS_TOKEN>`` when that token is set
     (``app.state.metrics_token``)."""

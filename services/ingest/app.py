@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from infra.docstore import Track
 from infra.errors import NotFound
 from infra.uploads import limited
-from infra.web import EXCEPTION_HANDLERS, ApiError, auth_guard
+from infra.web import EXCEPTION_HANDLERS, ApiError, auth_guard, subject_of
 from services.ingest.domain import IngestError, TooLarge, check_declared_type, sanitise_filename
 from services.ingest.service import IngestPorts, accept_audio
 from services.ingest.spool import spool
@@ -110,7 +110,7 @@ async def upload(request: Request, ports: IngestPorts, cfg: IngestConfig,
 @post("/uploads/presigned", opt={"role": "operator"}, status_code=201)
 async def presign(request: Request, data: PresignRequest, ports: IngestPorts) -> PresignedUpload:
     """A URL to PUT one file to directly (once); then call ``/uploads/{upload_id}/complete``."""
-    grant = await _presigned(ports).issue(subject=_subject(request))
+    grant = await _presigned(ports).issue(subject=subject_of(request) or "")
     return PresignedUpload(upload_id=grant.upload_id, upload_url=grant.upload_url,
                            expires_at=grant.expires_at)
 
@@ -138,7 +138,7 @@ async def complete(request: Request, upload_id: str, data: PresignRequest, ports
     if not UPLOAD_ID.match(upload_id):
         raise ApiError(404, "not_found", "no such upload")
     uploads = _presigned(ports)
-    key = await uploads.start_complete(upload_id, subject=_subject(request))
+    key = await uploads.start_complete(upload_id, subject=subject_of(request) or "")
     try:
         async with await ports.objects.open_stream(key) as stream:
             response = await _ingest(stream, filename=data.filename, preset=data.preset,
@@ -160,13 +160,6 @@ def _presigned(ports: IngestPorts) -> PresignedUploads:
     if ports.uploads is None:
         raise ApiError(503, "unavailable", "presigned uploads are not configured")
     return ports.uploads
-
-
-def _subject(request: Request) -> str:
-    principal = request.scope.get("state", {}).get("principal")
-    return principal.subject if principal is not None else ""
-
-
 
 
 @get("/health")

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from contracts.presets import PRESET_NAMES
 from infra.uploads import UploadSlots, limited, paced
-from infra.web import ApiError, errors
+from infra.web import ApiError, errors, subject_of
 from services.gateway.ingest import forward
 from services.gateway.ports import GatewayConfig, GatewayPorts, task_id
 from services.gateway.schemas import PresignedUpload, PresignRequest, TrackAccepted
@@ -72,7 +72,7 @@ async def upload(request: Request, ports: GatewayPorts, cfg: GatewayConfig,
     check_preset(preset)
     headers = {**_auth(request), **_body_headers(media_type, length)}
     params = {k: v for k, v in (("filename", filename), ("preset", preset)) if v is not None}
-    with upload_slots(request, cfg).hold(client=_client(request), subject=_subject(request)):
+    with upload_slots(request, cfg).hold(client=_client(request), subject=subject_of(request)):
         status, body = await forward(ports.ingest, "POST", "/uploads", headers=headers,
                                      params=params, content=_body(request, cfg))
     return await _accepted(ports, status, body)
@@ -125,11 +125,6 @@ def _body(request: Request, cfg: GatewayConfig):
 
 def _client(request: Request) -> str | None:
     return request.client.host if request.client else None
-
-
-def _subject(request: Request) -> str | None:
-    principal = request.scope.get("state", {}).get("principal")
-    return principal.subject if principal is not None else None
 
 
 class UploadController(Controller):
