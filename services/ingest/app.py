@@ -74,18 +74,17 @@ async def _ingest(chunks: Any, *, filename: str | None, preset: str | None,
                   ports: IngestPorts, cfg: IngestConfig) -> Response[TrackAccepted]:
     try:
         spooled = await spool(chunks, limit_bytes=cfg.max_upload_bytes, tmp_dir=cfg.spool_dir)
+        try:
+            if spooled.size_bytes == 0:
+                raise ApiError(422, "empty", "the upload is empty (0 bytes)")
+            result = await accept_audio(
+                spooled, filename=sanitise_filename(filename),
+                preset=preset or cfg.default_preset, max_duration_s=cfg.max_duration_s,
+                ports=ports)
+        finally:
+            spooled.discard()
     except IngestError as exc:
         raise ApiError(exc.status, exc.code, exc.message) from None
-    try:
-        if spooled.size_bytes == 0:
-            raise ApiError(422, "empty", "the upload is empty (0 bytes)")
-        result = await accept_audio(
-            spooled, filename=sanitise_filename(filename), preset=preset or cfg.default_preset,
-            max_duration_s=cfg.max_duration_s, ports=ports)
-    except IngestError as exc:
-        raise ApiError(exc.status, exc.code, exc.message) from None
-    finally:
-        spooled.discard()
     return _accepted(result.track, result.duplicate)
 
 
