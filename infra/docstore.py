@@ -341,6 +341,12 @@ STATUS_AT_DROPPED = ("analyzing", "mapped", *FINISHED)
 """States whose entry times belong to one version: cleared when another becomes current."""
 
 
+def dropped_status_at(entered: str) -> tuple[str, ...]:
+    """The ``status_at`` entries a version becoming current in state ``entered`` clears (its
+    own is stamped anew, and Mongo cannot unset and set one field in one update)."""
+    return tuple(s for s in STATUS_AT_DROPPED if s != entered)
+
+
 def track_from_doc(doc: Mapping[str, Any]) -> Track:
     return Track(
         track_id=doc["_id"], audio_sha256=doc["audio_sha256"], audio_key=doc["audio_key"],
@@ -472,7 +478,7 @@ class MongoTrackRepo:
         if doc is None:
             return TransitionResult(applied=False, track=None)
         update = {"$set": reanalysis_sets(preset, next_version(doc)),
-                  "$unset": {f"status_at.{s}": "" for s in ("mapped", *FINISHED)},
+                  "$unset": {f"status_at.{s}": "" for s in dropped_status_at("analyzing")},
                   "$currentDate": {"updated_at": True, "status_at.analyzing": True}}
         return await self._guarded(track_id, opening_guard(doc, from_version), update)
 
@@ -491,7 +497,7 @@ class MongoTrackRepo:
         sets = promotion_sets(to, version=version, preset=preset, map_key=map_key,
                               warnings=warnings)
         update = {"$set": sets,
-                  "$unset": {f"status_at.{s}": "" for s in STATUS_AT_DROPPED if s != to},
+                  "$unset": {f"status_at.{s}": "" for s in dropped_status_at(to)},
                   "$currentDate": {"updated_at": True, f"status_at.{to}": True}}
         return await self._guarded(track_id, {"_id": track_id, "candidate_version": version},
                                    update)

@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from infra.docstore import (
-    ALLOWED_FROM, FINISHED, STATUS_AT_DROPPED, AnalysisRecord, CreateTrackResult, NewTrack, Track,
-    TrackPage, TrackStatus, TransitionResult, analysis_changes, analysis_from_doc, check_page,
-    new_analysis_doc, new_track_doc, next_version, promotion_sets,
+    ALLOWED_FROM, FINISHED, AnalysisRecord, CreateTrackResult, NewTrack, Track, TrackPage,
+    TrackStatus, TransitionResult, analysis_changes, analysis_from_doc, check_page,
+    dropped_status_at, new_analysis_doc, new_track_doc, next_version, promotion_sets,
     reanalysis_sets, same_upload, status_filter, track_from_doc, transition_sets, utcnow_ms,
 )
 from infra.errors import Conflict, NotFound
@@ -100,7 +100,7 @@ class FakeTrackRepo:
             return TransitionResult(applied=False, track=await self.get_track(track_id))
         now = utcnow_ms()
         doc.update(reanalysis_sets(preset, next_version(doc)), updated_at=now)
-        for state in ("mapped", *FINISHED):
+        for state in dropped_status_at("analyzing"):
             doc["status_at"].pop(state, None)
         doc["status_at"]["analyzing"] = now
         return TransitionResult(applied=True, track=await self.get_track(track_id))
@@ -122,7 +122,7 @@ class FakeTrackRepo:
             return TransitionResult(applied=False, track=await self.get_track(track_id))
         now = utcnow_ms()
         doc.update(copy.deepcopy(sets), updated_at=now)
-        for state in STATUS_AT_DROPPED:
+        for state in dropped_status_at(to):
             doc["status_at"].pop(state, None)
         doc["status_at"][to] = now
         return TransitionResult(applied=True, track=await self.get_track(track_id))
