@@ -9,9 +9,9 @@ from collections import Counter
 MIN_SECRET_CHARS = 32
 MIN_DISTINCT_CHARS = 10
 MIN_ENTROPY_BITS = 128
+"""Of the estimate below: ``secrets.token_urlsafe(32)`` (43 characters) gives about 210."""
 MAX_RUN_CHARS = 10
 """A run this long of repeated or consecutive characters (``aaaa…``, ``0123…``) is refused."""
-"""Of the estimate below: ``secrets.token_urlsafe(32)`` (43 characters) gives about 210."""
 PLACEHOLDER_MARKERS = ("changeme", "replaceme", "placeholder", "example", "insecure",
                        "dummy", "notsecret", "yoursecret")
 """Looked for in the secret lower-cased with everything but letters and digits removed."""
