@@ -12,8 +12,8 @@ from infra.docstore_devices import SETTLED, Device, NewDevice
 from infra.errors import Conflict
 from infra.web import ApiError, errors
 from services.gateway.devices.schemas import (
-    MAX_DEPLOYMENT_DEVICE_IDS, DeploymentAccepted, DeploymentCreate, DeploymentOut, DeviceCreate, DeviceCreated, DeviceOut,
-    DevicePage, DeviceState, DeviceUpdate, DriftStats,
+    MAX_DEPLOYMENT_DEVICE_IDS, DeploymentAccepted, DeploymentCreate, DeploymentOut, DeviceCreate,
+    DeviceCreated, DeviceOut, DevicePage, DeviceState, DeviceUpdate, DriftStats,
 )
 from services.gateway.devices.service import DeviceGateway
 from services.gateway.devices.tokens import hash_token, new_token
@@ -53,7 +53,7 @@ async def _check_targets(gw: DeviceGateway, data: DeploymentCreate) -> list[str]
     if not data.device_ids and not data.group:
         raise ApiError(422, "no_target", "give device_ids, a group, or both")
     ids = list(dict.fromkeys(data.device_ids))
-    known = {d.device_id for d in await gw.devices.devices.get_many(ids)} if ids else set()
+    known = {d.device_id for d in await gw.devices.devices.get_many(ids)}
     unknown = [d for d in ids if d not in known]
     if unknown:
         raise ApiError(422, "unknown_devices", f"{len(unknown)} unknown devices: "
