@@ -11,12 +11,25 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 
 from infra.upload_settings import UploadSettings
 from infra.web import ApiError
 
-__all__ = ["UploadSettings", "UploadSlots", "limited", "paced", "too_slow"]
+__all__ = ["UploadSettings", "UploadSlots", "declared_length", "limited", "paced", "too_slow"]
+
+
+def declared_length(headers: Mapping[str, str], limit: int) -> int | None:
+    """The body's ``Content-Length`` (None when not declared): 400 when it is not a number,
+    413 when it is over ``limit``, before any of the body is read."""
+    raw = headers.get("content-length")
+    if raw is None:
+        return None
+    if not raw.isdigit() or len(raw) > 18:
+        raise ApiError(400, "bad_request", "Content-Length is not a number")
+    if int(raw) > limit:
+        raise ApiError(413, "too_large", f"the upload limit is {limit} bytes")
+    return int(raw)
 
 
 async def limited(chunks: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from infra.docstore import Track
 from infra.errors import NotFound
-from infra.uploads import limited
+from infra.uploads import declared_length, limited
 from infra.web import EXCEPTION_HANDLERS, ApiError, auth_guard, subject_of
 from services.ingest.domain import IngestError, TooLarge, check_declared_type, sanitise_filename
 from services.ingest.service import IngestPorts, accept_audio
@@ -121,12 +121,10 @@ async def receive(upload_id: str, request: Request, expires: Expires, sig: Sig,
     """The presigned URL itself: its signature is the authority, and it works once."""
     if not UPLOAD_ID.match(upload_id):
         raise ApiError(404, "not_found", "no such upload")
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > cfg.max_upload_bytes):
-        raise ApiError(413, "too_large", f"the limit is {cfg.max_upload_bytes} bytes")
+    length = declared_length(request.headers, cfg.max_upload_bytes)
     size = await _presigned(ports).receive(
         upload_id, limited(request.stream(), cfg.max_upload_bytes), expires=expires, sig=sig,
-        length=int(declared) if declared is not None else None)
+        length=length)
     return {"upload_id": upload_id, "size_bytes": size}
 
 

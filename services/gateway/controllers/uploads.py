@@ -9,7 +9,7 @@ from litestar.params import Parameter
 from pydantic import ValidationError
 
 from contracts.presets import PRESET_NAMES
-from infra.uploads import UploadSlots, limited, paced
+from infra.uploads import UploadSlots, declared_length, limited, paced
 from infra.web import ApiError, errors, subject_of
 from services.gateway.ingest import forward
 from services.gateway.ports import GatewayConfig, GatewayPorts, task_id
@@ -36,17 +36,6 @@ def check_preset(preset: str | None) -> None:
                        f"unknown preset {preset!r}; choose one of {', '.join(sorted(PRESET_NAMES))}")
 
 
-def declared_length(request: Request, limit: int) -> int | None:
-    raw = request.headers.get("content-length")
-    if raw is None:
-        return None
-    if not raw.isdigit() or len(raw) > 18:
-        raise ApiError(400, "bad_request", "Content-Length is not a number")
-    if int(raw) > limit:
-        raise ApiError(413, "too_large", f"the upload limit is {limit} bytes")
-    return int(raw)
-
-
 async def _accepted(ports: GatewayPorts, status: int, body: dict) -> Response[TrackAccepted]:
     version = 1
     if status == 200:  # a duplicate: the track may have been analysed again since
@@ -68,7 +57,7 @@ async def upload(request: Request, ports: GatewayPorts, cfg: GatewayConfig,
                  filename: Filename = None, preset: Preset = None
                  ) -> Response[TrackAccepted]:
     media_type = check_media_type(request.headers.get("content-type"))
-    length = declared_length(request, cfg.max_upload_bytes)
+    length = declared_length(request.headers, cfg.max_upload_bytes)
     check_preset(preset)
     headers = {**_auth(request), **_body_headers(media_type, length)}
     params = {k: v for k, v in (("filename", filename), ("preset", preset)) if v is not None}
@@ -87,7 +76,7 @@ async def put_presigned(request: Request, upload_id: str, ports: GatewayPorts,
     if not UPLOAD_ID.match(upload_id):
         raise ApiError(404, "not_found", "no such upload")
     headers = _body_headers("application/octet-stream",
-                            declared_length(request, cfg.max_upload_bytes))
+                            declared_length(request.headers, cfg.max_upload_bytes))
     params = {k: request.query_params[k] for k in ("expires", "sig") if k in request.query_params}
     with upload_slots(request, cfg).hold(client=_client(request)):
         status, body = await forward(ports.ingest, "PUT", f"/objects/incoming/{upload_id}",
