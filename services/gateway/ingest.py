@@ -17,8 +17,6 @@ _PATH = re.compile(r"""(?:\b[A-Za-z]:)?[\\/](?:[^\s'"\\/]+[\\/])+[^\s'"]*""")
 """Something that looks like a file-system path (``/a/b``, ``C:\\a\\b``): never shown."""
 
 
-
-
 async def forward(client: httpx.AsyncClient, method: str, path: str, *,
                   headers: dict[str, str], **kwargs: Any) -> tuple[int, dict[str, Any]]:
     """Send one request to ingest; its 2xx body, or its error re-raised as an ApiError."""
