@@ -81,6 +81,10 @@ class FrequencyLayer(_Model):
         return v
 
 
+TIME_SIGNATURE_PATTERN = r"^([1-9]|1[0-6])/(2|4|8|16)$"
+"""beats per bar over the note value, as written (the engine writes 2/4, 3/4, 4/4, 6/8, 9/8, 12/8)"""
+
+
 class RhythmLayer(_Model):
     """Beat and downbeat timing. An empty grid means no beat was found (map flagged warning)."""
 
@@ -91,6 +95,10 @@ class RhythmLayer(_Model):
         default=None, description="Per-beat local tempo, beats per minute"
     )
     beats_per_bar: int | None = Field(default=None, ge=1, le=16, description="Meter numerator")
+    time_signature: str | None = Field(
+        default=None, pattern=TIME_SIGNATURE_PATTERN,
+        description="Meter as written, e.g. 4/4, or 6/8 for compound duple (two dotted-"
+                    "quarter beats a bar, each divided in three)")
 
 
 class DynamicsLayer(_Model):

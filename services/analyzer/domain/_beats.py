@@ -103,20 +103,46 @@ def alternation(accent: np.ndarray) -> tuple[float, int]:
     return (min(even, odd) / strong if strong > 0 else 1.0), int(odd > even)
 
 
+def _peaks_between(env: np.ndarray, frames: np.ndarray, num: int, den: int, *,
+                   radius_div: int) -> np.ndarray:
+    """Frame of the envelope peak near ``num / den`` of each inter-beat interval, within
+    ``interval // radius_div`` (at least one frame), shape (n_beats - 1,)."""
+    ibi = np.diff(frames)
+    centre = frames[:-1] + (num * ibi) // den
+    radius = np.maximum(1, ibi // radius_div)
+    r = int(radius.max())
+    idx = np.clip(centre[:, None] + np.arange(-r, r + 1)[None, :], 0, env.size - 1)
+    vals = np.where(np.abs(idx - centre[:, None]) <= radius[:, None], env[idx], -np.inf)
+    return idx[np.arange(centre.size), np.argmax(vals, axis=1)]
+
+
 def midpoint_ratio(env: np.ndarray, frames: np.ndarray, accent: np.ndarray) -> tuple[float, np.ndarray]:
     """Accent half way between beats relative to the beats, and those midpoint frames.
 
     A ratio near 1 means the pulse is half too slow. Midpoints snap to the envelope peak
     within an eighth of the beat period.
     """
-    mids = (frames[:-1] + frames[1:]) // 2
-    radius = np.maximum(1, np.diff(frames) // 8)
-    r = int(radius.max())
-    idx = np.clip(mids[:, None] + np.arange(-r, r + 1)[None, :], 0, env.size - 1)
-    vals = np.where(np.abs(idx - mids[:, None]) <= radius[:, None], env[idx], -np.inf)
-    snapped = idx[np.arange(mids.size), np.argmax(vals, axis=1)]
+    snapped = _peaks_between(env, frames, 1, 2, radius_div=8)
     ratio = float(env[snapped].mean() / max(float(accent.mean()), 1e-9))
     return ratio, snapped
+
+
+def subdivision(env: np.ndarray, frames: np.ndarray, *, triple_ratio: float = 1.3,
+                min_share: float = 0.2) -> int:
+    """3 when the onsets between beats fall at thirds of the beat, else 2.
+
+    Compares the envelope peak at half of each inter-beat interval with the stronger of the
+    peaks at one and two thirds (a swung or shuffled eighth sits at two thirds), each within
+    a twentieth of the interval. Thirds win when they are ``triple_ratio`` times stronger than
+    halves and at least ``min_share`` of the beats' own peaks (no subdivision at all says 2).
+    """
+    if frames.size < 4:
+        return 2
+    near = {f: env[_peaks_between(env, frames, *f, radius_div=20)] for f in ((0, 1), (1, 2),
+                                                                             (1, 3), (2, 3))}
+    beats, half = float(near[0, 1].mean()), float(near[1, 2].mean())
+    thirds = float(np.maximum(near[1, 3], near[2, 3]).mean())
+    return 3 if thirds > triple_ratio * half and thirds >= min_share * beats else 2
 
 
 def offbeat_states(evidence: np.ndarray, *, switch_cost: float) -> np.ndarray:

@@ -59,6 +59,7 @@ class Analysis:
             "rhythm": {
                 **{k: _list(getattr(r, k)) for k in _RHYTHM_ARRAYS},
                 "bpm": r.bpm, "beats_per_bar": r.beats_per_bar, "confidence": r.confidence,
+                "beat_division": r.beat_division,
                 "warnings": list(r.warnings),
             },
             "features": {
@@ -81,6 +82,7 @@ class Analysis:
                 **{k: np.asarray(r[k], dtype=np.float64) for k in _RHYTHM_ARRAYS},
                 bpm=float(r["bpm"]), beats_per_bar=int(r["beats_per_bar"]),
                 confidence=float(r["confidence"]), warnings=tuple(r["warnings"]),
+                beat_division=int(r.get("beat_division", 2)),  # absent before compound meters
             )
             features = Features(
                 **{k: np.asarray(f[k], dtype=np.float64) for k in _FEATURE_ARRAYS},
@@ -184,6 +186,7 @@ def _quantised_rhythm(r: Rhythm) -> Rhythm:
         **{k: _quantise(getattr(r, k), k) for k in _RHYTHM_ARRAYS},
         bpm=round(float(r.bpm), 3), beats_per_bar=int(r.beats_per_bar),
         confidence=round(float(r.confidence), 4), warnings=tuple(r.warnings),
+        beat_division=int(r.beat_division),
     )
 
 

@@ -129,6 +129,14 @@ def _sampled(values: np.ndarray, rate_hz: float, decimals: int) -> dict[str, Any
     return {"start_ms": 0.0, "frame_rate_hz": rate_hz, "values": (rounded.astype(int) if decimals == 0 else rounded).tolist()}
 
 
+def time_signature(beats_per_bar: int, beat_division: int) -> str | None:
+    """The meter as written: '2/4', '3/4', '4/4' for beats that divide in two; '6/8', '9/8',
+    '12/8' (compound duple, triple, quadruple) for beats that divide in three; None unknown."""
+    if beats_per_bar not in (2, 3, 4):
+        return None
+    return f"{3 * beats_per_bar}/8" if beat_division == 3 else f"{beats_per_bar}/4"
+
+
 def _layers(a: Analysis, preset: Preset) -> dict[str, Any]:
     r, f = a.rhythm, a.features
     return {
@@ -137,6 +145,7 @@ def _layers(a: Analysis, preset: Preset) -> dict[str, Any]:
             "beat_strength": np.round(np.clip(r.beat_strength, 0, 1), 3).tolist(),
             "local_bpm": np.round(np.clip(r.local_bpm, 0, 400), 1).tolist(),
             "beats_per_bar": r.beats_per_bar if 1 <= r.beats_per_bar <= 16 else None,
+            "time_signature": time_signature(r.beats_per_bar, r.beat_division),
         },
         "frequency": {k: _sampled(np.clip(getattr(f, k), 0, 1), f.frame_rate_hz, 3) for k in ("bass", "mids", "highs")},
         "dynamics": {"loudness_db": _sampled(f.loudness_db, f.series_rate_hz, 1),

@@ -327,4 +327,4 @@ def detect_rhythm(
     return Rhythm(beat_times_s=times, beat_strength=strength, local_bpm=local_bpm,
                   bpm=float(60.0 / np.median(np.diff(times))), downbeat_times_s=times[down_idx],
                   beats_per_bar=bpb, confidence=confidence * (0.5 if warnings else 1.0),
-                  warnings=warnings)
+                  warnings=warnings, beat_division=_beats.subdivision(env.onset, frames))

@@ -80,3 +80,6 @@ class Rhythm:
     confidence: float
     """0..1: how periodic and strong the pulse is"""
     warnings: tuple[str, ...] = field(default=())
+    beat_division: int = 2
+    """how the notes between beats divide each beat: 2 (simple meter: 2/4, 3/4, 4/4) or 3
+    (compound: 6/8, 9/8, 12/8)"""

@@ -23,7 +23,7 @@ import msgspec
 import numpy as np
 from msgspec import UNSET, Meta, Raw, Struct, UnsetType
 
-from contracts.genesis_map import REQUIRED_HASHES
+from contracts.genesis_map import REQUIRED_HASHES, TIME_SIGNATURE_PATTERN
 
 
 def _num(**bounds: float) -> Any:
@@ -74,6 +74,7 @@ class RhythmLayer(_Strict):
     """Kept raw like envelope values (see ``unit_lists``): the rules only count it."""
     local_bpm: list[_num(ge=0, le=400)] | None | UnsetType = UNSET
     beats_per_bar: Annotated[int, Meta(ge=1, le=16)] | None | UnsetType = UNSET
+    time_signature: Annotated[str, Meta(pattern=TIME_SIGNATURE_PATTERN)] | None | UnsetType = UNSET
 
 
 class SampledSeries(_Strict):

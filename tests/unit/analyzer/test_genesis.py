@@ -11,7 +11,7 @@ from contracts.canonical import compute_map_sha256
 from contracts.genesis_map import GenesisMapV4
 from services.analyzer.domain.analysis import Analysis
 from services.analyzer.domain.features import compute_features
-from services.analyzer.domain.genesis import build_map, self_consistency
+from services.analyzer.domain.genesis import build_map, self_consistency, time_signature
 from services.analyzer.domain.presets import PRESETS, get_preset
 from services.analyzer.domain.sections import detect_sections
 from services.analyzer.domain.spectrum import compute_spectrogram
@@ -60,6 +60,14 @@ def test_map_validates_and_is_sealed(clicks):
     assert m["global_metrics"]["duration_ms"] == pytest.approx(30000.0)
     assert m["layers"]["rhythm"]["beat_grid_ms"] == pytest.approx(list(times * 1000), abs=0.05)
     assert m["layers"]["rhythm"]["beats_per_bar"] == 4
+    assert m["layers"]["rhythm"]["time_signature"] == "4/4"
+
+
+@pytest.mark.parametrize(("beats_per_bar", "division", "written"), [
+    (2, 2, "2/4"), (3, 2, "3/4"), (4, 2, "4/4"), (2, 3, "6/8"), (3, 3, "9/8"), (4, 3, "12/8"),
+    (0, 2, None), (5, 2, None)])
+def test_time_signature_is_written_as_musicians_write_it(beats_per_bar, division, written):
+    assert time_signature(beats_per_bar, division) == written
 
 
 def test_envelopes_are_compact_and_rounded(clicks):

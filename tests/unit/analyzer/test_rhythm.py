@@ -150,6 +150,28 @@ def test_meter_and_downbeats(beats_per_bar: int) -> None:
     assert _matched(ref[::beats_per_bar], r.downbeat_times_s) >= 0.9
 
 
+def test_six_eight_is_reported_as_compound_duple() -> None:
+    """Two dotted-quarter beats a bar, each divided in three softer eighths."""
+    eighths = _grid(300.0, 0.5, 24.0)
+    y = np.zeros(int(24.5 * SR))
+    for i, t in enumerate(eighths):
+        bar_start, beat_start = i % 6 == 0, i % 3 == 0
+        c = _click(120.0 if bar_start else 1500.0 if beat_start else 5000.0,
+                   1.0 if bar_start else 0.6 if beat_start else 0.05, i)
+        y[int(t * SR): int(t * SR) + c.size] += c
+    r = detect_rhythm(_spectrogram(y))
+    beats = eighths[::3]
+    assert _matched(beats, r.beat_times_s) >= 0.9 and r.bpm == pytest.approx(100.0, rel=0.04)
+    assert (r.beats_per_bar, r.beat_division) == (2, 3)
+    assert _matched(eighths[::6], r.downbeat_times_s) >= 0.9
+
+
+def test_straight_eighths_keep_a_simple_meter() -> None:
+    ref = _grid(100.0, 0.5, 24.0)
+    r = detect_rhythm(_spectrogram(_render(ref, 24.5, accent_every=4, subdivide=True)))
+    assert (r.beats_per_bar, r.beat_division) == (4, 2)
+
+
 def test_slow_beat_with_soft_subdivisions_is_not_doubled() -> None:
     ref = _grid(66.0, 0.5, 24.0)
     r = detect_rhythm(_spectrogram(_render(ref, 24.5, accent_every=4, subdivide=True)))

@@ -210,3 +210,17 @@ def test_cutting_the_unit_lists_out_decodes_like_the_plain_decoder(index: int) -
         assert report.map_sha256 == _exact(raw)
     except ValueError:  # not JSON
         assert report.map_sha256 is None and not report.ok
+
+
+@pytest.mark.parametrize(("signature", "ok"), [("6/8", True), ("4/4", True), ("12/8", True),
+                                                ("7/8", True), ("6/7", False), ("0/4", False),
+                                                ("four", False)])
+def test_a_time_signature_is_checked_alike_on_both_paths(signature: str, ok: bool) -> None:
+    doc = _map()
+    doc["layers"]["rhythm"]["time_signature"] = signature
+    raw = _compact(seal_map(doc), sort_keys=True)
+    assert (fast_schema.fast_decode(raw) is not None) is ok
+    report = validate_map(raw)
+    assert report.ok is ok
+    if not ok:
+        assert any("time_signature" in str(issue) for issue in report.issues)
