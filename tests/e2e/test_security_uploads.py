@@ -34,7 +34,7 @@ from k1.stack import Stack
 from tests.e2e.conftest import LogTap, s3_env, start_stack
 from tests.e2e.songs import click_song
 from tests.e2e.test_bad_inputs import REFUSED, SR, _encode, _tone
-from tests.e2e.waiting import wait_terminal
+from tests.e2e.waiting import until, wait_terminal
 
 pytestmark = pytest.mark.e2e
 
@@ -189,10 +189,8 @@ def test_stalled_uploads_beyond_the_pool_do_not_deny_service(guarded):
         return normal.json()["track_id"]
 
     track_id = asyncio.run(scenario())
-    deadline = time.monotonic() + 15
-    while g.spooled() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert g.spooled() == [], "spool files of the cut uploads were left behind"
+    until(lambda: not g.spooled(), timeout_s=15,
+          what="the spool files of the cut uploads to be removed")
     assert _terminal(g, track_id).status == "ready"
     after = _upload(g, click_song(bpm=123, seed=32), filename="after.wav", subject="attacker")
     assert after.status_code == 201, after.text  # the cut uploads gave their slots back
@@ -211,10 +209,8 @@ def test_an_upload_abandoned_mid_body_leaves_no_spool_file(guarded):
         raw.writer.transport.abort()
 
     asyncio.run(walk_away())
-    deadline = time.monotonic() + IDLE_TIMEOUT_S - 2
-    while g.spooled() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert g.spooled() == [], "an abandoned upload kept its spool file"
+    until(lambda: not g.spooled(), timeout_s=IDLE_TIMEOUT_S - 2, every_s=0.1,
+          what="the spool file of an abandoned upload to be removed")
 
 
 # ------------------------------------------------------------------ 6. no paths in errors
@@ -301,10 +297,8 @@ def test_an_expired_presigned_upload_is_refused_and_its_object_swept(guarded):
     assert put.status_code == 200, put.text
     key = f"incoming/{abandoned['upload_id']}"
     assert g.object_exists(key)
-    deadline = time.monotonic() + URL_TTL_S + 15
-    while g.object_exists(key):
-        assert time.monotonic() < deadline, "the abandoned upload was never swept"
-        time.sleep(0.5)
+    until(lambda: not g.object_exists(key), timeout_s=URL_TTL_S + 15, every_s=0.5,
+          what="the abandoned upload to be swept")
     late = httpx.put(unused["upload_url"], content=click_song(bpm=98, seed=54), timeout=30)
     assert late.status_code == 410, late.text
     assert _complete(g, abandoned["upload_id"]).status_code == 410
