@@ -17,7 +17,7 @@ from infra.docstore import Track
 from infra.errors import NotFound
 from infra.uploads import declared_length, limited
 from infra.web import EXCEPTION_HANDLERS, ApiError, auth_guard, subject_of
-from services.ingest.domain import IngestError, TooLarge, check_declared_type, sanitise_filename
+from services.ingest.domain import IngestError, check_declared_type, sanitise_filename
 from services.ingest.service import IngestPorts, accept_audio
 from services.ingest.spool import spool
 from services.ingest.uploads import PresignedUploads
@@ -96,13 +96,9 @@ async def upload(request: Request, ports: IngestPorts, cfg: IngestConfig,
     """Upload audio as the raw request body (streamed; never held whole in memory)."""
     try:
         check_declared_type(request.headers.get("content-type"))
-        declared = int(request.headers.get("content-length") or 0)
-        if declared > cfg.max_upload_bytes:
-            raise TooLarge(f"upload exceeds the limit of {cfg.max_upload_bytes} bytes")
     except IngestError as exc:
         raise ApiError(exc.status, exc.code, exc.message) from None
-    except ValueError:
-        raise ApiError(400, "bad_request", "Content-Length is not a number") from None
+    declared_length(request.headers, cfg.max_upload_bytes)
     return await _ingest(request.stream(), filename=filename, preset=preset, ports=ports, cfg=cfg)
 
 
