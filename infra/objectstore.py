@@ -210,10 +210,11 @@ class BaseObjectStore:
         return None
 
 
-def derive_url_secret(secret: str | bytes) -> bytes:
-    """A key for object URLs derived from a broader secret, so that secret is not reused as is."""
+def derive_url_secret(secret: str | bytes, *, label: bytes = b"k1-object-urls-v1") -> bytes:
+    """A key for signed URLs derived from a broader secret, so that secret is not reused as
+    is; each ``label`` (object links, upload links) gets a key of its own."""
     raw = secret.encode() if isinstance(secret, str) else secret
-    return hmac.new(raw, b"k1-object-urls-v1", hashlib.sha256).digest()
+    return hmac.new(raw, label, hashlib.sha256).digest()
 
 
 def build_object_store(settings: Any, *, url_base: str = DEFAULT_OBJECT_URL_BASE,

@@ -18,9 +18,10 @@ from infra.uploads import UploadSettings
 from infra.web import metrics_guard
 from infra.web_objects import objects_router
 from services.ingest.app import IngestConfig, create_app
-from services.ingest.reconciler import Reconciler, ReconcilerTask
+from infra.periodic import PeriodicTask
+from services.ingest.reconciler import Reconciler
 from services.ingest.service import IngestPorts
-from services.ingest.uploads import PresignedUploads, SweeperTask, UploadSweeper, upload_signer
+from services.ingest.uploads import PresignedUploads, UploadSweeper, upload_signer
 
 
 @get("/metrics", include_in_schema=False, guards=[metrics_guard])
@@ -56,11 +57,11 @@ def build_app(settings: Settings | None = None, *, tracer_provider: object | Non
         if limits.spool_dir is not None:
             limits.spool_dir.mkdir(parents=True, exist_ok=True)
         await infra.broker.start()
-        reconciler = ReconcilerTask(Reconciler(infra.docs, infra.objects, infra.publisher,
-                                               stuck_after_s=settings.stuck_after_s),
-                                    interval_s=settings.reconcile_interval_s)
-        sweeper = SweeperTask(UploadSweeper(uploads, infra.objects),
-                              interval_s=limits.sweep_interval_s)
+        reconciler = PeriodicTask(Reconciler(infra.docs, infra.objects, infra.publisher,
+                                             stuck_after_s=settings.stuck_after_s).sweep,
+                                  interval_s=settings.reconcile_interval_s, name="k1-reconciler")
+        sweeper = PeriodicTask(UploadSweeper(uploads, infra.objects).sweep,
+                               interval_s=limits.sweep_interval_s, name="k1-upload-sweeper")
         try:
             yield
         finally:

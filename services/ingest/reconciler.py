@@ -34,6 +34,7 @@ from contracts.events import AnalysisRequested, MapGenerated
 from infra.docstore import DocStore, Track
 from infra.errors import NotFound
 from infra.objectstore import ObjectStore
+from infra.periodic import every
 from infra.publishing import Publisher
 from services.ingest.service import uploaded_event
 
@@ -158,25 +159,4 @@ async def run_reconciler(reconciler: Reconciler, *, interval_s: float,
                          stop: asyncio.Event) -> None:
     """Sweep every ``interval_s`` until ``stop`` is set; a failed sweep (store or broker down)
     is logged and tried again next time."""
-    while not stop.is_set():
-        try:
-            await reconciler.sweep()
-        except Exception as exc:
-            log.warning("reconcile sweep failed: %s", type(exc).__name__)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=interval_s)
-
-
-class ReconcilerTask:
-    """The reconciler as a background task of the ingest process (started in its lifespan)."""
-
-    def __init__(self, reconciler: Reconciler, *, interval_s: float) -> None:
-        self._stop = asyncio.Event()
-        self._task = asyncio.create_task(
-            run_reconciler(reconciler, interval_s=interval_s, stop=self._stop),
-            name="k1-reconciler")
-
-    async def stop(self) -> None:
-        self._stop.set()
-        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-            await asyncio.wait_for(self._task, timeout=10)
+    await every(reconciler.sweep, interval_s=interval_s, stop=stop, what="reconcile sweep")

@@ -8,10 +8,6 @@ URL's lifetime and deletes their ``incoming/`` objects.
 """
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import hashlib
-import hmac
 import logging
 import time
 from collections.abc import AsyncIterable, Callable
@@ -21,7 +17,7 @@ from datetime import UTC, datetime
 from contracts.base import new_id
 from infra.docstore_uploads import UploadRecord, UploadRepo, UploadState
 from infra.errors import InvalidKey, InvalidSignature, SignatureExpired
-from infra.objectstore import ObjectStore
+from infra.objectstore import ObjectStore, derive_url_secret
 from infra.objectstore_local import UrlSigner
 from infra.web import ApiError
 
@@ -36,7 +32,7 @@ def upload_key(upload_id: str) -> str:
 
 def upload_signer(secret: str, *, public_url: str) -> UrlSigner:
     """Signs upload URLs with a key of their own, derived from ``secret``."""
-    key = hmac.new(secret.encode(), b"k1-upload-urls-v1", hashlib.sha256).digest()
+    key = derive_url_secret(secret, label=b"k1-upload-urls-v1")
     return UrlSigner(key, base_url=public_url.rstrip("/") + "/objects")
 
 
@@ -151,25 +147,3 @@ class UploadSweeper:
         if swept:
             log.info("swept %d expired presigned uploads", swept)
         return swept
-
-
-class SweeperTask:
-    """The sweeper as a background task of the ingest process (started in its lifespan)."""
-
-    def __init__(self, sweeper: UploadSweeper, *, interval_s: float) -> None:
-        self._stop = asyncio.Event()
-        self._task = asyncio.create_task(self._run(sweeper, interval_s), name="k1-upload-sweeper")
-
-    async def _run(self, sweeper: UploadSweeper, interval_s: float) -> None:
-        while not self._stop.is_set():
-            try:
-                await sweeper.sweep()
-            except Exception as exc:
-                log.warning("upload sweep failed: %s", type(exc).__name__)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), timeout=interval_s)
-
-    async def stop(self) -> None:
-        self._stop.set()
-        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-            await asyncio.wait_for(self._task, timeout=10)
