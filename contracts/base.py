@@ -1,4 +1,5 @@
 """Common envelope of every message on the bus."""
+
 from __future__ import annotations
 
 import uuid

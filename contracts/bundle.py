@@ -3,6 +3,7 @@
 Byte layout in ``contracts/BUNDLE_FORMAT.md`` (little-endian, CRC32 trailer). Pure functions,
 no I/O: ``encode_bundle`` packs a map, ``decode_bundle`` checks and unpacks one.
 """
+
 from __future__ import annotations
 
 import struct
@@ -58,8 +59,9 @@ class Bundle:
     sections: list[SectionMark]
 
 
-def encode_bundle(genesis_map: Mapping[str, Any] | GenesisMapV4, *, track_id: str,
-                  latency_offset_ms: int = 0) -> bytes:
+def encode_bundle(
+    genesis_map: Mapping[str, Any] | GenesisMapV4, *, track_id: str, latency_offset_ms: int = 0
+) -> bytes:
     """Pack a validated map into the device bundle (times rounded to whole ms, envelopes to
     1/255 on one frame grid)."""
     doc = genesis_map.model_dump() if isinstance(genesis_map, GenesisMapV4) else genesis_map
@@ -74,15 +76,28 @@ def encode_bundle(genesis_map: Mapping[str, Any] | GenesisMapV4, *, track_id: st
     downbeats = _times_u32(layers["rhythm"].get("downbeat_ms") or [])
     sections = _sections(layers.get("annotations"))
     flags = (FLAG_HAS_INTENSITY if "intensity" in envelopes else 0) | (
-        FLAG_QUALITY_WARNING if metrics.get("quality") == "warning" else 0)
+        FLAG_QUALITY_WARNING if metrics.get("quality") == "warning" else 0
+    )
     envelope_bytes = b"".join(q.tobytes() for q in quantised)
     envelope_bytes += bytes(-len(envelope_bytes) % 4)
     body = beats.tobytes() + downbeats.tobytes() + envelope_bytes + sections
     total = HEADER.size + len(body) + CRC.size
-    header = HEADER.pack(MAGIC, FORMAT_VERSION, flags, total, _track_id_bytes(track_id),
-                         round(duration_ms), round(float(metrics["bpm"]) * 100),
-                         round(rate_hz * 100), int(latency_offset_ms), beats.size, downbeats.size,
-                         frames, len(quantised), len(sections) // SECTION.size)
+    header = HEADER.pack(
+        MAGIC,
+        FORMAT_VERSION,
+        flags,
+        total,
+        _track_id_bytes(track_id),
+        round(duration_ms),
+        round(float(metrics["bpm"]) * 100),
+        round(rate_hz * 100),
+        int(latency_offset_ms),
+        beats.size,
+        downbeats.size,
+        frames,
+        len(quantised),
+        len(sections) // SECTION.size,
+    )
     payload = header + body
     return payload + CRC.pack(zlib.crc32(payload))
 
@@ -90,8 +105,22 @@ def encode_bundle(genesis_map: Mapping[str, Any] | GenesisMapV4, *, track_id: st
 def decode_bundle(data: bytes) -> Bundle:
     """Check magic, version, length and CRC, then unpack; ``BundleError`` says what is wrong."""
     fields = _checked_header(data)
-    (_, version, flags, _, track_id, duration_ms, bpm_centi, rate_centi, latency_ms,
-     n_beats, n_downbeats, frames, n_envelopes, n_sections) = fields
+    (
+        _,
+        version,
+        flags,
+        _,
+        track_id,
+        duration_ms,
+        bpm_centi,
+        rate_centi,
+        latency_ms,
+        n_beats,
+        n_downbeats,
+        frames,
+        n_envelopes,
+        n_sections,
+    ) = fields
     offset = HEADER.size
     beats = np.frombuffer(data, "<u4", n_beats, offset)
     offset += 4 * n_beats
@@ -104,9 +133,19 @@ def decode_bundle(data: bytes) -> Bundle:
         offset += frames
     offset += -offset % 4
     sections = [_section(data, offset + i * SECTION.size) for i in range(n_sections)]
-    return Bundle(track_id.rstrip(b"\0").decode("ascii"), version, flags, duration_ms,
-                  bpm_centi / 100.0, rate_centi / 100.0, latency_ms, beats.astype(np.int64),
-                  downbeats.astype(np.int64), envelopes, sections)
+    return Bundle(
+        track_id.rstrip(b"\0").decode("ascii"),
+        version,
+        flags,
+        duration_ms,
+        bpm_centi / 100.0,
+        rate_centi / 100.0,
+        latency_ms,
+        beats.astype(np.int64),
+        downbeats.astype(np.int64),
+        envelopes,
+        sections,
+    )
 
 
 def _checked_header(data: bytes) -> tuple[Any, ...]:
@@ -117,8 +156,10 @@ def _checked_header(data: bytes) -> tuple[Any, ...]:
     if magic != MAGIC:
         raise BundleError(f"not a K1 bundle: magic {magic!r}, expected {MAGIC!r}")
     if version != FORMAT_VERSION:
-        raise BundleError(f"unsupported bundle format version {version} "
-                          f"(this decoder reads version {FORMAT_VERSION})")
+        raise BundleError(
+            f"unsupported bundle format version {version} "
+            f"(this decoder reads version {FORMAT_VERSION})"
+        )
     if total != len(data):
         what = "truncated" if len(data) < total else "trailing bytes"
         raise BundleError(f"{what}: the header says {total} bytes, got {len(data)}")
@@ -169,7 +210,8 @@ def _resample(envelope: Any, grid_ms: np.ndarray) -> np.ndarray:
     if isinstance(envelope, Mapping):
         values = np.asarray(envelope["values"], dtype=np.float64)
         times = float(envelope.get("start_ms", 0.0)) + np.arange(values.size) * (
-            1000.0 / float(envelope["frame_rate_hz"]))
+            1000.0 / float(envelope["frame_rate_hz"])
+        )
     else:
         times = np.array([p["time_ms"] for p in envelope], dtype=np.float64)
         values = np.array([p["intensity"] for p in envelope], dtype=np.float64)
@@ -189,6 +231,11 @@ def _sections(annotations: Any) -> bytes:
     if not isinstance(annotations, Mapping) or "sections" not in annotations:
         return b""
     return b"".join(
-        SECTION.pack(round(float(s["start_ms"])), SECTION_LABELS.index(s["label"]),
-                     round(float(s.get("energy", 0.5)) * 255), 0)
-        for s in annotations["sections"])
+        SECTION.pack(
+            round(float(s["start_ms"])),
+            SECTION_LABELS.index(s["label"]),
+            round(float(s.get("energy", 0.5)) * 255),
+            0,
+        )
+        for s in annotations["sections"]
+    )

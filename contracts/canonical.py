@@ -6,6 +6,7 @@ parser returns them (an integer stays an integer, a float is written in Python's
 round-trip form). ``map_sha256`` is the SHA-256 of the canonical form of the map with the key
 ``metadata.hashes.map_sha256`` removed.
 """
+
 from __future__ import annotations
 
 import copy

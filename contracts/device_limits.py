@@ -3,6 +3,7 @@
 The device keeps one show in flash and plays it from RAM; these bounds keep a bundle inside
 that budget with room to spare. Both the validator (maps) and the deployer (bundles) use them.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -3,6 +3,7 @@
 Events say what happened (past tense); commands ask one service to act. Each class's
 ``routing_key`` is the topic it is published under on the events exchange.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -25,8 +26,17 @@ PresetName = Annotated[
     str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$", description="Genesis preset name")
 ]
 
-Stage = Literal["uploaded", "decoding", "rhythm", "features", "sections", "genesis",
-                "validating", "bundling", "done"]
+Stage = Literal[
+    "uploaded",
+    "decoding",
+    "rhythm",
+    "features",
+    "sections",
+    "genesis",
+    "validating",
+    "bundling",
+    "done",
+]
 
 
 class _Part(BaseModel):
@@ -117,8 +127,10 @@ class MapGenerated(_TrackMessage):
     plot_key: ObjectKey | None = Field(default=None, description="PNG picture of the map")
     warnings: list[str] = Field(default_factory=list, max_length=50)
     candidate: bool = Field(
-        default=False, description="An uploaded (external) map validated beside the track's "
-        "current version, which keeps its status until this one is accepted")
+        default=False,
+        description="An uploaded (external) map validated beside the track's "
+        "current version, which keeps its status until this one is accepted",
+    )
 
 
 class ValidationIssue(_Part):
@@ -149,9 +161,11 @@ class MapRejected(_TrackMessage):
     map_key: ObjectKey
     reasons: list[ValidationIssue] = Field(min_length=1, max_length=200)
     kept_status: Literal["ready", "warning", "failed"] | None = Field(
-        default=None, description="For a rejected candidate (an uploaded map), the status the "
+        default=None,
+        description="For a rejected candidate (an uploaded map), the status the "
         "track keeps with its current version; None when the rejected version was the "
-        "current one, so the track is now `failed`")
+        "current one, so the track is now `failed`",
+    )
 
 
 class DeploymentRequested(Message):
@@ -164,8 +178,11 @@ class DeploymentRequested(Message):
     device_ids: list[DeviceId] = Field(default_factory=list, max_length=5000)
     group: str | None = Field(default=None, pattern=ID_PATTERN)
     timeout_s: float | None = Field(
-        default=None, gt=0, le=86_400,
-        description="Seconds each device has to ack an offer (None: the deployer's default)")
+        default=None,
+        gt=0,
+        le=86_400,
+        description="Seconds each device has to ack an offer (None: the deployer's default)",
+    )
 
 
 class DeviceOutcome(_Part):
@@ -197,7 +214,8 @@ class TelemetryFrame(_Part):
     received_at: datetime = Field(description="When the gateway received the frame (UTC)")
     seq: int | None = Field(default=None, ge=0, description="The device's frame sequence number")
     deployment_id: str | None = Field(
-        default=None, pattern=ID_PATTERN, description="Deployment whose bundle is playing")
+        default=None, pattern=ID_PATTERN, description="Deployment whose bundle is playing"
+    )
 
 
 class DeviceTelemetry(Message):
@@ -222,14 +240,25 @@ class TelemetryAlert(Message):
     deployment_id: str | None = Field(default=None, pattern=ID_PATTERN)
     seq: int | None = Field(default=None, ge=0, description="Sequence number of the frame")
     gateway_id: str | None = Field(
-        default=None, max_length=64,
-        description="Gateway process that received the frame (it alerted its own dashboards)")
+        default=None,
+        max_length=64,
+        description="Gateway process that received the frame (it alerted its own dashboards)",
+    )
 
 
 ALL_MESSAGES: tuple[type[Message], ...] = (
-    TrackUploaded, AnalysisRequested, AnalysisProgress, AnalysisFailed, BeatsDetected,
-    MapGenerated, MapValidated, MapRejected, DeploymentRequested, BundleDeployed,
-    DeviceTelemetry, TelemetryAlert,
+    TrackUploaded,
+    AnalysisRequested,
+    AnalysisProgress,
+    AnalysisFailed,
+    BeatsDetected,
+    MapGenerated,
+    MapValidated,
+    MapRejected,
+    DeploymentRequested,
+    BundleDeployed,
+    DeviceTelemetry,
+    TelemetryAlert,
 )
 
 
@@ -264,8 +293,11 @@ class DeviceOffer(Message):
     crc32: int = Field(ge=0, le=0xFFFFFFFF)
     size_bytes: int = Field(ge=1)
     latency_offset_ms: int = Field(
-        default=0, ge=-10_000, le=10_000,
-        description="The device's latency offset, applied by the device at play time")
+        default=0,
+        ge=-10_000,
+        le=10_000,
+        description="The device's latency offset, applied by the device at play time",
+    )
     attempt: int = Field(default=1, ge=1, description="1 for the first offer, +1 per re-offer")
 
 
@@ -311,7 +343,11 @@ class DeviceDisconnected(Message):
 
 
 DEVICE_MESSAGES: tuple[type[Message], ...] = (
-    BundleBuilt, DeviceOffer, DeviceDelivered, DeviceBundleAck, DeviceConnected,
+    BundleBuilt,
+    DeviceOffer,
+    DeviceDelivered,
+    DeviceBundleAck,
+    DeviceConnected,
     DeviceDisconnected,
 )
 ALL_MESSAGES = ALL_MESSAGES + DEVICE_MESSAGES

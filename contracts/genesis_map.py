@@ -5,6 +5,7 @@ Additions are optional typed layers (dynamics, spectral, annotations, choreograp
 compact sampled-envelope form for band envelopes next to the seeds' list of points.
 Times are milliseconds from the start of the audio file.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -96,9 +97,11 @@ class RhythmLayer(_Model):
     )
     beats_per_bar: int | None = Field(default=None, ge=1, le=16, description="Meter numerator")
     time_signature: str | None = Field(
-        default=None, pattern=TIME_SIGNATURE_PATTERN,
+        default=None,
+        pattern=TIME_SIGNATURE_PATTERN,
         description="Meter as written, e.g. 4/4, or 6/8 for compound duple (two dotted-"
-                    "quarter beats a bar, each divided in three)")
+        "quarter beats a bar, each divided in three)",
+    )
 
 
 class DynamicsLayer(_Model):
@@ -142,18 +145,27 @@ class ChoreographyLayer(_Model):
 class Layers(_Model):
     rhythm: RhythmLayer
     frequency: FrequencyLayer
-    dynamics: Annotated[
-        Annotated[DynamicsLayer, Tag("typed")] | Annotated[dict[str, Any], Tag("free")],
-        _typed_or_free("loudness_db"),
-    ] | None = None
-    spectral: Annotated[
-        Annotated[SpectralLayer, Tag("typed")] | Annotated[dict[str, Any], Tag("free")],
-        _typed_or_free("centroid_hz"),
-    ] | None = None
-    annotations: Annotated[
-        Annotated[AnnotationsLayer, Tag("typed")] | Annotated[dict[str, Any], Tag("free")],
-        _typed_or_free("sections"),
-    ] | None = None
+    dynamics: (
+        Annotated[
+            Annotated[DynamicsLayer, Tag("typed")] | Annotated[dict[str, Any], Tag("free")],
+            _typed_or_free("loudness_db"),
+        ]
+        | None
+    ) = None
+    spectral: (
+        Annotated[
+            Annotated[SpectralLayer, Tag("typed")] | Annotated[dict[str, Any], Tag("free")],
+            _typed_or_free("centroid_hz"),
+        ]
+        | None
+    ) = None
+    annotations: (
+        Annotated[
+            Annotated[AnnotationsLayer, Tag("typed")] | Annotated[dict[str, Any], Tag("free")],
+            _typed_or_free("sections"),
+        ]
+        | None
+    ) = None
     choreography: ChoreographyLayer | None = None
 
 

@@ -4,6 +4,7 @@ The analyzer owns the presets' parameters (``services/analyzer/domain/presets.py
 public list the gateway offers, so the gateway never imports a service. A unit test keeps the
 two lists in step.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -5,6 +5,7 @@ durable quorum queue per message it consumes, named ``<service>.<routing key>``.
 fails too often (the queue's delivery limit) or fails its schema goes to the dead-letter
 exchange, which routes it by the source queue's name into ``<queue>.dlq``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -6,6 +6,7 @@ is refused. ``sub``, ``role``, ``iat`` and ``exp`` are required and must have th
 (a string ``exp`` or a list ``role`` is an invalid token, never a server error); a token may
 live at most ``MAX_TTL_S[role]``. Device tokens are not JWTs (see ``services/gateway/devices``).
 """
+
 from __future__ import annotations
 
 import hmac
@@ -47,18 +48,23 @@ def check_secret(secret: str, *, dev_mode: bool) -> None:
     """Refuse to start without a JWT secret, and outside dev mode with a weak one
     (short, a placeholder, repeated characters, low estimated entropy)."""
     if not secret:
-        raise RuntimeError(f"K1_JWT_SECRET is not set; generate one with {GENERATE_HINT} "
-                           "(`make run` keeps its own in var/jwt-secret)")
+        raise RuntimeError(
+            f"K1_JWT_SECRET is not set; generate one with {GENERATE_HINT} "
+            "(`make run` keeps its own in var/jwt-secret)"
+        )
     if dev_mode:
         return
     problem = secret_problem(secret)
     if problem is not None:
-        raise RuntimeError(f"K1_JWT_SECRET is refused because {problem} (K1_DEV_MODE is false); "
-                           f"generate one with {GENERATE_HINT}")
+        raise RuntimeError(
+            f"K1_JWT_SECRET is refused because {problem} (K1_DEV_MODE is false); "
+            f"generate one with {GENERATE_HINT}"
+        )
 
 
-def issue_token(secret: str, *, subject: str, role: Role, ttl_s: int = 3600,
-                now: float | None = None) -> str:
+def issue_token(
+    secret: str, *, subject: str, role: Role, ttl_s: int = 3600, now: float | None = None
+) -> str:
     if role not in ROLE_RANK:
         raise ValueError(f"unknown role {role!r}; use one of {sorted(ROLE_RANK)}")
     if not 0 < int(ttl_s) <= MAX_TTL_S[role]:
@@ -72,8 +78,12 @@ def verify_token(secret: str, token: str, *, now: float | None = None) -> Princi
     """The principal of a valid token; AuthError (with a safe message) otherwise."""
     try:
         # Only the signature and the header here; the claims are checked below, by type.
-        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={
-            "verify_exp": False, "verify_iat": False, "verify_nbf": False, "require": []})
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            options={"verify_exp": False, "verify_iat": False, "verify_nbf": False, "require": []},
+        )
     except (jwt.PyJWTError, ValueError, TypeError, OverflowError):
         raise AuthError("invalid token") from None
     return _principal(claims, time.time() if now is None else now)
@@ -82,9 +92,15 @@ def verify_token(secret: str, token: str, *, now: float | None = None) -> Princi
 def _principal(claims: dict[str, Any], now: float) -> Principal:
     sub, role, iat, exp = (claims.get(k) for k in ("sub", "role", "iat", "exp"))
     nbf = claims.get("nbf", iat)
-    if not (isinstance(role, str) and role in ROLE_RANK and isinstance(sub, str)
-            and 0 < len(sub) <= MAX_SUBJECT_CHARS and _is_time(iat) and _is_time(exp)
-            and _is_time(nbf)):
+    if not (
+        isinstance(role, str)
+        and role in ROLE_RANK
+        and isinstance(sub, str)
+        and 0 < len(sub) <= MAX_SUBJECT_CHARS
+        and _is_time(iat)
+        and _is_time(exp)
+        and _is_time(nbf)
+    ):
         raise AuthError("invalid token")
     if exp <= now:
         raise AuthError("token expired")
@@ -97,8 +113,9 @@ def _principal(claims: dict[str, Any], now: float) -> Principal:
 
 def _is_time(value: object) -> bool:
     """A JSON NumericDate: an integer or a finite number of seconds, not a string or a bool."""
-    return (type(value) is int or (type(value) is float and math.isfinite(value))) \
-        and 0 <= value < 2**53  # type: ignore[operator]
+    return (
+        type(value) is int or (type(value) is float and math.isfinite(value))
+    ) and 0 <= value < 2**53  # type: ignore[operator]
 
 
 def bearer(header_value: str | None) -> str:
@@ -117,5 +134,6 @@ def metrics_allowed(authorization: str | None, token: str) -> bool:
     if not token:
         return True
     scheme, _, given = (authorization or "").strip().partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(),
-                                                              token.encode())
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode(), token.encode()
+    )

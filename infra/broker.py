@@ -13,6 +13,7 @@ rejected without requeue; here every piece is set explicitly:
 Nothing connects at import time: ``build_broker`` only builds; ``await broker.start()`` (or the
 FastStream app / Litestar lifespan) connects.
 """
+
 from __future__ import annotations
 
 import logging
@@ -60,8 +61,12 @@ class K1Broker(RabbitBroker):
     """A ``RabbitBroker`` that declares the K1 topology and applies consumer QoS on start."""
 
     def __init__(
-        self, *args: object, settings: Settings, service: str,
-        declare: Iterable[Subscription] = (), **kwargs: object,
+        self,
+        *args: object,
+        settings: Settings,
+        service: str,
+        declare: Iterable[Subscription] = (),
+        **kwargs: object,
     ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.settings = settings
@@ -186,7 +191,8 @@ async def publish(
         durable = any(sub.routing_key == routing_key for sub in SUBSCRIPTIONS)
         log.log(
             logging.WARNING if durable else logging.DEBUG,
-            "published %s but no queue is bound for it", routing_key,
+            "published %s but no queue is bound for it",
+            routing_key,
             extra={"event_id": message.event_id, "track_id": getattr(message, "track_id", None)},
         )
     return routed

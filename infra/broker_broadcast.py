@@ -4,6 +4,7 @@ For live views only (the gateway's progress feed, dashboards): the queue is excl
 auto-deleted, every message is acked, and a bad body or a failing handler is only logged —
 there is no retry and no DLQ, since nothing durable depends on it.
 """
+
 from __future__ import annotations
 
 import logging

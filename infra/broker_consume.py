@@ -15,6 +15,7 @@ A durable consumer (``subscribe``):
 * on the ``DELIVERY_LIMIT``-th failed delivery (or a ``PermanentError``) it gives up itself:
   dead-letters with the reason, calls ``on_give_up`` once, acks.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -116,8 +117,12 @@ def subscribe(
 
 class _Consumer(Generic[M]):
     def __init__(
-        self, queue: str, model: type[M], handler: Handler[M],
-        on_give_up: GiveUp | None, quiet: bool,
+        self,
+        queue: str,
+        model: type[M],
+        handler: Handler[M],
+        on_give_up: GiveUp | None,
+        quiet: bool,
     ) -> None:
         self.queue = queue
         self.model = model
@@ -156,8 +161,13 @@ class _Consumer(Generic[M]):
                 delay = backoff_s(waits, base_s=OUTAGE_BASE_S, cap_s=OUTAGE_MAX_WAIT_S)
                 if is_outage(exc) and time.monotonic() - held_since + delay <= patience_s:
                     OUTAGE_RETRIES.labels(self.queue).inc()
-                    log.warning("dependency unavailable, retrying in place in %.1fs "
-                                "(delivery not counted): %s", delay, error_text(exc), extra=ctx)
+                    log.warning(
+                        "dependency unavailable, retrying in place in %.1fs "
+                        "(delivery not counted): %s",
+                        delay,
+                        error_text(exc),
+                        extra=ctx,
+                    )
                     await asyncio.sleep(delay)
                     continue
                 await self._failed(message, broker, msg, exc, attempt, ctx)
@@ -174,16 +184,20 @@ class _Consumer(Generic[M]):
         await self._give_up(message, broker, body, error, ctx, attempt=1, reason="poison")
 
     async def _failed(
-        self, message: RabbitMessage, broker: RabbitBroker, msg: M, exc: Exception,
-        attempt: int, ctx: dict[str, Any],
+        self,
+        message: RabbitMessage,
+        broker: RabbitBroker,
+        msg: M,
+        exc: Exception,
+        attempt: int,
+        ctx: dict[str, Any],
     ) -> None:
         error = error_text(exc)
         MESSAGES_FAILED.labels(self.queue).inc()
         trace.get_current_span().set_status(trace.StatusCode.ERROR, error[:200])
         if isinstance(exc, PermanentError) or should_give_up(attempt, limit=DELIVERY_LIMIT):
             log.error("giving up after %d deliveries: %s", attempt, error, extra=ctx, exc_info=exc)
-            await self._give_up(message, broker, msg, error, ctx, attempt=attempt,
-                                reason="gave_up")
+            await self._give_up(message, broker, msg, error, ctx, attempt=attempt, reason="gave_up")
             return
         delay = backoff_s(attempt, base_s=_settings_of(broker).retry_backoff_s)
         log.warning("handler failed, retry in %.2fs: %s", delay, error, extra=ctx)
@@ -191,8 +205,15 @@ class _Consumer(Generic[M]):
         await message.reject(requeue=True)
 
     async def _give_up(
-        self, message: RabbitMessage, broker: RabbitBroker, subject: Any, error: str,
-        ctx: dict[str, Any], *, attempt: int, reason: str,
+        self,
+        message: RabbitMessage,
+        broker: RabbitBroker,
+        subject: Any,
+        error: str,
+        ctx: dict[str, Any],
+        *,
+        attempt: int,
+        reason: str,
     ) -> None:
         try:
             await dead_letter(broker, message, self.queue, error, attempt=attempt)

@@ -14,6 +14,7 @@ Hence the consumer returns failed messages with ``reject(requeue=True)`` (counte
 version), reads the larger of both headers, and gives up itself one delivery before the broker
 would, dead-lettering with the reason; the queue's limit stays as the backstop.
 """
+
 from __future__ import annotations
 
 import re

@@ -6,6 +6,7 @@ objects are used to declare and to consume: FastStream's declarer caches by equa
 RabbitMQ refuses a re-declaration with different arguments (PRECONDITION_FAILED), so they must
 never be spelled twice.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -47,8 +48,10 @@ def queue_for(sub: Subscription) -> RabbitQueue:
         sub.queue,
         queue_type=QueueType.QUORUM,
         durable=True,
-        arguments=queue_arguments(sub.queue,  # type: ignore[arg-type]
-                                  single_active=sub.single_active),
+        arguments=queue_arguments(
+            sub.queue,  # type: ignore[arg-type]
+            single_active=sub.single_active,
+        ),
         routing_key=sub.routing_key,
     )
 

@@ -24,6 +24,7 @@ goes through :func:`as_utc`; range queries on ``$currentDate`` fields do not mat
 Index names and descending index keys are ignored (harmless: indexes are walked both ways), and
 an index whose keys include ``_id`` breaks every insert ("JSON path error near '_id'").
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -148,8 +149,11 @@ class TransitionResult:
     def is_at(self, status: str, version: int) -> bool:
         """The track is in ``status`` at ``version`` now, by this call or an earlier delivery
         of the same event: a redelivered handler carries on, any other refusal is stale."""
-        return (self.track is not None and self.track.status == status
-                and self.track.analysis_version == version)
+        return (
+            self.track is not None
+            and self.track.status == status
+            and self.track.analysis_version == version
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,8 +175,16 @@ class AnalysisRecord:
     updated_at: datetime
 
 
-_ANALYSIS_FIELDS = ("analysis_key", "map_key", "map_sha256", "plot_key", "bpm", "outcome",
-                    "warnings", "error_reason")
+_ANALYSIS_FIELDS = (
+    "analysis_key",
+    "map_key",
+    "map_sha256",
+    "plot_key",
+    "bpm",
+    "outcome",
+    "warnings",
+    "error_reason",
+)
 
 
 # ------------------------------------------------------------------------------------- ports
@@ -183,18 +195,29 @@ class TrackRepo(Protocol):
     async def create_track(self, new: NewTrack) -> CreateTrackResult: ...
     async def get_track(self, track_id: str) -> Track | None: ...
     async def find_by_sha256(self, audio_sha256: str) -> Track | None: ...
-    async def list_tracks(self, *, status: str | Sequence[str] | None = None,
-                          limit: int = 20, offset: int = 0) -> TrackPage: ...
+    async def list_tracks(
+        self, *, status: str | Sequence[str] | None = None, limit: int = 20, offset: int = 0
+    ) -> TrackPage: ...
     async def delete_track(self, track_id: str) -> bool: ...
-    async def transition(self, track_id: str, *, version: int, to: TrackStatus,
-                         stage: str | None = None, progress_pct: float | None = None,
-                         error_code: str | None = None, error_reason: str | None = None,
-                         warnings: Sequence[str] | None = None,
-                         map_key: str | None = None) -> TransitionResult: ...
-    async def record_progress(self, track_id: str, *, version: int, stage: str,
-                              percent: float) -> bool: ...
-    async def start_reanalysis(self, track_id: str, *, from_version: int,
-                               preset: str) -> TransitionResult:
+    async def transition(
+        self,
+        track_id: str,
+        *,
+        version: int,
+        to: TrackStatus,
+        stage: str | None = None,
+        progress_pct: float | None = None,
+        error_code: str | None = None,
+        error_reason: str | None = None,
+        warnings: Sequence[str] | None = None,
+        map_key: str | None = None,
+    ) -> TransitionResult: ...
+    async def record_progress(
+        self, track_id: str, *, version: int, stage: str, percent: float
+    ) -> bool: ...
+    async def start_reanalysis(
+        self, track_id: str, *, from_version: int, preset: str
+    ) -> TransitionResult:
         """Finished ``from_version`` with no candidate open -> ``analyzing`` at the next
         version number."""
 
@@ -202,9 +225,16 @@ class TrackRepo(Protocol):
         """Hand out the next version number as ``candidate_version`` of a finished track with
         no candidate open; status, current version and map stay as they are."""
 
-    async def promote_candidate(self, track_id: str, *, version: int,
-                                to: Literal["ready", "warning"], preset: str, map_key: str,
-                                warnings: Sequence[str] = ()) -> TransitionResult:
+    async def promote_candidate(
+        self,
+        track_id: str,
+        *,
+        version: int,
+        to: Literal["ready", "warning"],
+        preset: str,
+        map_key: str,
+        warnings: Sequence[str] = (),
+    ) -> TransitionResult:
         """The validated candidate ``version`` becomes the current version, ``to``."""
 
     async def drop_candidate(self, track_id: str, *, version: int) -> TransitionResult:
@@ -270,13 +300,27 @@ def status_filter(status: str | Sequence[str] | None) -> list[str] | None:
 
 def new_track_doc(new: NewTrack, now: datetime) -> dict[str, Any]:
     return {
-        "_id": new.track_id, "audio_sha256": new.audio_sha256, "audio_key": new.audio_key,
-        "filename": new.filename, "content_type": new.content_type,
-        "size_bytes": new.size_bytes, "preset": new.preset, "duration_ms": new.duration_ms,
-        "status": "uploaded", "analysis_version": 1, "stage": "uploaded", "progress_pct": 0.0,
-        "error_code": None, "error_reason": None, "warnings": [], "map_key": None,
-        "created_at": now, "updated_at": now, "status_at": {"uploaded": now},
-        "candidate_version": None, "latest_version": 1,
+        "_id": new.track_id,
+        "audio_sha256": new.audio_sha256,
+        "audio_key": new.audio_key,
+        "filename": new.filename,
+        "content_type": new.content_type,
+        "size_bytes": new.size_bytes,
+        "preset": new.preset,
+        "duration_ms": new.duration_ms,
+        "status": "uploaded",
+        "analysis_version": 1,
+        "stage": "uploaded",
+        "progress_pct": 0.0,
+        "error_code": None,
+        "error_reason": None,
+        "warnings": [],
+        "map_key": None,
+        "created_at": now,
+        "updated_at": now,
+        "status_at": {"uploaded": now},
+        "candidate_version": None,
+        "latest_version": 1,
     }
 
 
@@ -284,9 +328,16 @@ def same_upload(doc: Mapping[str, Any], new: NewTrack) -> bool:
     return doc["_id"] == new.track_id and doc["audio_sha256"] == new.audio_sha256
 
 
-def transition_sets(to: str, *, stage: str | None, progress_pct: float | None,
-                    error_code: str | None, error_reason: str | None,
-                    warnings: Sequence[str] | None, map_key: str | None) -> dict[str, Any]:
+def transition_sets(
+    to: str,
+    *,
+    stage: str | None,
+    progress_pct: float | None,
+    error_code: str | None,
+    error_reason: str | None,
+    warnings: Sequence[str] | None,
+    map_key: str | None,
+) -> dict[str, Any]:
     """The fields ``transition`` sets (timestamps excluded)."""
     check_status(to)
     if to not in ALLOWED_FROM:
@@ -317,24 +368,47 @@ def opening_guard(doc: Mapping[str, Any], from_version: int) -> dict[str, Any]:
     """Filter of a write that opens version ``next_version(doc)``: the track is still finished
     at ``from_version``, has no candidate, and nobody handed out a number since ``doc`` was
     read (a missing ``latest_version``, on tracks stored before it existed, matches None)."""
-    return {"_id": doc["_id"], "analysis_version": from_version,
-            "status": {"$in": list(FINISHED)}, "candidate_version": None,
-            "latest_version": doc.get("latest_version")}
+    return {
+        "_id": doc["_id"],
+        "analysis_version": from_version,
+        "status": {"$in": list(FINISHED)},
+        "candidate_version": None,
+        "latest_version": doc.get("latest_version"),
+    }
 
 
 def reanalysis_sets(preset: str, version: int) -> dict[str, Any]:
-    return {"status": "analyzing", "preset": preset, "stage": "uploaded", "progress_pct": 0.0,
-            "error_code": None, "error_reason": None, "warnings": [], "map_key": None,
-            "analysis_version": version, "latest_version": version}
+    return {
+        "status": "analyzing",
+        "preset": preset,
+        "stage": "uploaded",
+        "progress_pct": 0.0,
+        "error_code": None,
+        "error_reason": None,
+        "warnings": [],
+        "map_key": None,
+        "analysis_version": version,
+        "latest_version": version,
+    }
 
 
-def promotion_sets(to: str, *, version: int, preset: str, map_key: str,
-                   warnings: Sequence[str]) -> dict[str, Any]:
+def promotion_sets(
+    to: str, *, version: int, preset: str, map_key: str, warnings: Sequence[str]
+) -> dict[str, Any]:
     if to not in ("ready", "warning"):
         raise ValueError(f"a candidate becomes ready or warning, not {to!r}")
-    return {"status": to, "analysis_version": version, "preset": preset, "stage": "done",
-            "progress_pct": 100.0, "error_code": None, "error_reason": None,
-            "warnings": list(warnings), "map_key": map_key, "candidate_version": None}
+    return {
+        "status": to,
+        "analysis_version": version,
+        "preset": preset,
+        "stage": "done",
+        "progress_pct": 100.0,
+        "error_code": None,
+        "error_reason": None,
+        "warnings": list(warnings),
+        "map_key": map_key,
+        "candidate_version": None,
+    }
 
 
 STATUS_AT_DROPPED = ("analyzing", "mapped", *FINISHED)
@@ -349,28 +423,49 @@ def dropped_status_at(entered: str) -> tuple[str, ...]:
 
 def track_from_doc(doc: Mapping[str, Any]) -> Track:
     return Track(
-        track_id=doc["_id"], audio_sha256=doc["audio_sha256"], audio_key=doc["audio_key"],
-        filename=doc["filename"], content_type=doc["content_type"],
-        size_bytes=int(doc["size_bytes"]), preset=doc["preset"],
-        duration_ms=doc.get("duration_ms"), status=doc["status"],
-        analysis_version=int(doc["analysis_version"]), stage=doc.get("stage") or "",
-        progress_pct=float(doc.get("progress_pct") or 0.0), error_code=doc.get("error_code"),
-        error_reason=doc.get("error_reason"), warnings=tuple(doc.get("warnings") or ()),
-        map_key=doc.get("map_key"), created_at=as_utc(doc["created_at"]),  # type: ignore[arg-type]
+        track_id=doc["_id"],
+        audio_sha256=doc["audio_sha256"],
+        audio_key=doc["audio_key"],
+        filename=doc["filename"],
+        content_type=doc["content_type"],
+        size_bytes=int(doc["size_bytes"]),
+        preset=doc["preset"],
+        duration_ms=doc.get("duration_ms"),
+        status=doc["status"],
+        analysis_version=int(doc["analysis_version"]),
+        stage=doc.get("stage") or "",
+        progress_pct=float(doc.get("progress_pct") or 0.0),
+        error_code=doc.get("error_code"),
+        error_reason=doc.get("error_reason"),
+        warnings=tuple(doc.get("warnings") or ()),
+        map_key=doc.get("map_key"),
+        created_at=as_utc(doc["created_at"]),  # type: ignore[arg-type]
         updated_at=as_utc(doc["updated_at"]),  # type: ignore[arg-type]
-        status_at={k: as_utc(v) for k, v in (doc.get("status_at") or {}).items()
-                   if v is not None},  # type: ignore[misc]
-        candidate_version=doc.get("candidate_version"), latest_version=next_version(doc) - 1,
+        status_at={k: as_utc(v) for k, v in (doc.get("status_at") or {}).items() if v is not None},  # type: ignore[misc]
+        candidate_version=doc.get("candidate_version"),
+        latest_version=next_version(doc) - 1,
     )
 
 
 def new_analysis_doc(track_id: str, version: int, preset: str, now: datetime) -> dict[str, Any]:
     if version < 1:
         raise ValueError(f"analysis version must be >= 1, got {version}")
-    return {"_id": f"{track_id}:{version}", "track_id": track_id, "version": version,
-            "preset": preset, "outcome": "pending", "analysis_key": None, "map_key": None,
-            "map_sha256": None, "plot_key": None, "bpm": None, "warnings": [],
-            "error_reason": None, "created_at": now, "updated_at": now}
+    return {
+        "_id": f"{track_id}:{version}",
+        "track_id": track_id,
+        "version": version,
+        "preset": preset,
+        "outcome": "pending",
+        "analysis_key": None,
+        "map_key": None,
+        "map_sha256": None,
+        "plot_key": None,
+        "bpm": None,
+        "warnings": [],
+        "error_reason": None,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def analysis_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -387,11 +482,17 @@ def analysis_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
 
 def analysis_from_doc(doc: Mapping[str, Any]) -> AnalysisRecord:
     return AnalysisRecord(
-        track_id=doc["track_id"], version=int(doc["version"]), preset=doc["preset"],
-        outcome=doc["outcome"], analysis_key=doc.get("analysis_key"),
-        map_key=doc.get("map_key"), map_sha256=doc.get("map_sha256"),
-        plot_key=doc.get("plot_key"), bpm=doc.get("bpm"),
-        warnings=tuple(doc.get("warnings") or ()), error_reason=doc.get("error_reason"),
+        track_id=doc["track_id"],
+        version=int(doc["version"]),
+        preset=doc["preset"],
+        outcome=doc["outcome"],
+        analysis_key=doc.get("analysis_key"),
+        map_key=doc.get("map_key"),
+        map_sha256=doc.get("map_sha256"),
+        plot_key=doc.get("plot_key"),
+        bpm=doc.get("bpm"),
+        warnings=tuple(doc.get("warnings") or ()),
+        error_reason=doc.get("error_reason"),
         created_at=as_utc(doc["created_at"]),  # type: ignore[arg-type]
         updated_at=as_utc(doc["updated_at"]),  # type: ignore[arg-type]
     )
@@ -434,13 +535,18 @@ class MongoTrackRepo:
         doc = await self._tracks.find_one({"audio_sha256": audio_sha256})
         return track_from_doc(doc) if doc else None
 
-    async def list_tracks(self, *, status: str | Sequence[str] | None = None,
-                          limit: int = 20, offset: int = 0) -> TrackPage:
+    async def list_tracks(
+        self, *, status: str | Sequence[str] | None = None, limit: int = 20, offset: int = 0
+    ) -> TrackPage:
         check_page(limit, offset)
         statuses = status_filter(status)
         query: dict[str, Any] = {} if statuses is None else {"status": {"$in": statuses}}
-        cursor = (self._tracks.find(query).sort([("created_at", DESCENDING), ("_id", DESCENDING)])
-                  .skip(offset).limit(limit))
+        cursor = (
+            self._tracks.find(query)
+            .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+            .skip(offset)
+            .limit(limit)
+        )
         items = tuple([track_from_doc(d) async for d in cursor])
         total = await self._tracks.count_documents(query)
         return TrackPage(items=items, total=total, limit=limit, offset=offset)
@@ -450,36 +556,62 @@ class MongoTrackRepo:
         result = await self._tracks.delete_one({"_id": track_id})
         return result.deleted_count == 1
 
-    async def transition(self, track_id: str, *, version: int, to: TrackStatus,
-                         stage: str | None = None, progress_pct: float | None = None,
-                         error_code: str | None = None, error_reason: str | None = None,
-                         warnings: Sequence[str] | None = None,
-                         map_key: str | None = None) -> TransitionResult:
-        sets = transition_sets(to, stage=stage, progress_pct=progress_pct,
-                               error_code=error_code, error_reason=error_reason,
-                               warnings=warnings, map_key=map_key)
-        query = {"_id": track_id, "analysis_version": version,
-                 "status": {"$in": list(ALLOWED_FROM[to])}}
+    async def transition(
+        self,
+        track_id: str,
+        *,
+        version: int,
+        to: TrackStatus,
+        stage: str | None = None,
+        progress_pct: float | None = None,
+        error_code: str | None = None,
+        error_reason: str | None = None,
+        warnings: Sequence[str] | None = None,
+        map_key: str | None = None,
+    ) -> TransitionResult:
+        sets = transition_sets(
+            to,
+            stage=stage,
+            progress_pct=progress_pct,
+            error_code=error_code,
+            error_reason=error_reason,
+            warnings=warnings,
+            map_key=map_key,
+        )
+        query = {
+            "_id": track_id,
+            "analysis_version": version,
+            "status": {"$in": list(ALLOWED_FROM[to])},
+        }
         update = {"$set": sets, "$currentDate": {"updated_at": True, f"status_at.{to}": True}}
         return await self._guarded(track_id, query, update)
 
-    async def record_progress(self, track_id: str, *, version: int, stage: str,
-                              percent: float) -> bool:
-        query = {"_id": track_id, "analysis_version": version,
-                 "status": {"$in": ["analyzing", "mapped"]},
-                 "progress_pct": {"$lt": float(percent)}}
-        update = {"$set": {"stage": stage, "progress_pct": float(percent)},
-                  "$currentDate": {"updated_at": True}}
+    async def record_progress(
+        self, track_id: str, *, version: int, stage: str, percent: float
+    ) -> bool:
+        query = {
+            "_id": track_id,
+            "analysis_version": version,
+            "status": {"$in": ["analyzing", "mapped"]},
+            "progress_pct": {"$lt": float(percent)},
+        }
+        update = {
+            "$set": {"stage": stage, "progress_pct": float(percent)},
+            "$currentDate": {"updated_at": True},
+        }
         return (await self._tracks.update_one(query, update)).modified_count == 1
 
-    async def start_reanalysis(self, track_id: str, *, from_version: int,
-                               preset: str) -> TransitionResult:
+    async def start_reanalysis(
+        self, track_id: str, *, from_version: int, preset: str
+    ) -> TransitionResult:
         doc = await self._tracks.find_one({"_id": track_id})
         if doc is None:
             return TransitionResult(applied=False, track=None)
-        update = {"$set": reanalysis_sets(preset, next_version(doc)),
-                  "$unset": {f"status_at.{s}": "" for s in dropped_status_at("analyzing")},
-                  "$currentDate": {"updated_at": True, "status_at.analyzing": True}}
+        update = {
+            "$set": reanalysis_sets(preset, next_version(doc)),
+            "$unset": {f"status_at.{s}": "" for s in dropped_status_at("analyzing")},
+            "$currentDate": {"updated_at": True, "status_at.analyzing": True},
+        }
         return await self._guarded(track_id, opening_guard(doc, from_version), update)
 
     async def open_candidate(self, track_id: str, *, from_version: int) -> TransitionResult:
@@ -487,25 +619,39 @@ class MongoTrackRepo:
         if doc is None:
             return TransitionResult(applied=False, track=None)
         version = next_version(doc)
-        update = {"$set": {"candidate_version": version, "latest_version": version},
-                  "$currentDate": {"updated_at": True}}
+        update = {
+            "$set": {"candidate_version": version, "latest_version": version},
+            "$currentDate": {"updated_at": True},
+        }
         return await self._guarded(track_id, opening_guard(doc, from_version), update)
 
-    async def promote_candidate(self, track_id: str, *, version: int,
-                                to: Literal["ready", "warning"], preset: str, map_key: str,
-                                warnings: Sequence[str] = ()) -> TransitionResult:
-        sets = promotion_sets(to, version=version, preset=preset, map_key=map_key,
-                              warnings=warnings)
-        update = {"$set": sets,
-                  "$unset": {f"status_at.{s}": "" for s in dropped_status_at(to)},
-                  "$currentDate": {"updated_at": True, f"status_at.{to}": True}}
-        return await self._guarded(track_id, {"_id": track_id, "candidate_version": version},
-                                   update)
+    async def promote_candidate(
+        self,
+        track_id: str,
+        *,
+        version: int,
+        to: Literal["ready", "warning"],
+        preset: str,
+        map_key: str,
+        warnings: Sequence[str] = (),
+    ) -> TransitionResult:
+        sets = promotion_sets(
+            to, version=version, preset=preset, map_key=map_key, warnings=warnings
+        )
+        update = {
+            "$set": sets,
+            "$unset": {f"status_at.{s}": "" for s in dropped_status_at(to)},
+            "$currentDate": {"updated_at": True, f"status_at.{to}": True},
+        }
+        return await self._guarded(
+            track_id, {"_id": track_id, "candidate_version": version}, update
+        )
 
     async def drop_candidate(self, track_id: str, *, version: int) -> TransitionResult:
         update = {"$set": {"candidate_version": None}, "$currentDate": {"updated_at": True}}
-        return await self._guarded(track_id, {"_id": track_id, "candidate_version": version},
-                                   update)
+        return await self._guarded(
+            track_id, {"_id": track_id, "candidate_version": version}, update
+        )
 
     async def with_candidates(self, *, limit: int = 500) -> tuple[Track, ...]:
         # ``$gt`` rather than ``$ne: None``: nx-27017 matches missing fields with the latter.
@@ -513,10 +659,12 @@ class MongoTrackRepo:
         tracks = [track_from_doc(d) async for d in cursor]
         return tuple(sorted(tracks, key=lambda t: t.updated_at))
 
-    async def _guarded(self, track_id: str, query: dict[str, Any],
-                       update: dict[str, Any]) -> TransitionResult:
+    async def _guarded(
+        self, track_id: str, query: dict[str, Any], update: dict[str, Any]
+    ) -> TransitionResult:
         doc = await self._tracks.find_one_and_update(
-            query, update, return_document=ReturnDocument.AFTER)
+            query, update, return_document=ReturnDocument.AFTER
+        )
         if doc is not None:
             return TransitionResult(applied=True, track=track_from_doc(doc))
         return TransitionResult(applied=False, track=await self.get_track(track_id))
@@ -528,7 +676,8 @@ class MongoAnalysisRepo:
 
     async def ensure_indexes(self) -> None:
         await self._analyses.create_index(
-            [("track_id", ASCENDING), ("version", ASCENDING)], unique=True)
+            [("track_id", ASCENDING), ("version", ASCENDING)], unique=True
+        )
 
     async def add(self, track_id: str, version: int, *, preset: str) -> AnalysisRecord:
         doc = new_analysis_doc(track_id, version, preset, utcnow_ms())
@@ -547,8 +696,8 @@ class MongoAnalysisRepo:
         if sets:
             update["$set"] = sets
         doc = await self._analyses.find_one_and_update(
-            {"track_id": track_id, "version": version}, update,
-            return_document=ReturnDocument.AFTER)
+            {"track_id": track_id, "version": version}, update, return_document=ReturnDocument.AFTER
+        )
         if doc is None:
             raise NotFound(f"analysis {track_id} v{version} does not exist")
         return analysis_from_doc(doc)
@@ -558,8 +707,7 @@ class MongoAnalysisRepo:
         return analysis_from_doc(doc) if doc else None
 
     async def latest(self, track_id: str) -> AnalysisRecord | None:
-        doc = await self._analyses.find_one({"track_id": track_id},
-                                            sort=[("version", DESCENDING)])
+        doc = await self._analyses.find_one({"track_id": track_id}, sort=[("version", DESCENDING)])
         return analysis_from_doc(doc) if doc else None
 
     async def list_for_track(self, track_id: str) -> tuple[AnalysisRecord, ...]:
@@ -573,11 +721,16 @@ class MongoEventLedger:
 
     async def ensure_indexes(self) -> None:
         await self._events.create_index(
-            [("consumer", ASCENDING), ("event_id", ASCENDING)], unique=True)
+            [("consumer", ASCENDING), ("event_id", ASCENDING)], unique=True
+        )
 
     async def claim(self, consumer: str, event_id: str) -> bool:
-        doc = {"_id": f"{consumer}:{event_id}", "consumer": consumer, "event_id": event_id,
-               "claimed_at": utcnow_ms()}
+        doc = {
+            "_id": f"{consumer}:{event_id}",
+            "consumer": consumer,
+            "event_id": event_id,
+            "claimed_at": utcnow_ms(),
+        }
         try:
             await self._events.insert_one(doc)
             return True
@@ -633,5 +786,6 @@ class MongoDocStore:
 
 def build_doc_store(settings: Any) -> MongoDocStore:
     """The document store configured by ``settings`` (``mongodb_url``, ``mongodb_database``)."""
-    return MongoDocStore.from_url(settings.mongodb_url.get_secret_value(),
-                                  settings.mongodb_database)
+    return MongoDocStore.from_url(
+        settings.mongodb_url.get_secret_value(), settings.mongodb_database
+    )

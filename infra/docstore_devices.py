@@ -19,10 +19,11 @@ is fresh (``presence_lease_s``), so a gateway killed without closing its sockets
 its devices "online" for ever. ``seen_s`` is the writing gateway's clock: hosts must agree on
 the time to well within the lease (NTP does).
 """
+
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol, get_args, runtime_checkable
@@ -138,13 +139,15 @@ class DeviceRepo(Protocol):
         """The devices among ``device_ids`` that exist, in id order, in one query; unknown
         ids are simply absent (the caller compares)."""
 
-    async def list(self, *, group: str | None = None, limit: int = 100,
-                   offset: int = 0) -> tuple[Device, ...]: ...
+    async def list(
+        self, *, group: str | None = None, limit: int = 100, offset: int = 0
+    ) -> tuple[Device, ...]: ...
     async def in_group(self, group: str) -> tuple[Device, ...]: ...
     async def update(self, device_id: str, **changes: Any) -> Device | None: ...
     async def delete(self, device_id: str) -> bool: ...
-    async def set_connection(self, device_id: str, *, connected: bool,
-                             gateway_id: str | None) -> None: ...
+    async def set_connection(
+        self, device_id: str, *, connected: bool, gateway_id: str | None
+    ) -> None: ...
     async def renew_connections(self, gateway_id: str) -> int:
         """Renew the presence lease of every device connected through ``gateway_id``;
         returns how many."""
@@ -166,15 +169,23 @@ class DeploymentRepo(Protocol):
 
     async def get(self, deployment_id: str) -> Deployment | None: ...
     async def targets(self, deployment_id: str) -> tuple[Target, ...]: ...
-    async def move(self, deployment_id: str, device_id: str, *, to: TargetState,
-                   from_states: Sequence[str], reason: str | None = None,
-                   deadline_s: float | None = None, next_attempt: bool = False
-                   ) -> Target | None:
+    async def move(
+        self,
+        deployment_id: str,
+        device_id: str,
+        *,
+        to: TargetState,
+        from_states: Sequence[str],
+        reason: str | None = None,
+        deadline_s: float | None = None,
+        next_attempt: bool = False,
+    ) -> Target | None:
         """Move one device's state if it is in ``from_states``; None when nothing moved."""
 
     async def for_device(self, device_id: str, states: Sequence[str]) -> tuple[Target, ...]: ...
-    async def expired(self, now_s: float, states: Sequence[str], *,
-                      limit: int = 1000) -> tuple[Target, ...]: ...
+    async def expired(
+        self, now_s: float, states: Sequence[str], *, limit: int = 1000
+    ) -> tuple[Target, ...]: ...
     async def mark_completed(self, deployment_id: str, digest: str) -> None: ...
 
 
@@ -208,10 +219,19 @@ def device_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def new_device_doc(new: NewDevice, now: datetime) -> dict[str, Any]:
-    return {"_id": new.device_id, "name": new.name, "group": new.group,
-            "token_hash": new.token_hash, "latency_offset_ms": int(new.latency_offset_ms),
-            "drift_threshold_ms": float(new.drift_threshold_ms), "connected": False,
-            "gateway_id": None, "seen_s": 0.0, "created_at": now, "updated_at": now}
+    return {
+        "_id": new.device_id,
+        "name": new.name,
+        "group": new.group,
+        "token_hash": new.token_hash,
+        "latency_offset_ms": int(new.latency_offset_ms),
+        "drift_threshold_ms": float(new.drift_threshold_ms),
+        "connected": False,
+        "gateway_id": None,
+        "seen_s": 0.0,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def is_present(doc: Mapping[str, Any], now_s: float, lease_s: float) -> bool:
@@ -219,54 +239,101 @@ def is_present(doc: Mapping[str, Any], now_s: float, lease_s: float) -> bool:
     return bool(doc.get("connected")) and now_s - float(doc.get("seen_s") or 0.0) <= lease_s
 
 
-def device_from_doc(doc: Mapping[str, Any], *, now_s: float | None = None,
-                    lease_s: float = PRESENCE_LEASE_S) -> Device:
+def device_from_doc(
+    doc: Mapping[str, Any], *, now_s: float | None = None, lease_s: float = PRESENCE_LEASE_S
+) -> Device:
     present = is_present(doc, time.time() if now_s is None else now_s, lease_s)
-    return Device(device_id=doc["_id"], name=doc["name"], group=doc["group"],
-                  token_hash=doc["token_hash"], latency_offset_ms=int(doc["latency_offset_ms"]),
-                  drift_threshold_ms=float(doc["drift_threshold_ms"]),
-                  connected=present, gateway_id=doc.get("gateway_id") if present else None,
-                  created_at=as_utc(doc["created_at"]),  # type: ignore[arg-type]
-                  updated_at=as_utc(doc["updated_at"]))  # type: ignore[arg-type]
+    return Device(
+        device_id=doc["_id"],
+        name=doc["name"],
+        group=doc["group"],
+        token_hash=doc["token_hash"],
+        latency_offset_ms=int(doc["latency_offset_ms"]),
+        drift_threshold_ms=float(doc["drift_threshold_ms"]),
+        connected=present,
+        gateway_id=doc.get("gateway_id") if present else None,
+        created_at=as_utc(doc["created_at"]),  # type: ignore[arg-type]
+        updated_at=as_utc(doc["updated_at"]),
+    )  # type: ignore[arg-type]
 
 
 def bundle_doc(record: BundleRecord) -> dict[str, Any]:
-    return {"_id": f"{record.track_id}:{record.version}", "track_id": record.track_id,
-            "version": record.version, "bundle_key": record.bundle_key, "crc32": record.crc32,
-            "size_bytes": record.size_bytes, "map_sha256": record.map_sha256}
+    return {
+        "_id": f"{record.track_id}:{record.version}",
+        "track_id": record.track_id,
+        "version": record.version,
+        "bundle_key": record.bundle_key,
+        "crc32": record.crc32,
+        "size_bytes": record.size_bytes,
+        "map_sha256": record.map_sha256,
+    }
 
 
 def bundle_from_doc(doc: Mapping[str, Any]) -> BundleRecord:
-    return BundleRecord(doc["track_id"], int(doc["version"]), doc["bundle_key"],
-                        int(doc["crc32"]), int(doc["size_bytes"]), doc["map_sha256"])
+    return BundleRecord(
+        doc["track_id"],
+        int(doc["version"]),
+        doc["bundle_key"],
+        int(doc["crc32"]),
+        int(doc["size_bytes"]),
+        doc["map_sha256"],
+    )
 
 
 def deployment_doc(new: NewDeployment, now: datetime) -> dict[str, Any]:
-    return {"_id": new.deployment_id, "track_id": new.track_id, "bundle_key": new.bundle_key,
-            "crc32": new.crc32, "size_bytes": new.size_bytes, "device_ids": list(new.device_ids),
-            "timeout_s": float(new.timeout_s), "completed_digest": None, "created_at": now}
+    return {
+        "_id": new.deployment_id,
+        "track_id": new.track_id,
+        "bundle_key": new.bundle_key,
+        "crc32": new.crc32,
+        "size_bytes": new.size_bytes,
+        "device_ids": list(new.device_ids),
+        "timeout_s": float(new.timeout_s),
+        "completed_digest": None,
+        "created_at": now,
+    }
 
 
 def deployment_from_doc(doc: Mapping[str, Any]) -> Deployment:
-    return Deployment(doc["_id"], doc["track_id"], doc["bundle_key"], int(doc["crc32"]),
-                      int(doc["size_bytes"]), tuple(doc["device_ids"]), float(doc["timeout_s"]),
-                      doc.get("completed_digest"),
-                      as_utc(doc["created_at"]))  # type: ignore[arg-type]
+    return Deployment(
+        doc["_id"],
+        doc["track_id"],
+        doc["bundle_key"],
+        int(doc["crc32"]),
+        int(doc["size_bytes"]),
+        tuple(doc["device_ids"]),
+        float(doc["timeout_s"]),
+        doc.get("completed_digest"),
+        as_utc(doc["created_at"]),
+    )  # type: ignore[arg-type]
 
 
 def target_doc(deployment_id: str, device_id: str, deadline_s: float) -> dict[str, Any]:
-    return {"_id": f"{deployment_id}:{device_id}", "deployment_id": deployment_id,
-            "device_id": device_id, "state": "pending", "reason": "", "attempt": 1,
-            "deadline_s": float(deadline_s)}
+    return {
+        "_id": f"{deployment_id}:{device_id}",
+        "deployment_id": deployment_id,
+        "device_id": device_id,
+        "state": "pending",
+        "reason": "",
+        "attempt": 1,
+        "deadline_s": float(deadline_s),
+    }
 
 
 def target_from_doc(doc: Mapping[str, Any]) -> Target:
-    return Target(doc["deployment_id"], doc["device_id"], doc["state"], doc.get("reason") or "",
-                  int(doc.get("attempt") or 1), float(doc["deadline_s"]))
+    return Target(
+        doc["deployment_id"],
+        doc["device_id"],
+        doc["state"],
+        doc.get("reason") or "",
+        int(doc.get("attempt") or 1),
+        float(doc["deadline_s"]),
+    )
 
 
-def move_update(to: str, reason: str | None, deadline_s: float | None,
-                next_attempt: bool) -> dict[str, Any]:
+def move_update(
+    to: str, reason: str | None, deadline_s: float | None, next_attempt: bool
+) -> dict[str, Any]:
     check_state(to)
     sets: dict[str, Any] = {"state": to}
     if reason is not None:
@@ -312,8 +379,9 @@ class MongoDeviceRepo:
         cursor = self._devices.find({"_id": {"$in": ids}}).sort("_id", ASCENDING)
         return tuple([self._device(d) async for d in cursor])
 
-    async def list(self, *, group: str | None = None, limit: int = 100,
-                   offset: int = 0) -> tuple[Device, ...]:
+    async def list(
+        self, *, group: str | None = None, limit: int = 100, offset: int = 0
+    ) -> tuple[Device, ...]:
         query = {} if group is None else {"group": group}
         cursor = self._devices.find(query).sort("_id", ASCENDING).skip(offset).limit(limit)
         return tuple([self._device(d) async for d in cursor])
@@ -327,25 +395,35 @@ class MongoDeviceRepo:
         if sets := device_changes(changes):
             update["$set"] = sets
         doc = await self._devices.find_one_and_update(
-            {"_id": device_id}, update, return_document=ReturnDocument.AFTER)
+            {"_id": device_id}, update, return_document=ReturnDocument.AFTER
+        )
         return self._device(doc) if doc else None
 
     async def delete(self, device_id: str) -> bool:
         return (await self._devices.delete_one({"_id": device_id})).deleted_count == 1
 
-    async def set_connection(self, device_id: str, *, connected: bool,
-                             gateway_id: str | None) -> None:
+    async def set_connection(
+        self, device_id: str, *, connected: bool, gateway_id: str | None
+    ) -> None:
         query: dict[str, Any] = {"_id": device_id}
         if not connected:  # a late disconnect must not undo a reconnect elsewhere
             query["gateway_id"] = gateway_id
-        await self._devices.update_one(query, {
-            "$set": {"connected": connected, "gateway_id": gateway_id if connected else None,
-                     "seen_s": time.time()},
-            "$currentDate": {"updated_at": True}})
+        await self._devices.update_one(
+            query,
+            {
+                "$set": {
+                    "connected": connected,
+                    "gateway_id": gateway_id if connected else None,
+                    "seen_s": time.time(),
+                },
+                "$currentDate": {"updated_at": True},
+            },
+        )
 
     async def renew_connections(self, gateway_id: str) -> int:
-        done = await self._devices.update_many({"gateway_id": gateway_id, "connected": True},
-                                               {"$set": {"seen_s": time.time()}})
+        done = await self._devices.update_many(
+            {"gateway_id": gateway_id, "connected": True}, {"$set": {"seen_s": time.time()}}
+        )
         return done.modified_count
 
 
@@ -398,29 +476,40 @@ class MongoDeploymentRepo:
         cursor = self._targets.find({"deployment_id": deployment_id}).sort("device_id", ASCENDING)
         return tuple([target_from_doc(d) async for d in cursor])
 
-    async def move(self, deployment_id: str, device_id: str, *, to: TargetState,
-                   from_states: Sequence[str], reason: str | None = None,
-                   deadline_s: float | None = None, next_attempt: bool = False
-                   ) -> Target | None:
+    async def move(
+        self,
+        deployment_id: str,
+        device_id: str,
+        *,
+        to: TargetState,
+        from_states: Sequence[str],
+        reason: str | None = None,
+        deadline_s: float | None = None,
+        next_attempt: bool = False,
+    ) -> Target | None:
         doc = await self._targets.find_one_and_update(
             {"_id": f"{deployment_id}:{device_id}", "state": {"$in": list(from_states)}},
             move_update(to, reason, deadline_s, next_attempt),
-            return_document=ReturnDocument.AFTER)
+            return_document=ReturnDocument.AFTER,
+        )
         return target_from_doc(doc) if doc else None
 
     async def for_device(self, device_id: str, states: Sequence[str]) -> tuple[Target, ...]:
         cursor = self._targets.find({"device_id": device_id, "state": {"$in": list(states)}})
         return tuple([target_from_doc(d) async for d in cursor])
 
-    async def expired(self, now_s: float, states: Sequence[str], *,
-                      limit: int = 1000) -> tuple[Target, ...]:
-        cursor = self._targets.find({"state": {"$in": list(states)},
-                                     "deadline_s": {"$lt": float(now_s)}}).limit(limit)
+    async def expired(
+        self, now_s: float, states: Sequence[str], *, limit: int = 1000
+    ) -> tuple[Target, ...]:
+        cursor = self._targets.find(
+            {"state": {"$in": list(states)}, "deadline_s": {"$lt": float(now_s)}}
+        ).limit(limit)
         return tuple([target_from_doc(d) async for d in cursor])
 
     async def mark_completed(self, deployment_id: str, digest: str) -> None:
-        await self._deployments.update_one({"_id": deployment_id},
-                                           {"$set": {"completed_digest": digest}})
+        await self._deployments.update_one(
+            {"_id": deployment_id}, {"$set": {"completed_digest": digest}}
+        )
 
 
 class MongoTelemetryRepo:
@@ -436,8 +525,9 @@ class MongoTelemetryRepo:
         return await _insert_new(self._frames, [dict(f) for f in frames])
 
     async def count_frames(self, device_id: str | None = None) -> int:
-        return await self._frames.count_documents({} if device_id is None
-                                                  else {"device_id": device_id})
+        return await self._frames.count_documents(
+            {} if device_id is None else {"device_id": device_id}
+        )
 
     async def prune(self, before_s: float) -> int:
         result = await self._frames.delete_many({"received_s": {"$lt": float(before_s)}})
@@ -473,13 +563,19 @@ class DeviceDocStore:
     """Device documents over the database of a ``MongoDocStore`` (sharing its client) or of
     a client given here. Call :meth:`ensure_indexes` once at start-up."""
 
-    def __init__(self, client_or_docstore: Any, database: str | None = None, *,
-                 presence_lease_s: float = PRESENCE_LEASE_S) -> None:
+    def __init__(
+        self,
+        client_or_docstore: Any,
+        database: str | None = None,
+        *,
+        presence_lease_s: float = PRESENCE_LEASE_S,
+    ) -> None:
         client = getattr(client_or_docstore, "_client", client_or_docstore)
         database = database or getattr(client_or_docstore, "database", None)
         if not isinstance(client, AsyncMongoClient) or not database:
-            raise TypeError("DeviceDocStore needs an AsyncMongoClient and a database name "
-                            "(or a MongoDocStore)")
+            raise TypeError(
+                "DeviceDocStore needs an AsyncMongoClient and a database name (or a MongoDocStore)"
+            )
         self._client, self.database = client, database
         db = client[database]
         self.devices = MongoDeviceRepo(db, presence_lease_s=presence_lease_s)

@@ -1,4 +1,5 @@
 """In-memory twin of ``infra.docstore_devices`` for unit tests (same contract suite)."""
+
 from __future__ import annotations
 
 import copy
@@ -8,9 +9,24 @@ from typing import Any
 
 from infra.docstore import utcnow_ms
 from infra.docstore_devices import (
-    PRESENCE_LEASE_S, BundleRecord, Deployment, Device, NewDeployment, NewDevice, Target, TargetState,
-    bundle_doc, bundle_from_doc, deployment_doc, deployment_from_doc, device_changes,
-    device_from_doc, move_update, new_device_doc, target_doc, target_from_doc,
+    PRESENCE_LEASE_S,
+    BundleRecord,
+    Deployment,
+    Device,
+    NewDeployment,
+    NewDevice,
+    Target,
+    TargetState,
+    bundle_doc,
+    bundle_from_doc,
+    deployment_doc,
+    deployment_from_doc,
+    device_changes,
+    device_from_doc,
+    move_update,
+    new_device_doc,
+    target_doc,
+    target_from_doc,
 )
 from infra.errors import Conflict
 
@@ -34,14 +50,17 @@ class FakeDeviceRepo:
         return self._device(doc) if doc else None
 
     async def get_many(self, device_ids: Sequence[str]) -> tuple[Device, ...]:
-        return tuple(self._device(self.docs[k]) for k in sorted(set(device_ids))
-                     if k in self.docs)
+        return tuple(self._device(self.docs[k]) for k in sorted(set(device_ids)) if k in self.docs)
 
-    async def list(self, *, group: str | None = None, limit: int = 100,
-                   offset: int = 0) -> tuple[Device, ...]:
-        found = [self._device(self.docs[k]) for k in sorted(self.docs)
-                 if group is None or self.docs[k]["group"] == group]
-        return tuple(found[offset:offset + limit])
+    async def list(
+        self, *, group: str | None = None, limit: int = 100, offset: int = 0
+    ) -> tuple[Device, ...]:
+        found = [
+            self._device(self.docs[k])
+            for k in sorted(self.docs)
+            if group is None or self.docs[k]["group"] == group
+        ]
+        return tuple(found[offset : offset + limit])
 
     async def in_group(self, group: str) -> tuple[Device, ...]:
         return await self.list(group=group, limit=10**9)
@@ -57,17 +76,25 @@ class FakeDeviceRepo:
     async def delete(self, device_id: str) -> bool:
         return self.docs.pop(device_id, None) is not None
 
-    async def set_connection(self, device_id: str, *, connected: bool,
-                             gateway_id: str | None) -> None:
+    async def set_connection(
+        self, device_id: str, *, connected: bool, gateway_id: str | None
+    ) -> None:
         doc = self.docs.get(device_id)
         if doc is None or (not connected and doc.get("gateway_id") != gateway_id):
             return
-        doc.update(connected=connected, gateway_id=gateway_id if connected else None,
-                   seen_s=time.time(), updated_at=utcnow_ms())
+        doc.update(
+            connected=connected,
+            gateway_id=gateway_id if connected else None,
+            seen_s=time.time(),
+            updated_at=utcnow_ms(),
+        )
 
     async def renew_connections(self, gateway_id: str) -> int:
-        held = [d for d in self.docs.values()
-                if d.get("gateway_id") == gateway_id and d.get("connected")]
+        held = [
+            d
+            for d in self.docs.values()
+            if d.get("gateway_id") == gateway_id and d.get("connected")
+        ]
         for doc in held:
             doc["seen_s"] = time.time()
         return len(held)
@@ -112,14 +139,24 @@ class FakeDeploymentRepo:
         return deployment_from_doc(doc) if doc else None
 
     async def targets(self, deployment_id: str) -> tuple[Target, ...]:
-        found = [target_from_doc(d) for d in self.targets_by_id.values()
-                 if d["deployment_id"] == deployment_id]
+        found = [
+            target_from_doc(d)
+            for d in self.targets_by_id.values()
+            if d["deployment_id"] == deployment_id
+        ]
         return tuple(sorted(found, key=lambda t: t.device_id))
 
-    async def move(self, deployment_id: str, device_id: str, *, to: TargetState,
-                   from_states: Sequence[str], reason: str | None = None,
-                   deadline_s: float | None = None, next_attempt: bool = False
-                   ) -> Target | None:
+    async def move(
+        self,
+        deployment_id: str,
+        device_id: str,
+        *,
+        to: TargetState,
+        from_states: Sequence[str],
+        reason: str | None = None,
+        deadline_s: float | None = None,
+        next_attempt: bool = False,
+    ) -> Target | None:
         update = move_update(to, reason, deadline_s, next_attempt)
         doc = self.targets_by_id.get(f"{deployment_id}:{device_id}")
         if doc is None or doc["state"] not in from_states:
@@ -130,13 +167,20 @@ class FakeDeploymentRepo:
         return target_from_doc(doc)
 
     async def for_device(self, device_id: str, states: Sequence[str]) -> tuple[Target, ...]:
-        return tuple(target_from_doc(d) for d in self.targets_by_id.values()
-                     if d["device_id"] == device_id and d["state"] in states)
+        return tuple(
+            target_from_doc(d)
+            for d in self.targets_by_id.values()
+            if d["device_id"] == device_id and d["state"] in states
+        )
 
-    async def expired(self, now_s: float, states: Sequence[str], *,
-                      limit: int = 1000) -> tuple[Target, ...]:
-        found = [target_from_doc(d) for d in self.targets_by_id.values()
-                 if d["state"] in states and d["deadline_s"] < now_s]
+    async def expired(
+        self, now_s: float, states: Sequence[str], *, limit: int = 1000
+    ) -> tuple[Target, ...]:
+        found = [
+            target_from_doc(d)
+            for d in self.targets_by_id.values()
+            if d["state"] in states and d["deadline_s"] < now_s
+        ]
         return tuple(found[:limit])
 
     async def mark_completed(self, deployment_id: str, digest: str) -> None:
@@ -158,8 +202,9 @@ class FakeTelemetryRepo:
         return new
 
     async def count_frames(self, device_id: str | None = None) -> int:
-        return sum(1 for f in self.frames.values()
-                   if device_id is None or f["device_id"] == device_id)
+        return sum(
+            1 for f in self.frames.values() if device_id is None or f["device_id"] == device_id
+        )
 
     async def prune(self, before_s: float) -> int:
         old = [k for k, f in self.frames.items() if f["received_s"] < before_s]

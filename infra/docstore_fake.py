@@ -3,6 +3,7 @@
 It shares the adapter's rules and document mapping (``infra.docstore``), so a transition the
 real store refuses is refused here too. Documents are deep-copied in and out, as over a wire.
 """
+
 from __future__ import annotations
 
 import copy
@@ -10,10 +11,29 @@ from collections.abc import Sequence
 from typing import Any
 
 from infra.docstore import (
-    ALLOWED_FROM, FINISHED, AnalysisRecord, CreateTrackResult, NewTrack, Track, TrackPage,
-    TrackStatus, TransitionResult, analysis_changes, analysis_from_doc, check_page,
-    dropped_status_at, new_analysis_doc, new_track_doc, next_version, promotion_sets,
-    reanalysis_sets, same_upload, status_filter, track_from_doc, transition_sets, utcnow_ms,
+    ALLOWED_FROM,
+    FINISHED,
+    AnalysisRecord,
+    CreateTrackResult,
+    NewTrack,
+    Track,
+    TrackPage,
+    TrackStatus,
+    TransitionResult,
+    analysis_changes,
+    analysis_from_doc,
+    check_page,
+    dropped_status_at,
+    new_analysis_doc,
+    new_track_doc,
+    next_version,
+    promotion_sets,
+    reanalysis_sets,
+    same_upload,
+    status_filter,
+    track_from_doc,
+    transition_sets,
+    utcnow_ms,
 )
 from infra.errors import Conflict, NotFound
 
@@ -46,27 +66,42 @@ class FakeTrackRepo:
         doc = await self._find_sha(audio_sha256)
         return track_from_doc(copy.deepcopy(doc)) if doc else None
 
-    async def list_tracks(self, *, status: str | Sequence[str] | None = None,
-                          limit: int = 20, offset: int = 0) -> TrackPage:
+    async def list_tracks(
+        self, *, status: str | Sequence[str] | None = None, limit: int = 20, offset: int = 0
+    ) -> TrackPage:
         check_page(limit, offset)
         statuses = status_filter(status)
         docs = [d for d in self.docs.values() if statuses is None or d["status"] in statuses]
         docs.sort(key=lambda d: (d["created_at"], d["_id"]), reverse=True)
-        items = tuple(track_from_doc(copy.deepcopy(d)) for d in docs[offset:offset + limit])
+        items = tuple(track_from_doc(copy.deepcopy(d)) for d in docs[offset : offset + limit])
         return TrackPage(items=items, total=len(docs), limit=limit, offset=offset)
 
     async def delete_track(self, track_id: str) -> bool:
         self._analyses.drop_track(track_id)
         return self.docs.pop(track_id, None) is not None
 
-    async def transition(self, track_id: str, *, version: int, to: TrackStatus,
-                         stage: str | None = None, progress_pct: float | None = None,
-                         error_code: str | None = None, error_reason: str | None = None,
-                         warnings: Sequence[str] | None = None,
-                         map_key: str | None = None) -> TransitionResult:
-        sets = transition_sets(to, stage=stage, progress_pct=progress_pct,
-                               error_code=error_code, error_reason=error_reason,
-                               warnings=warnings, map_key=map_key)
+    async def transition(
+        self,
+        track_id: str,
+        *,
+        version: int,
+        to: TrackStatus,
+        stage: str | None = None,
+        progress_pct: float | None = None,
+        error_code: str | None = None,
+        error_reason: str | None = None,
+        warnings: Sequence[str] | None = None,
+        map_key: str | None = None,
+    ) -> TransitionResult:
+        sets = transition_sets(
+            to,
+            stage=stage,
+            progress_pct=progress_pct,
+            error_code=error_code,
+            error_reason=error_reason,
+            warnings=warnings,
+            map_key=map_key,
+        )
         doc = self.docs.get(track_id)
         if not doc or doc["analysis_version"] != version or doc["status"] not in ALLOWED_FROM[to]:
             return TransitionResult(applied=False, track=await self.get_track(track_id))
@@ -75,12 +110,16 @@ class FakeTrackRepo:
         doc["status_at"][to] = now
         return TransitionResult(applied=True, track=await self.get_track(track_id))
 
-    async def record_progress(self, track_id: str, *, version: int, stage: str,
-                              percent: float) -> bool:
+    async def record_progress(
+        self, track_id: str, *, version: int, stage: str, percent: float
+    ) -> bool:
         doc = self.docs.get(track_id)
-        if (not doc or doc["analysis_version"] != version
-                or doc["status"] not in ("analyzing", "mapped")
-                or not doc["progress_pct"] < float(percent)):
+        if (
+            not doc
+            or doc["analysis_version"] != version
+            or doc["status"] not in ("analyzing", "mapped")
+            or not doc["progress_pct"] < float(percent)
+        ):
             return False
         doc.update(stage=stage, progress_pct=float(percent), updated_at=utcnow_ms())
         return True
@@ -88,13 +127,18 @@ class FakeTrackRepo:
     def _opening(self, track_id: str, from_version: int) -> dict[str, Any] | None:
         """The track's document if a new version may be opened from ``from_version``."""
         doc = self.docs.get(track_id)  # no await until the write: atomic, no guard needed
-        if (doc is None or doc["analysis_version"] != from_version
-                or doc["status"] not in FINISHED or doc.get("candidate_version") is not None):
+        if (
+            doc is None
+            or doc["analysis_version"] != from_version
+            or doc["status"] not in FINISHED
+            or doc.get("candidate_version") is not None
+        ):
             return None
         return doc
 
-    async def start_reanalysis(self, track_id: str, *, from_version: int,
-                               preset: str) -> TransitionResult:
+    async def start_reanalysis(
+        self, track_id: str, *, from_version: int, preset: str
+    ) -> TransitionResult:
         doc = self._opening(track_id, from_version)
         if doc is None:
             return TransitionResult(applied=False, track=await self.get_track(track_id))
@@ -113,10 +157,19 @@ class FakeTrackRepo:
         doc.update(candidate_version=version, latest_version=version, updated_at=utcnow_ms())
         return TransitionResult(applied=True, track=await self.get_track(track_id))
 
-    async def promote_candidate(self, track_id: str, *, version: int, to: str, preset: str,
-                                map_key: str, warnings: Sequence[str] = ()) -> TransitionResult:
-        sets = promotion_sets(to, version=version, preset=preset, map_key=map_key,
-                              warnings=warnings)
+    async def promote_candidate(
+        self,
+        track_id: str,
+        *,
+        version: int,
+        to: str,
+        preset: str,
+        map_key: str,
+        warnings: Sequence[str] = (),
+    ) -> TransitionResult:
+        sets = promotion_sets(
+            to, version=version, preset=preset, map_key=map_key, warnings=warnings
+        )
         doc = self.docs.get(track_id)
         if doc is None or doc.get("candidate_version") != version:
             return TransitionResult(applied=False, track=await self.get_track(track_id))
@@ -136,8 +189,9 @@ class FakeTrackRepo:
 
     async def with_candidates(self, *, limit: int = 500) -> tuple[Track, ...]:
         docs = [d for d in self.docs.values() if d.get("candidate_version")][:limit]
-        return tuple(sorted((track_from_doc(copy.deepcopy(d)) for d in docs),
-                            key=lambda t: t.updated_at))
+        return tuple(
+            sorted((track_from_doc(copy.deepcopy(d)) for d in docs), key=lambda t: t.updated_at)
+        )
 
 
 class FakeAnalysisRepo:

@@ -8,6 +8,7 @@ Times are plain Unix seconds passed in by the caller (queried by range: the nx-2
 ``infra.docstore`` apply), which also lets tests drive a fake clock. ``FakeUploadRepo`` is the
 in-memory twin with the same behaviour.
 """
+
 from __future__ import annotations
 
 import copy
@@ -20,8 +21,9 @@ from pymongo.errors import DuplicateKeyError
 
 from infra.errors import Conflict
 
-UploadState = Literal["pending", "receiving", "received", "completing", "completed", "failed",
-                      "expired"]
+UploadState = Literal[
+    "pending", "receiving", "received", "completing", "completed", "failed", "expired"
+]
 UPLOAD_STATES: tuple[str, ...] = get_args(UploadState)
 UNFINISHED: tuple[str, ...] = ("pending", "receiving", "received", "completing")
 UPLOADS = "uploads"
@@ -41,19 +43,29 @@ class UploadRecord:
 
 class UploadRepo(Protocol):
     async def ensure_indexes(self) -> None: ...
-    async def create(self, upload_id: str, *, subject: str, now_s: float,
-                     expires_s: float) -> UploadRecord: ...
+    async def create(
+        self, upload_id: str, *, subject: str, now_s: float, expires_s: float
+    ) -> UploadRecord: ...
     async def get(self, upload_id: str) -> UploadRecord | None: ...
-    async def claim(self, upload_id: str, *, from_state: UploadState, to: UploadState,
-                    now_s: float) -> UploadRecord | None:
+    async def claim(
+        self, upload_id: str, *, from_state: UploadState, to: UploadState, now_s: float
+    ) -> UploadRecord | None:
         """Move ``from_state`` → ``to`` only while the upload has not expired at ``now_s``."""
 
-    async def move(self, upload_id: str, *, from_state: UploadState, to: UploadState,
-                   now_s: float, track_id: str | None = None) -> bool:
+    async def move(
+        self,
+        upload_id: str,
+        *,
+        from_state: UploadState,
+        to: UploadState,
+        now_s: float,
+        track_id: str | None = None,
+    ) -> bool:
         """Move ``from_state`` → ``to`` whatever the time (finishing or undoing a claim)."""
 
-    async def expired(self, *, now_s: float, states: Sequence[str] = UNFINISHED,
-                      limit: int = 500) -> list[UploadRecord]:
+    async def expired(
+        self, *, now_s: float, states: Sequence[str] = UNFINISHED, limit: int = 500
+    ) -> list[UploadRecord]:
         """Unfinished uploads in ``states`` whose URL expired at or before ``now_s``."""
 
 
@@ -64,14 +76,27 @@ def _check(*states: str) -> None:
 
 
 def new_upload_doc(upload_id: str, subject: str, now_s: float, expires_s: float) -> dict:
-    return {"_id": upload_id, "state": "pending", "subject": subject, "created_s": now_s,
-            "expires_s": expires_s, "updated_s": now_s, "track_id": None}
+    return {
+        "_id": upload_id,
+        "state": "pending",
+        "subject": subject,
+        "created_s": now_s,
+        "expires_s": expires_s,
+        "updated_s": now_s,
+        "track_id": None,
+    }
 
 
 def upload_from_doc(doc: dict[str, Any]) -> UploadRecord:
-    return UploadRecord(upload_id=doc["_id"], state=doc["state"], subject=doc["subject"],
-                        created_s=float(doc["created_s"]), expires_s=float(doc["expires_s"]),
-                        updated_s=float(doc["updated_s"]), track_id=doc.get("track_id"))
+    return UploadRecord(
+        upload_id=doc["_id"],
+        state=doc["state"],
+        subject=doc["subject"],
+        created_s=float(doc["created_s"]),
+        expires_s=float(doc["expires_s"]),
+        updated_s=float(doc["updated_s"]),
+        track_id=doc.get("track_id"),
+    )
 
 
 def _sets(to: str, now_s: float, track_id: str | None) -> dict[str, Any]:
@@ -89,8 +114,9 @@ class MongoUploadRepo:
     async def ensure_indexes(self) -> None:
         await self._uploads.create_index([("state", ASCENDING), ("expires_s", ASCENDING)])
 
-    async def create(self, upload_id: str, *, subject: str, now_s: float,
-                     expires_s: float) -> UploadRecord:
+    async def create(
+        self, upload_id: str, *, subject: str, now_s: float, expires_s: float
+    ) -> UploadRecord:
         doc = new_upload_doc(upload_id, subject, now_s, expires_s)
         try:
             await self._uploads.insert_one(doc)
@@ -102,26 +128,39 @@ class MongoUploadRepo:
         doc = await self._uploads.find_one({"_id": upload_id})
         return upload_from_doc(doc) if doc else None
 
-    async def claim(self, upload_id: str, *, from_state: UploadState, to: UploadState,
-                    now_s: float) -> UploadRecord | None:
+    async def claim(
+        self, upload_id: str, *, from_state: UploadState, to: UploadState, now_s: float
+    ) -> UploadRecord | None:
         _check(from_state, to)
         doc = await self._uploads.find_one_and_update(
             {"_id": upload_id, "state": from_state, "expires_s": {"$gt": now_s}},
-            {"$set": _sets(to, now_s, None)}, return_document=ReturnDocument.AFTER)
+            {"$set": _sets(to, now_s, None)},
+            return_document=ReturnDocument.AFTER,
+        )
         return upload_from_doc(doc) if doc else None
 
-    async def move(self, upload_id: str, *, from_state: UploadState, to: UploadState,
-                   now_s: float, track_id: str | None = None) -> bool:
+    async def move(
+        self,
+        upload_id: str,
+        *,
+        from_state: UploadState,
+        to: UploadState,
+        now_s: float,
+        track_id: str | None = None,
+    ) -> bool:
         _check(from_state, to)
-        result = await self._uploads.update_one({"_id": upload_id, "state": from_state},
-                                                {"$set": _sets(to, now_s, track_id)})
+        result = await self._uploads.update_one(
+            {"_id": upload_id, "state": from_state}, {"$set": _sets(to, now_s, track_id)}
+        )
         return result.modified_count == 1
 
-    async def expired(self, *, now_s: float, states: Sequence[str] = UNFINISHED,
-                      limit: int = 500) -> list[UploadRecord]:
+    async def expired(
+        self, *, now_s: float, states: Sequence[str] = UNFINISHED, limit: int = 500
+    ) -> list[UploadRecord]:
         _check(*states)
-        cursor = self._uploads.find({"state": {"$in": list(states)},
-                                     "expires_s": {"$lte": now_s}}).limit(limit)
+        cursor = self._uploads.find(
+            {"state": {"$in": list(states)}, "expires_s": {"$lte": now_s}}
+        ).limit(limit)
         return [upload_from_doc(d) async for d in cursor]
 
 
@@ -134,8 +173,9 @@ class FakeUploadRepo:
     async def ensure_indexes(self) -> None:
         return None
 
-    async def create(self, upload_id: str, *, subject: str, now_s: float,
-                     expires_s: float) -> UploadRecord:
+    async def create(
+        self, upload_id: str, *, subject: str, now_s: float, expires_s: float
+    ) -> UploadRecord:
         if upload_id in self.docs:
             raise Conflict(f"upload {upload_id} exists")
         self.docs[upload_id] = new_upload_doc(upload_id, subject, now_s, expires_s)
@@ -145,8 +185,9 @@ class FakeUploadRepo:
         doc = self.docs.get(upload_id)
         return upload_from_doc(copy.deepcopy(doc)) if doc else None
 
-    async def claim(self, upload_id: str, *, from_state: UploadState, to: UploadState,
-                    now_s: float) -> UploadRecord | None:
+    async def claim(
+        self, upload_id: str, *, from_state: UploadState, to: UploadState, now_s: float
+    ) -> UploadRecord | None:
         _check(from_state, to)
         doc = self.docs.get(upload_id)
         if doc is None or doc["state"] != from_state or doc["expires_s"] <= now_s:
@@ -154,8 +195,15 @@ class FakeUploadRepo:
         doc.update(_sets(to, now_s, None))
         return upload_from_doc(copy.deepcopy(doc))
 
-    async def move(self, upload_id: str, *, from_state: UploadState, to: UploadState,
-                   now_s: float, track_id: str | None = None) -> bool:
+    async def move(
+        self,
+        upload_id: str,
+        *,
+        from_state: UploadState,
+        to: UploadState,
+        now_s: float,
+        track_id: str | None = None,
+    ) -> bool:
         _check(from_state, to)
         doc = self.docs.get(upload_id)
         if doc is None or doc["state"] != from_state:
@@ -163,9 +211,9 @@ class FakeUploadRepo:
         doc.update(_sets(to, now_s, track_id))
         return True
 
-    async def expired(self, *, now_s: float, states: Sequence[str] = UNFINISHED,
-                      limit: int = 500) -> list[UploadRecord]:
+    async def expired(
+        self, *, now_s: float, states: Sequence[str] = UNFINISHED, limit: int = 500
+    ) -> list[UploadRecord]:
         _check(*states)
-        found = [d for d in self.docs.values()
-                 if d["state"] in states and d["expires_s"] <= now_s]
+        found = [d for d in self.docs.values() if d["state"] in states and d["expires_s"] <= now_s]
         return [upload_from_doc(copy.deepcopy(d)) for d in found[:limit]]

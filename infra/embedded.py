@@ -1,5 +1,6 @@
 """Embedded servers for tests and ``make run``: nx-27017 (MongoDB wire protocol over SQLite)
 and moto's S3 server. Nothing starts at import time."""
+
 from __future__ import annotations
 
 import os
@@ -102,26 +103,44 @@ def start_nx27017(
     data_dir, log_file = Path(data_dir), Path(log_file)
     data_dir.mkdir(parents=True, exist_ok=True)
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [*_nx_command(), "--host", host, "-p", str(port), "--data-dir", str(data_dir),
-           "--log-file", str(log_file), "--pid-file", str(data_dir / "nx-27017.pid")]
+    cmd = [
+        *_nx_command(),
+        "--host",
+        host,
+        "-p",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+        "--log-file",
+        str(log_file),
+        "--pid-file",
+        str(data_dir / "nx-27017.pid"),
+    ]
     with open(log_file, "ab") as out:
-        process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True,
-                                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        process = subprocess.Popen(
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
     server = NxServer(process, host, port, data_dir, log_file)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise StoreUnavailable(
                 f"nx-27017 exited with code {process.returncode} on port {port}; "
-                f"log {log_file}:\n{_log_tail(log_file)}")
+                f"log {log_file}:\n{_log_tail(log_file)}"
+            )
         if _ping(server.url):
             return server
         time.sleep(0.05)
     server.stop()
     raise StoreUnavailable(
         f"nx-27017 did not answer a ping on {host}:{port} within {timeout_s:.0f} s; "
-        f"log {log_file}:\n{_log_tail(log_file)}")
+        f"log {log_file}:\n{_log_tail(log_file)}"
+    )
 
 
 @dataclass

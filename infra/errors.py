@@ -1,4 +1,5 @@
 """Errors the infrastructure adapters raise, so services can react without knowing the backend."""
+
 from __future__ import annotations
 
 

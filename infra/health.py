@@ -3,6 +3,7 @@
 Workers have no web framework; this serves the three paths Kubernetes and Prometheus need with
 asyncio streams. Readiness runs the service's checks (broker, database, object store).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -46,8 +47,14 @@ async def run_checks(checks: dict[str, Check], *, timeout_s: float = 3) -> dict[
 
 
 class HealthServer:
-    def __init__(self, *, checks: dict[str, Check] | None = None, host: str = "127.0.0.1",
-                 port: int = 9100, metrics_token: str = "") -> None:
+    def __init__(
+        self,
+        *,
+        checks: dict[str, Check] | None = None,
+        host: str = "127.0.0.1",
+        port: int = 9100,
+        metrics_token: str = "",
+    ) -> None:
         self.checks = checks or {}
         self.host, self.port = host, port
         self.metrics_token = metrics_token
@@ -72,15 +79,20 @@ class HealthServer:
             path = line[:MAX_REQUEST_LINE].decode("latin-1").split(" ")[1:2] or ["/"]
             authorization = await asyncio.wait_for(_authorization(reader), timeout=5)
             if path[0] == "/metrics" and not metrics_allowed(authorization, self.metrics_token):
-                status, ctype, body = ("401 Unauthorized", "application/json",
-                                       b'{"error":"unauthorized"}')
+                status, ctype, body = (
+                    "401 Unauthorized",
+                    "application/json",
+                    b'{"error":"unauthorized"}',
+                )
             else:
                 status, ctype, body = await self._route(path[0])
-            head = (f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\n"
-                    f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")
+            head = (
+                f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+            )
             writer.write(head.encode() + body)
             await writer.drain()
-        except (asyncio.TimeoutError, ConnectionError, UnicodeError, ValueError):
+        except (TimeoutError, ConnectionError, UnicodeError, ValueError):
             pass
         finally:
             writer.close()
@@ -92,7 +104,11 @@ class HealthServer:
             results = await self.readiness()
             ok = all(v == "ok" for v in results.values())
             body = json.dumps({"status": "ok" if ok else "unavailable", "checks": results})
-            return ("200 OK" if ok else "503 Service Unavailable"), "application/json", body.encode()
+            return (
+                ("200 OK" if ok else "503 Service Unavailable"),
+                "application/json",
+                body.encode(),
+            )
         if path == "/metrics":
             return "200 OK", CONTENT_TYPE_LATEST, generate_latest()
         return "404 Not Found", "application/json", b'{"error":"not found"}'

@@ -3,6 +3,7 @@
 Every line carries the service and, inside a traced request or message, the current
 OpenTelemetry ``trace_id``/``span_id``; uvicorn's and Litestar's loggers go the same way.
 """
+
 from __future__ import annotations
 
 import json
@@ -46,14 +47,18 @@ class JsonFormatter(logging.Formatter):
 
 class TextFormatter(logging.Formatter):
     def __init__(self, service: str) -> None:
-        super().__init__("%(asctime)s %(levelname).1s " + service + " %(message)s%(ctx)s",
-                         datefmt="%H:%M:%S")
+        super().__init__(
+            "%(asctime)s %(levelname).1s " + service + " %(message)s%(ctx)s", datefmt="%H:%M:%S"
+        )
 
     def format(self, record: logging.LogRecord) -> str:
         _stamp_trace(record)
         # On a terminal a trace is told apart by its first 8 hex digits; span ids are noise.
-        pairs = [f"{k}={str(v)[:8] if k == 'trace_id' else v}" for k in _CONTEXT_KEYS
-                 if k != "span_id" and (v := getattr(record, k, None))]
+        pairs = [
+            f"{k}={str(v)[:8] if k == 'trace_id' else v}"
+            for k in _CONTEXT_KEYS
+            if k != "span_id" and (v := getattr(record, k, None))
+        ]
         record.ctx = ("  " + " ".join(pairs)) if pairs else ""
         return super().format(record)
 

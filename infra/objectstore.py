@@ -4,6 +4,7 @@ Adapters: ``objectstore_local`` (a folder, the embedded default), ``objectstore_
 via the ``minio`` SDK) and ``objectstore_fake`` (memory). Every adapter checks keys with
 :func:`validate_key`, so a key built from outside input cannot escape its bucket or folder.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -91,8 +92,12 @@ class ObjectStream:
     ``aclose()`` it, so the underlying file or connection is released.
     """
 
-    def __init__(self, info: ObjectInfo, chunks: AsyncIterator[bytes],
-                 release: Callable[[], Awaitable[None]] | None = None) -> None:
+    def __init__(
+        self,
+        info: ObjectInfo,
+        chunks: AsyncIterator[bytes],
+        release: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self.info = info
         self._chunks = chunks
         self._release = release
@@ -122,19 +127,28 @@ class ObjectStore(Protocol):
     async def ensure_ready(self) -> None:
         """Create the bucket or folder if missing (call once at start-up)."""
 
-    async def put_stream(self, key: str, stream: ByteSource, *, length: int | None = None,
-                         content_type: str = "application/octet-stream") -> PutResult:
+    async def put_stream(
+        self,
+        key: str,
+        stream: ByteSource,
+        *,
+        length: int | None = None,
+        content_type: str = "application/octet-stream",
+    ) -> PutResult:
         """Store ``stream`` under ``key`` without holding it all in memory; replaces any object
         there. With ``length``, a stream of another size raises ``SizeMismatch`` and stores
         nothing."""
 
-    async def put_bytes(self, key: str, data: bytes, *,
-                        content_type: str = "application/octet-stream") -> PutResult: ...
+    async def put_bytes(
+        self, key: str, data: bytes, *, content_type: str = "application/octet-stream"
+    ) -> PutResult: ...
     async def get_bytes(self, key: str) -> bytes: ...
-    async def open_stream(self, key: str, *,
-                          chunk_size: int = DEFAULT_CHUNK_BYTES) -> ObjectStream: ...
-    def iter_chunks(self, key: str, *,
-                    chunk_size: int = DEFAULT_CHUNK_BYTES) -> AsyncIterator[bytes]: ...
+    async def open_stream(
+        self, key: str, *, chunk_size: int = DEFAULT_CHUNK_BYTES
+    ) -> ObjectStream: ...
+    def iter_chunks(
+        self, key: str, *, chunk_size: int = DEFAULT_CHUNK_BYTES
+    ) -> AsyncIterator[bytes]: ...
     async def stat(self, key: str) -> ObjectInfo: ...
     async def exists(self, key: str) -> bool: ...
     async def delete(self, key: str) -> None:
@@ -148,13 +162,14 @@ class ObjectStore(Protocol):
     async def close(self) -> None: ...
 
 
-async def aiter_chunks(source: ByteSource,
-                       chunk_size: int = DEFAULT_CHUNK_BYTES) -> AsyncIterator[bytes]:
+async def aiter_chunks(
+    source: ByteSource, chunk_size: int = DEFAULT_CHUNK_BYTES
+) -> AsyncIterator[bytes]:
     """Any byte source as an async iterator of non-empty chunks (files read in a thread)."""
     if isinstance(source, bytes | bytearray | memoryview):
         data = bytes(source)
         for start in range(0, len(data), chunk_size):
-            yield data[start:start + chunk_size]
+            yield data[start : start + chunk_size]
     elif hasattr(source, "read"):
         while chunk := await asyncio.to_thread(source.read, chunk_size):  # type: ignore[union-attr]
             yield chunk
@@ -181,10 +196,15 @@ class BaseObjectStore:
     """Operations every adapter gets from its primitives (``put_stream``, ``open_stream``,
     ``stat``); adapters override them where the backend does better."""
 
-    async def put_bytes(self, key: str, data: bytes, *,
-                        content_type: str = "application/octet-stream") -> PutResult:
-        return await self.put_stream(key, data, length=len(data),  # type: ignore[attr-defined]
-                                     content_type=content_type)
+    async def put_bytes(
+        self, key: str, data: bytes, *, content_type: str = "application/octet-stream"
+    ) -> PutResult:
+        return await self.put_stream(
+            key,
+            data,
+            length=len(data),  # type: ignore[attr-defined]
+            content_type=content_type,
+        )
 
     async def get_bytes(self, key: str) -> bytes:
         stream = await self.open_stream(key)  # type: ignore[attr-defined]
@@ -193,8 +213,9 @@ class BaseObjectStore:
         finally:
             await stream.aclose()
 
-    async def iter_chunks(self, key: str, *,
-                          chunk_size: int = DEFAULT_CHUNK_BYTES) -> AsyncIterator[bytes]:
+    async def iter_chunks(
+        self, key: str, *, chunk_size: int = DEFAULT_CHUNK_BYTES
+    ) -> AsyncIterator[bytes]:
         stream = await self.open_stream(key, chunk_size=chunk_size)  # type: ignore[attr-defined]
         async for chunk in chunks_of(stream):
             yield chunk
@@ -217,8 +238,9 @@ def derive_url_secret(secret: str | bytes, *, label: bytes = b"k1-object-urls-v1
     return hmac.new(raw, label, hashlib.sha256).digest()
 
 
-def build_object_store(settings: Any, *, url_base: str = DEFAULT_OBJECT_URL_BASE,
-                       url_secret: str | bytes | None = None) -> ObjectStore:
+def build_object_store(
+    settings: Any, *, url_base: str = DEFAULT_OBJECT_URL_BASE, url_secret: str | bytes | None = None
+) -> ObjectStore:
     """S3 (minio SDK) when ``settings.s3_endpoint`` is set, else a folder under
     ``settings.data_dir / "objects"`` whose presigned URLs are HMAC-signed links to
     ``url_base`` (served by the gateway), keyed by ``url_secret`` or a key derived from
@@ -231,8 +253,11 @@ def build_object_store(settings: Any, *, url_base: str = DEFAULT_OBJECT_URL_BASE
 
     root_secret = settings.jwt_secret.get_secret_value()
     if not (url_secret or root_secret):  # never a key derived from a public constant
-        raise RuntimeError("K1_JWT_SECRET is not set: the local object store derives the key "
-                           "that signs its URLs from it")
+        raise RuntimeError(
+            "K1_JWT_SECRET is not set: the local object store derives the key "
+            "that signs its URLs from it"
+        )
     secret = url_secret or derive_url_secret(root_secret)
-    return LocalObjectStore(Path(settings.data_dir) / "objects",
-                            signer=UrlSigner(secret, base_url=url_base))
+    return LocalObjectStore(
+        Path(settings.data_dir) / "objects", signer=UrlSigner(secret, base_url=url_base)
+    )

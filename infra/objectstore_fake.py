@@ -1,4 +1,5 @@
 """In-memory object store with the behaviour of the real adapters (for unit tests)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -8,8 +9,15 @@ from datetime import UTC, datetime
 
 from infra.errors import NotFound, SizeMismatch
 from infra.objectstore import (
-    DEFAULT_CHUNK_BYTES, BaseObjectStore, ByteSource, ObjectInfo, ObjectStream, PutResult,
-    aiter_chunks, validate_key, validate_prefix,
+    DEFAULT_CHUNK_BYTES,
+    BaseObjectStore,
+    ByteSource,
+    ObjectInfo,
+    ObjectStream,
+    PutResult,
+    aiter_chunks,
+    validate_key,
+    validate_prefix,
 )
 from infra.objectstore_local import UrlSigner
 
@@ -26,14 +34,21 @@ class FakeObjectStore(BaseObjectStore):
 
     def __init__(self, *, signer: UrlSigner | None = None) -> None:
         self.objects: dict[str, _Stored] = {}
-        self.signer = signer or UrlSigner(b"fake-object-store",
-                                          base_url="http://objects.invalid/objects")
+        self.signer = signer or UrlSigner(
+            b"fake-object-store", base_url="http://objects.invalid/objects"
+        )
 
     async def ensure_ready(self) -> None:
         return None
 
-    async def put_stream(self, key: str, stream: ByteSource, *, length: int | None = None,
-                         content_type: str = "application/octet-stream") -> PutResult:
+    async def put_stream(
+        self,
+        key: str,
+        stream: ByteSource,
+        *,
+        length: int | None = None,
+        content_type: str = "application/octet-stream",
+    ) -> PutResult:
         validate_key(key)
         data = b"".join([chunk async for chunk in aiter_chunks(stream)])
         if length is not None and len(data) != length:
@@ -48,13 +63,12 @@ class FakeObjectStore(BaseObjectStore):
         except KeyError:
             raise NotFound(f"object {key!r} does not exist") from None
 
-    async def open_stream(self, key: str, *,
-                          chunk_size: int = DEFAULT_CHUNK_BYTES) -> ObjectStream:
+    async def open_stream(self, key: str, *, chunk_size: int = DEFAULT_CHUNK_BYTES) -> ObjectStream:
         stored = self._get(key)
 
         async def chunks() -> AsyncIterator[bytes]:
             for start in range(0, len(stored.data), chunk_size):
-                yield stored.data[start:start + chunk_size]
+                yield stored.data[start : start + chunk_size]
 
         return ObjectStream(self._info(key, stored), chunks())
 
@@ -63,9 +77,13 @@ class FakeObjectStore(BaseObjectStore):
 
     @staticmethod
     def _info(key: str, stored: _Stored) -> ObjectInfo:
-        return ObjectInfo(key=key, size_bytes=len(stored.data), content_type=stored.content_type,
-                          etag=hashlib.md5(stored.data).hexdigest(),  # noqa: S324 - like S3
-                          last_modified=stored.modified)
+        return ObjectInfo(
+            key=key,
+            size_bytes=len(stored.data),
+            content_type=stored.content_type,
+            etag=hashlib.md5(stored.data).hexdigest(),
+            last_modified=stored.modified,
+        )
 
     async def delete(self, key: str) -> None:
         validate_key(key)

@@ -4,9 +4,11 @@ Writes go to a temp file under ``<root>/.tmp`` and are fsynced and ``os.replace`
 so a reader sees the old object or the whole new one, never a part. File I/O runs in threads.
 Content types are guessed from the key's extension (no metadata is kept beside the files).
 """
+
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import mimetypes
@@ -20,11 +22,24 @@ from typing import BinaryIO
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from infra.errors import (
-    Conflict, InvalidKey, InvalidSignature, NotFound, SignatureExpired, SizeMismatch,
+    Conflict,
+    InvalidKey,
+    InvalidSignature,
+    NotFound,
+    SignatureExpired,
+    SizeMismatch,
 )
 from infra.objectstore import (
-    DEFAULT_CHUNK_BYTES, BaseObjectStore, ByteSource, ObjectInfo, ObjectStream, PutResult,
-    aiter_chunks, check_expiry, validate_key, validate_prefix,
+    DEFAULT_CHUNK_BYTES,
+    BaseObjectStore,
+    ByteSource,
+    ObjectInfo,
+    ObjectStream,
+    PutResult,
+    aiter_chunks,
+    check_expiry,
+    validate_key,
+    validate_prefix,
 )
 
 _TMP = ".tmp"
@@ -50,15 +65,17 @@ class UrlSigner:
         message = f"{method.upper()}\n{key}\n{expires}".encode()
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()
 
-    def sign(self, key: str, *, method: str = "GET", expires_s: int,
-             now: float | None = None) -> str:
+    def sign(
+        self, key: str, *, method: str = "GET", expires_s: int, now: float | None = None
+    ) -> str:
         validate_key(key)
         expires = int((time.time() if now is None else now) + check_expiry(expires_s))
         sig = self._mac(method, key, expires)
         return f"{self.base_url}/{quote(key, safe='/')}?expires={expires}&sig={sig}"
 
-    def verify(self, key: str, *, method: str, expires: str | int, signature: str,
-               now: float | None = None) -> None:
+    def verify(
+        self, key: str, *, method: str, expires: str | int, signature: str, now: float | None = None
+    ) -> None:
         """Return if valid; raise :class:`InvalidSignature` or :class:`SignatureExpired`."""
         validate_key(key)
         try:
@@ -78,13 +95,18 @@ class UrlSigner:
         if not parts.path.startswith(base_path):
             raise InvalidSignature("URL is not an object URL of this store")
         query = parse_qs(parts.query)
-        key = unquote(parts.path[len(base_path):])
+        key = unquote(parts.path[len(base_path) :])
         try:
             validate_key(key)
         except InvalidKey as exc:
             raise InvalidSignature(f"URL names an invalid key: {exc}") from None
-        self.verify(key, method=method, expires=(query.get("expires") or [""])[0],
-                    signature=(query.get("sig") or [""])[0], now=now)
+        self.verify(
+            key,
+            method=method,
+            expires=(query.get("expires") or [""])[0],
+            signature=(query.get("sig") or [""])[0],
+            now=now,
+        )
         return key
 
 
@@ -116,8 +138,14 @@ class LocalObjectStore(BaseObjectStore):
             raise InvalidKey(f"object key leaves the store: {key[:80]!r}")
         return path
 
-    async def put_stream(self, key: str, stream: ByteSource, *, length: int | None = None,
-                         content_type: str = "application/octet-stream") -> PutResult:
+    async def put_stream(
+        self,
+        key: str,
+        stream: ByteSource,
+        *,
+        length: int | None = None,
+        content_type: str = "application/octet-stream",
+    ) -> PutResult:
         path = self._path(key)
         await self.ensure_ready()
         fd, tmp_name = await asyncio.to_thread(tempfile.mkstemp, dir=self._tmp, prefix="put-")
@@ -138,16 +166,16 @@ class LocalObjectStore(BaseObjectStore):
             raise
         return PutResult(key=key, size_bytes=size, sha256=digest.hexdigest())
 
-    async def open_stream(self, key: str, *,
-                          chunk_size: int = DEFAULT_CHUNK_BYTES) -> ObjectStream:
+    async def open_stream(self, key: str, *, chunk_size: int = DEFAULT_CHUNK_BYTES) -> ObjectStream:
         path = self._path(key)
         try:
             file = await asyncio.to_thread(open, path, "rb")
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise NotFound(f"object {key!r} does not exist") from None
         info = _info(key, os.fstat(file.fileno()))
-        return ObjectStream(info, _read_file(file, chunk_size),
-                            release=lambda: asyncio.to_thread(file.close))
+        return ObjectStream(
+            info, _read_file(file, chunk_size), release=lambda: asyncio.to_thread(file.close)
+        )
 
     async def stat(self, key: str) -> ObjectInfo:
         path = self._path(key)
@@ -161,10 +189,8 @@ class LocalObjectStore(BaseObjectStore):
 
     async def delete(self, key: str) -> None:
         path = self._path(key)
-        try:
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError, IsADirectoryError):
             await asyncio.to_thread(os.unlink, path)
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-            pass
 
     async def delete_prefix(self, prefix: str) -> int:
         validate_prefix(prefix)
@@ -206,9 +232,13 @@ class LocalObjectStore(BaseObjectStore):
 
 
 def _info(key: str, st: os.stat_result) -> ObjectInfo:
-    return ObjectInfo(key=key, size_bytes=st.st_size, content_type=_content_type(key),
-                      etag=f"{st.st_mtime_ns:x}-{st.st_size:x}",
-                      last_modified=datetime.fromtimestamp(st.st_mtime, UTC))
+    return ObjectInfo(
+        key=key,
+        size_bytes=st.st_size,
+        content_type=_content_type(key),
+        etag=f"{st.st_mtime_ns:x}-{st.st_size:x}",
+        last_modified=datetime.fromtimestamp(st.st_mtime, UTC),
+    )
 
 
 def _commit(file: BinaryIO, tmp_name: str, path: Path, key: str) -> None:
@@ -224,10 +254,8 @@ def _commit(file: BinaryIO, tmp_name: str, path: Path, key: str) -> None:
 
 def _discard(file: BinaryIO, tmp_name: str) -> None:
     file.close()
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(tmp_name)
-    except FileNotFoundError:
-        pass
 
 
 async def _read_file(file: BinaryIO, chunk_size: int) -> AsyncIterator[bytes]:

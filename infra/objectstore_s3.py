@@ -7,6 +7,7 @@ thread (a file) must never starve waiting for a thread the uploads hold. A strea
 bridges the async source into the SDK's blocking ``read()`` one chunk at a time, so at most one
 part (``part_size``) is held in memory.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -25,8 +26,16 @@ from minio.error import S3Error
 
 from infra.errors import NotFound, SizeMismatch, StoreUnavailable
 from infra.objectstore import (
-    DEFAULT_CHUNK_BYTES, BaseObjectStore, ByteSource, ObjectInfo, ObjectStream, PutResult,
-    aiter_chunks, check_expiry, validate_key, validate_prefix,
+    DEFAULT_CHUNK_BYTES,
+    BaseObjectStore,
+    ByteSource,
+    ObjectInfo,
+    ObjectStream,
+    PutResult,
+    aiter_chunks,
+    check_expiry,
+    validate_key,
+    validate_prefix,
 )
 
 T = TypeVar("T")
@@ -37,8 +46,9 @@ _MISSING = {"NoSuchKey", "NoSuchObject", "ResourceNotFound", "NotFound"}
 class _StreamReader:
     """A blocking ``read(n)`` for the SDK's thread, fed from an async iterator on ``loop``."""
 
-    def __init__(self, chunks: AsyncIterator[bytes], loop: asyncio.AbstractEventLoop,
-                 length: int | None) -> None:
+    def __init__(
+        self, chunks: AsyncIterator[bytes], loop: asyncio.AbstractEventLoop, length: int | None
+    ) -> None:
         self._chunks, self._loop, self._length = chunks, loop, length
         self._buffer = bytearray()
         self._done = False
@@ -75,8 +85,16 @@ class _StreamReader:
 class S3ObjectStore(BaseObjectStore):
     """One bucket on an S3-compatible server. Credentials stay inside the SDK client."""
 
-    def __init__(self, client: Minio, bucket: str, *, endpoint: str, region: str | None = None,
-                 part_size: int = 8 * 1024 * 1024, max_threads: int = 16) -> None:
+    def __init__(
+        self,
+        client: Minio,
+        bucket: str,
+        *,
+        endpoint: str,
+        region: str | None = None,
+        part_size: int = 8 * 1024 * 1024,
+        max_threads: int = 16,
+    ) -> None:
         if part_size < MIN_PART_BYTES:
             raise ValueError(f"part_size must be >= {MIN_PART_BYTES} bytes (S3 minimum)")
         self._client = client
@@ -87,26 +105,46 @@ class S3ObjectStore(BaseObjectStore):
         self._pool = ThreadPoolExecutor(max_workers=max_threads, thread_name_prefix="s3-store")
 
     @classmethod
-    def create(cls, *, endpoint: str, access_key: str, secret_key: str, bucket: str,
-               secure: bool = False, region: str = "us-east-1",
-               part_size: int = 8 * 1024 * 1024) -> S3ObjectStore:
+    def create(
+        cls,
+        *,
+        endpoint: str,
+        access_key: str,
+        secret_key: str,
+        bucket: str,
+        secure: bool = False,
+        region: str = "us-east-1",
+        part_size: int = 8 * 1024 * 1024,
+    ) -> S3ObjectStore:
         """A store for ``bucket`` at ``endpoint`` (``host:port``). The region is fixed so
         presigning never needs a network round trip."""
         http = urllib3.PoolManager(
-            timeout=urllib3.Timeout(connect=5.0, read=60.0), maxsize=32,
-            retries=urllib3.Retry(total=3, backoff_factor=0.2,
-                                  status_forcelist=[500, 502, 503, 504]))
-        client = Minio(endpoint, access_key=access_key, secret_key=secret_key, secure=secure,
-                       region=region, http_client=http)
+            timeout=urllib3.Timeout(connect=5.0, read=60.0),
+            maxsize=32,
+            retries=urllib3.Retry(
+                total=3, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]
+            ),
+        )
+        client = Minio(
+            endpoint,
+            access_key=access_key,
+            secret_key=secret_key,
+            secure=secure,
+            region=region,
+            http_client=http,
+        )
         return cls(client, bucket, endpoint=endpoint, region=region, part_size=part_size)
 
     @classmethod
     def from_settings(cls, settings: Any) -> S3ObjectStore:
-        return cls.create(endpoint=settings.s3_endpoint,
-                          access_key=settings.s3_access_key.get_secret_value(),
-                          secret_key=settings.s3_secret_key.get_secret_value(),
-                          bucket=settings.s3_bucket, secure=settings.s3_secure,
-                          region=settings.s3_region)
+        return cls.create(
+            endpoint=settings.s3_endpoint,
+            access_key=settings.s3_access_key.get_secret_value(),
+            secret_key=settings.s3_secret_key.get_secret_value(),
+            bucket=settings.s3_bucket,
+            secure=settings.s3_secure,
+            region=settings.s3_region,
+        )
 
     def __repr__(self) -> str:
         return f"S3ObjectStore(endpoint={self.endpoint!r}, bucket={self.bucket!r})"
@@ -115,8 +153,7 @@ class S3ObjectStore(BaseObjectStore):
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
 
-    async def _call(self, fn: Callable[..., T], *args: Any, key: str = "",
-                    **kwargs: Any) -> T:
+    async def _call(self, fn: Callable[..., T], *args: Any, key: str = "", **kwargs: Any) -> T:
         try:
             return await self._run(fn, *args, **kwargs)
         except S3Error as exc:
@@ -125,7 +162,8 @@ class S3ObjectStore(BaseObjectStore):
             raise
         except urllib3.exceptions.HTTPError as exc:
             raise StoreUnavailable(
-                f"S3 endpoint {self.endpoint} did not answer: {type(exc).__name__}") from None
+                f"S3 endpoint {self.endpoint} did not answer: {type(exc).__name__}"
+            ) from None
 
     async def ensure_ready(self) -> None:
         if await self._call(self._client.bucket_exists, self.bucket):
@@ -136,31 +174,47 @@ class S3ObjectStore(BaseObjectStore):
             if exc.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                 raise
 
-    async def put_stream(self, key: str, stream: ByteSource, *, length: int | None = None,
-                         content_type: str = "application/octet-stream") -> PutResult:
+    async def put_stream(
+        self,
+        key: str,
+        stream: ByteSource,
+        *,
+        length: int | None = None,
+        content_type: str = "application/octet-stream",
+    ) -> PutResult:
         validate_key(key)
         reader = _StreamReader(aiter_chunks(stream), asyncio.get_running_loop(), length)
         try:
-            await self._call(self._client.put_object, self.bucket, key, reader,
-                             -1 if length is None else length, content_type=content_type,
-                             part_size=self.part_size, num_parallel_uploads=1, key=key)
+            await self._call(
+                self._client.put_object,
+                self.bucket,
+                key,
+                reader,
+                -1 if length is None else length,
+                content_type=content_type,
+                part_size=self.part_size,
+                num_parallel_uploads=1,
+                key=key,
+            )
         except OSError as exc:  # the SDK's "stream having not enough data"
             if length is not None and reader.size != length:
                 raise SizeMismatch(
-                    f"stream for {key!r} has {reader.size} bytes, expected {length}") from None
+                    f"stream for {key!r} has {reader.size} bytes, expected {length}"
+                ) from None
             raise exc
         return PutResult(key=key, size_bytes=reader.size, sha256=reader.digest.hexdigest())
 
-    async def open_stream(self, key: str, *,
-                          chunk_size: int = DEFAULT_CHUNK_BYTES) -> ObjectStream:
+    async def open_stream(self, key: str, *, chunk_size: int = DEFAULT_CHUNK_BYTES) -> ObjectStream:
         validate_key(key)
         response = await self._call(self._client.get_object, self.bucket, key, key=key)
         headers = response.headers
         info = ObjectInfo(
-            key=key, size_bytes=int(headers.get("Content-Length", 0)),
+            key=key,
+            size_bytes=int(headers.get("Content-Length", 0)),
             content_type=headers.get("Content-Type", "application/octet-stream"),
             etag=(headers.get("ETag") or "").strip('"') or None,
-            last_modified=_http_date(headers.get("Last-Modified")))
+            last_modified=_http_date(headers.get("Last-Modified")),
+        )
 
         async def chunks() -> AsyncIterator[bytes]:
             while chunk := await self._run(response.read, chunk_size):
@@ -175,9 +229,13 @@ class S3ObjectStore(BaseObjectStore):
     async def stat(self, key: str) -> ObjectInfo:
         validate_key(key)
         st = await self._call(self._client.stat_object, self.bucket, key, key=key)
-        return ObjectInfo(key=key, size_bytes=int(st.size or 0),
-                          content_type=st.content_type or "application/octet-stream",
-                          etag=st.etag, last_modified=st.last_modified)
+        return ObjectInfo(
+            key=key,
+            size_bytes=int(st.size or 0),
+            content_type=st.content_type or "application/octet-stream",
+            etag=st.etag,
+            last_modified=st.last_modified,
+        )
 
     async def delete(self, key: str) -> None:
         validate_key(key)
@@ -188,13 +246,17 @@ class S3ObjectStore(BaseObjectStore):
         return await self._call(self._delete_prefix, prefix)
 
     def _delete_prefix(self, prefix: str) -> int:
-        names = [o.object_name for o in
-                 self._client.list_objects(self.bucket, prefix=prefix, recursive=True)]
-        errors = list(self._client.remove_objects(
-            self.bucket, (DeleteObject(name) for name in names)))
+        names = [
+            o.object_name
+            for o in self._client.list_objects(self.bucket, prefix=prefix, recursive=True)
+        ]
+        errors = list(
+            self._client.remove_objects(self.bucket, (DeleteObject(name) for name in names))
+        )
         if errors:
-            raise RuntimeError(f"could not delete {len(errors)} objects under {prefix!r}: "
-                               f"{errors[0].message}")
+            raise RuntimeError(
+                f"could not delete {len(errors)} objects under {prefix!r}: {errors[0].message}"
+            )
         return len(names)
 
     async def close(self) -> None:
@@ -203,15 +265,17 @@ class S3ObjectStore(BaseObjectStore):
     async def presigned_get_url(self, key: str, *, expires_s: int = 3600) -> str:
         validate_key(key)
         expires = timedelta(seconds=check_expiry(expires_s))
-        return await self._call(self._client.presigned_get_object, self.bucket, key,
-                                expires=expires, key=key)
+        return await self._call(
+            self._client.presigned_get_object, self.bucket, key, expires=expires, key=key
+        )
 
     async def presigned_put_url(self, key: str, *, expires_s: int = 3600) -> str:
         validate_key(key)
         expires = timedelta(seconds=check_expiry(expires_s))
-        return await self._call(self._client.presigned_put_object, self.bucket, key,
-                                expires=expires, key=key)
+        return await self._call(
+            self._client.presigned_put_object, self.bucket, key, expires=expires, key=key
+        )
 
 
-def _http_date(value: str | None):  # noqa: ANN202 - datetime | None
+def _http_date(value: str | None):
     return parsedate_to_datetime(value) if value else None

@@ -1,4 +1,5 @@
 """The publishing port: services hand typed messages to a Publisher, never to the broker."""
+
 from __future__ import annotations
 
 from typing import Protocol, runtime_checkable

@@ -6,6 +6,7 @@ the object store from settings, lets the service register its subscribers, serve
 handlers finish (up to ``shutdown_grace_s``; anything unfinished is redelivered because it was
 never acked) and closes every connection.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -41,8 +42,9 @@ Register = Callable[[Infra], Awaitable[Callable[[], Awaitable[None]] | None]]
 """Registers subscribers on ``infra.broker``; may return an async cleanup callable."""
 
 
-def build_infra(settings: Settings, *, service: str, tracer_provider: object | None = None
-                ) -> Infra:
+def build_infra(
+    settings: Settings, *, service: str, tracer_provider: object | None = None
+) -> Infra:
     """Every service's adapters. Refuses (RuntimeError) a missing JWT secret, or a weak one
     outside dev mode: it verifies tokens and keys the local object store's signed URLs."""
     check_secret(settings.jwt_secret.get_secret_value(), dev_mode=settings.dev_mode)
@@ -52,8 +54,13 @@ def build_infra(settings: Settings, *, service: str, tracer_provider: object | N
     return Infra(settings, broker, docs, objects, BrokerPublisher(broker))
 
 
-async def serve_worker(service: str, register: Register, *, settings: Settings | None = None,
-                       stop: asyncio.Event | None = None) -> None:
+async def serve_worker(
+    service: str,
+    register: Register,
+    *,
+    settings: Settings | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
     settings = settings or get_settings()
     infra = build_infra(settings, service=service)
     await infra.docs.ensure_indexes()
@@ -65,9 +72,12 @@ async def serve_worker(service: str, register: Register, *, settings: Settings |
         if not consuming.is_set():
             raise ConnectionError("consumers not attached yet")
 
-    health = HealthServer(checks={**readiness_checks(infra), "consumers": consumers},
-                          host=settings.health_host, port=settings.health_port,
-                          metrics_token=settings.metrics_token.get_secret_value())
+    health = HealthServer(
+        checks={**readiness_checks(infra), "consumers": consumers},
+        host=settings.health_host,
+        port=settings.health_port,
+        metrics_token=settings.metrics_token.get_secret_value(),
+    )
     await health.start()
     await infra.broker.start()  # declares the queues and attaches every consumer
     consuming.set()

@@ -1,5 +1,6 @@
 """Is a signing secret strong enough for production? Placeholders, short, repetitive or
 low-entropy strings are refused at start-up, before anything is signed with them."""
+
 from __future__ import annotations
 
 import math
@@ -12,8 +13,16 @@ MIN_ENTROPY_BITS = 128
 """Of the estimate below: ``secrets.token_urlsafe(32)`` (43 characters) gives about 210."""
 MAX_RUN_CHARS = 10
 """A run this long of repeated or consecutive characters (``aaaa…``, ``0123…``) is refused."""
-PLACEHOLDER_MARKERS = ("changeme", "replaceme", "placeholder", "example", "insecure",
-                       "dummy", "notsecret", "yoursecret")
+PLACEHOLDER_MARKERS = (
+    "changeme",
+    "replaceme",
+    "placeholder",
+    "example",
+    "insecure",
+    "dummy",
+    "notsecret",
+    "yoursecret",
+)
 """Looked for in the secret lower-cased with everything but letters and digits removed."""
 
 
@@ -27,7 +36,7 @@ def secret_problem(secret: str) -> str | None:
         return f"it looks like a placeholder (it contains {marker!r})"
     if len(set(secret)) < MIN_DISTINCT_CHARS:
         return f"it has fewer than {MIN_DISTINCT_CHARS} distinct characters"
-    steps = [abs(ord(b) - ord(a)) <= 1 for a, b in zip(secret, secret[1:])]
+    steps = [abs(ord(b) - ord(a)) <= 1 for a, b in zip(secret, secret[1:], strict=False)]
     if 2 * sum(steps) > len(steps) or _longest_run(steps) >= MAX_RUN_CHARS - 1:
         return "it is made of repeated or consecutive characters"
     bits = entropy_bits(secret)

@@ -5,6 +5,7 @@ is a constant in the code, so it has none (``make run`` generates one in ``var/`
 are production's (``dev_mode`` off). Secrets are ``SecretStr`` so they never show up in logs,
 reprs or error messages.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -19,8 +20,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="K1_", env_file=".env", extra="ignore")
 
     dev_mode: bool = Field(
-        default=False, description="Development only (`make run` and the tests switch it on): "
-        "accept a JWT secret that the production strength check would refuse")
+        default=False,
+        description="Development only (`make run` and the tests switch it on): "
+        "accept a JWT secret that the production strength check would refuse",
+    )
     service_name: str = Field(default="k1", description="Name used in logs and metrics")
     log_format: str = Field(default="auto", description="auto | json | text")
     log_level: str = Field(default="INFO", description="Python log level")
@@ -40,9 +43,11 @@ class Settings(BaseSettings):
         default=0.5, ge=0, le=60, description="Base delay before a failed message is requeued"
     )
     outage_patience_s: float = Field(
-        default=120, ge=0, le=3600,
+        default=120,
+        ge=0,
+        le=3600,
         description="How long a handler is retried in place, its delivery not counted, while "
-                    "MongoDB or the object store is unreachable"
+        "MongoDB or the object store is unreachable",
     )
 
     mongodb_url: SecretStr = Field(
@@ -64,12 +69,17 @@ class Settings(BaseSettings):
     max_duration_s: float = Field(default=20 * 60, gt=0, description="Longest accepted audio")
     analysis_workers: int = Field(default=1, ge=1, le=64, description="Analyzer processes")
     analysis_tasks_per_worker: int = Field(
-        default=200, ge=1, le=1_000_000,
-        description="Analyses an analysis process runs before a fresh one replaces it")
+        default=200,
+        ge=1,
+        le=1_000_000,
+        description="Analyses an analysis process runs before a fresh one replaces it",
+    )
     default_preset: str = Field(default="edm_high_energy", description="Preset when none is given")
 
     health_host: str = Field(default="127.0.0.1", description="Bind address of /healthz, /metrics")
-    health_port: int = Field(default=9100, ge=0, le=65535, description="Worker health port (0: any)")
+    health_port: int = Field(
+        default=9100, ge=0, le=65535, description="Worker health port (0: any)"
+    )
     http_host: str = Field(default="127.0.0.1", description="Bind address of HTTP services")
     ingest_port: int = Field(default=8001, ge=0, le=65535, description="Ingest HTTP port")
     gateway_port: int = Field(default=8000, ge=0, le=65535, description="Gateway HTTP port")
@@ -88,14 +98,18 @@ class Settings(BaseSettings):
         default=30, gt=0, description="How often ingest looks for tracks stuck in a stage"
     )
     stuck_after_s: float = Field(
-        default=300, gt=0, description="A track unchanged this long in uploaded/analyzing/"
-        "mapped has its event published again"
+        default=300,
+        gt=0,
+        description="A track unchanged this long in uploaded/analyzing/"
+        "mapped has its event published again",
     )
 
     jwt_secret: SecretStr = Field(
-        default=SecretStr(""), description="HS256 signing secret of the API's tokens, and the "
+        default=SecretStr(""),
+        description="HS256 signing secret of the API's tokens, and the "
         "root of the local object store's URL-signing key; required (no default), refused "
-        "outside dev mode unless strong (infra/secret_strength.py)")
+        "outside dev mode unless strong (infra/secret_strength.py)",
+    )
     metrics_token: SecretStr = Field(
         default=SecretStr(""), description="Bearer token every /metrics requires (empty: open)"
     )

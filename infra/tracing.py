@@ -14,6 +14,7 @@ How the context travels:
 the logs — and ``K1_OTEL_EXPORTER`` only decides where finished spans go: ``none`` (nowhere),
 ``console`` or ``otlp`` (OTLP/HTTP to ``K1_OTEL_ENDPOINT``).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -41,16 +42,18 @@ UNTRACED_PATHS = ["^/metrics", "^/health", "^/ready", "^/static"]
 """Probes, scrapes and static files make no spans: they would bury the uploads' traces."""
 
 
-def configure_tracing(service: str, settings: Any, *, exporter: SpanExporter | None = None,
-                      set_global: bool = True) -> TracerProvider:
+def configure_tracing(
+    service: str, settings: Any, *, exporter: SpanExporter | None = None, set_global: bool = True
+) -> TracerProvider:
     """The tracer provider of ``service``, exporting as ``settings.otel_exporter`` says.
 
     ``exporter`` (tests: an ``InMemorySpanExporter``) replaces the configured one and exports
     each span as it ends. With ``set_global`` the provider becomes the process's global one
     (first call wins: one service per process).
     """
-    provider = TracerProvider(resource=Resource.create({
-        "service.name": service, "service.namespace": "k1"}))
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": service, "service.namespace": "k1"})
+    )
     if exporter is not None:
         provider.add_span_processor(SimpleSpanProcessor(exporter))
     elif (configured := _exporter(settings)) is not None:
@@ -89,9 +92,14 @@ def http_tracing(tracer_provider: TracerProvider | None = None) -> Any:
     from litestar.enums import ScopeType
     from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
 
-    return OpenTelemetryPlugin(OpenTelemetryConfig(
-        tracer_provider=tracer_provider, scopes={ScopeType.HTTP}, exclude=UNTRACED_PATHS,
-        exclude_spans=["receive", "send"]))
+    return OpenTelemetryPlugin(
+        OpenTelemetryConfig(
+            tracer_provider=tracer_provider,
+            scopes={ScopeType.HTTP},
+            exclude=UNTRACED_PATHS,
+            exclude_spans=["receive", "send"],
+        )
+    )
 
 
 def propagate_to(client: Any) -> Any:
@@ -112,8 +120,9 @@ def current_trace_context() -> TraceContext | None:
     _W3C.inject(carrier)
     if "traceparent" not in carrier:
         return None
-    return TraceContext(traceparent=carrier["traceparent"],
-                        tracestate=carrier.get("tracestate") or None)
+    return TraceContext(
+        traceparent=carrier["traceparent"], tracestate=carrier.get("tracestate") or None
+    )
 
 
 @contextlib.contextmanager

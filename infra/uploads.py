@@ -5,6 +5,7 @@ the gateway's pool to ingest and a spool file. :func:`paced` cuts a body that wa
 for its next chunk or falls below a minimum average rate; :class:`UploadSlots` caps how many
 uploads one client address and one token subject may have in flight at once.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -46,9 +47,14 @@ def too_slow(detail: str) -> ApiError:
     return ApiError(408, "upload_too_slow", detail)
 
 
-async def paced(chunks: AsyncIterator[bytes], *, idle_timeout_s: float, min_rate_bytes_s: int,
-                grace_s: float, clock: Callable[[], float] = time.monotonic
-                ) -> AsyncIterator[bytes]:
+async def paced(
+    chunks: AsyncIterator[bytes],
+    *,
+    idle_timeout_s: float,
+    min_rate_bytes_s: int,
+    grace_s: float,
+    clock: Callable[[], float] = time.monotonic,
+) -> AsyncIterator[bytes]:
     """Pass ``chunks`` through, raising 408 when the next one takes longer than
     ``idle_timeout_s`` or when, after ``grace_s``, the average rate since the first byte was
     awaited would fall below ``min_rate_bytes_s``."""
@@ -87,15 +93,19 @@ class UploadSlots:
 
     @contextlib.contextmanager
     def hold(self, *, client: str | None, subject: str | None = None) -> Iterator[None]:
-        keys = [f"{kind}:{value}" for kind, value in (("client", client), ("subject", subject))
-                if value]
+        keys = [
+            f"{kind}:{value}" for kind, value in (("client", client), ("subject", subject)) if value
+        ]
         for key in keys:
             kind = key.split(":", 1)[0]
             if self._busy[key] >= self._limits[kind]:
-                raise ApiError(429, "too_many_uploads",
-                               f"at most {self._limits[kind]} uploads at once per {kind}; "
-                               "wait for one to finish",
-                               headers={"Retry-After": str(self.retry_after_s)})
+                raise ApiError(
+                    429,
+                    "too_many_uploads",
+                    f"at most {self._limits[kind]} uploads at once per {kind}; "
+                    "wait for one to finish",
+                    headers={"Retry-After": str(self.retry_after_s)},
+                )
         for key in keys:
             self._busy[key] += 1
         try:

@@ -4,6 +4,7 @@ Every route declares the role it needs with ``opt={"role": "viewer"|"operator"|"
 routes without a role are public (health, docs). The JWT secret is on ``app.state.jwt_secret``.
 Error bodies are ``{"error": code, "detail": message}`` and never carry a stack trace.
 """
+
 from __future__ import annotations
 
 import logging
@@ -13,9 +14,8 @@ from litestar import Request, Response
 from litestar.connection import ASGIConnection
 from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
-from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
-
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from pydantic import BaseModel, ConfigDict, Field
 
 from infra.auth import AuthError, Principal, bearer, metrics_allowed, verify_token
@@ -26,8 +26,15 @@ log = logging.getLogger(__name__)
 class ApiError(Exception):
     """An error a client caused or can act on, with its HTTP status and machine code."""
 
-    def __init__(self, status: int, code: str, detail: str, *, extra: dict | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        *,
+        extra: dict | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.status, self.code, self.detail, self.extra = status, code, detail, extra or {}
         self.headers = headers or {}
@@ -37,9 +44,11 @@ class ErrorBody(BaseModel):
     """Every error answer of the API (some add fields, e.g. ``fields`` or ``reasons``)."""
 
     model_config = ConfigDict(extra="allow")
-    error: str = Field(description="Machine-readable code: bad_request, unauthorized, "
-                                   "forbidden, not_found, busy, conflict, too_large, "
-                                   "unsupported_media_type, invalid_map, unavailable, …")
+    error: str = Field(
+        description="Machine-readable code: bad_request, unauthorized, "
+        "forbidden, not_found, busy, conflict, too_large, "
+        "unsupported_media_type, invalid_map, unavailable, …"
+    )
     detail: Any = Field(description="What went wrong, for a person (never a stack trace)")
     status_code: int = Field(description="The HTTP status code again")
 
@@ -57,15 +66,17 @@ ERROR_MEANINGS = {
     422: "Readable, but refused (the reasons are in the body)",
     429: "Too many uploads in flight for this client or token; see Retry-After",
     502: "A backing service answered something unreadable, or a stored object failed its "
-         "integrity check",
+    "integrity check",
     503: "A backing service (broker or store) is unavailable; try again later",
 }
 
 
 def errors(*codes: int) -> dict[int, ResponseSpec]:
     """OpenAPI responses of a route's error answers, all shaped as :class:`ErrorBody`."""
-    return {code: ResponseSpec(data_container=ErrorBody, description=ERROR_MEANINGS[code])
-            for code in codes}
+    return {
+        code: ResponseSpec(data_container=ErrorBody, description=ERROR_MEANINGS[code])
+        for code in codes
+    }
 
 
 def principal_of(connection: ASGIConnection) -> Principal:
@@ -110,25 +121,40 @@ def _body(code: str, detail: Any, extra: dict | None = None, *, status: int) -> 
 
 
 def api_error_handler(_: Request, exc: ApiError) -> Response:
-    return Response(_body(exc.code, exc.detail, exc.extra, status=exc.status),
-                    status_code=exc.status, headers=exc.headers or None)
+    return Response(
+        _body(exc.code, exc.detail, exc.extra, status=exc.status),
+        status_code=exc.status,
+        headers=exc.headers or None,
+    )
 
 
 def http_error_handler(_: Request, exc: HTTPException) -> Response:
-    code = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-            405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type",
-            429: "rate_limited"}.get(exc.status_code, "error")
+    code = {
+        400: "bad_request",
+        401: "unauthorized",
+        403: "forbidden",
+        404: "not_found",
+        405: "method_not_allowed",
+        413: "too_large",
+        415: "unsupported_media_type",
+        429: "rate_limited",
+    }.get(exc.status_code, "error")
     detail: Any = exc.detail
     extra = {"fields": exc.extra} if isinstance(exc.extra, list) and exc.extra else None
     headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-    return Response(_body(code, detail, extra, status=exc.status_code),
-                    status_code=exc.status_code, headers=headers)
+    return Response(
+        _body(code, detail, extra, status=exc.status_code),
+        status_code=exc.status_code,
+        headers=headers,
+    )
 
 
 def internal_error_handler(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return Response(_body("internal_error", "internal error; it has been logged", status=500),
-                    status_code=HTTP_500_INTERNAL_SERVER_ERROR)
+    return Response(
+        _body("internal_error", "internal error; it has been logged", status=500),
+        status_code=HTTP_500_INTERNAL_SERVER_ERROR,
+    )
 
 
 EXCEPTION_HANDLERS = {

@@ -3,6 +3,7 @@
 Only used when the object store is the local folder (one machine); with S3/MinIO, presigned
 URLs point at the object store itself. A URL is valid for one key, one method, until it expires.
 """
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -40,8 +41,11 @@ def objects_router(store: ObjectStore, *, max_put_bytes: int) -> Router:
             stream = await store.open_stream(key)
         except NotFound:
             raise ApiError(404, "not_found", "no such object") from None
-        return Stream(stream, media_type=stream.info.content_type,
-                      headers={"Content-Length": str(stream.info.size_bytes)})
+        return Stream(
+            stream,
+            media_type=stream.info.content_type,
+            headers={"Content-Length": str(stream.info.size_bytes)},
+        )
 
     @put("/{key:path}", status_code=200, request_max_body_size=None)
     async def upload(key: str, request: Request, expires: Expires, sig: Sig) -> Response:

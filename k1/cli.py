@@ -1,5 +1,6 @@
 """``k1``: the command-line client. Each subcommand lives in its own ``k1/cmd_<name>.py`` module
 exposing ``register(subparsers)``; add a module to ``COMMANDS`` to add a subcommand."""
+
 from __future__ import annotations
 
 import argparse
@@ -13,7 +14,9 @@ EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="k1", description="K1 song analysis and light-show tools.")
+    parser = argparse.ArgumentParser(
+        prog="k1", description="K1 song analysis and light-show tools."
+    )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(name).register(subparsers)

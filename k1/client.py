@@ -1,4 +1,5 @@
 """A small client for a running stack: upload a song, follow its journey through the chain."""
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,10 @@ def find_target(run_json: Path, *, url: str | None = None, token: str | None = N
     api = url or os.environ.get("K1_API_URL") or info.get("gateway_url") or info.get("api_url")
     tok = token or os.environ.get("K1_TOKEN") or info.get("admin_token")
     if not api or not tok:
-        raise LookupError(f"no running stack found: start one with `make run` (it writes "
-                          f"{run_json}) or pass --url and --token")
+        raise LookupError(
+            f"no running stack found: start one with `make run` (it writes "
+            f"{run_json}) or pass --url and --token"
+        )
     return Target(api_url=api.rstrip("/"), token=tok)
 
 
@@ -45,15 +48,29 @@ def _file_chunks(path: Path, on_bytes: Callable[[int], None]) -> Iterator[bytes]
             yield chunk
 
 
-def upload(target: Target, path: Path, *, preset: str | None = None,
-           on_bytes: Callable[[int], None] = lambda n: None, gateway: bool = True) -> dict:
+def upload(
+    target: Target,
+    path: Path,
+    *,
+    preset: str | None = None,
+    on_bytes: Callable[[int], None] = lambda n: None,
+    gateway: bool = True,
+) -> dict:
     """Stream ``path`` to the stack; the accepted track as JSON (raises on an error reply)."""
     params = {"filename": path.name, **({"preset": preset} if preset else {})}
     route = "/api/v1/tracks" if gateway else "/uploads"
-    headers = {**target.headers, "Content-Type": "application/octet-stream",
-               "Content-Length": str(path.stat().st_size)}
-    response = httpx.post(target.api_url + route, params=params, headers=headers,
-                          content=_file_chunks(path, on_bytes), timeout=120)
+    headers = {
+        **target.headers,
+        "Content-Type": "application/octet-stream",
+        "Content-Length": str(path.stat().st_size),
+    }
+    response = httpx.post(
+        target.api_url + route,
+        params=params,
+        headers=headers,
+        content=_file_chunks(path, on_bytes),
+        timeout=120,
+    )
     if response.status_code >= 400:
         raise UploadRefused(response.status_code, _detail(response))
     return response.json()
@@ -72,8 +89,13 @@ def _detail(response: httpx.Response) -> str:
         return response.text[:300]
 
 
-def follow(get_state: Callable[[], dict], *, on_change: Callable[[dict], None],
-           timeout_s: float = 300, poll_s: float = 0.2) -> dict:
+def follow(
+    get_state: Callable[[], dict],
+    *,
+    on_change: Callable[[dict], None],
+    timeout_s: float = 300,
+    poll_s: float = 0.2,
+) -> dict:
     """Poll ``get_state`` until the track is terminal, reporting every change of
     status/stage/percent; returns the final state (TimeoutError after ``timeout_s``)."""
     deadline, last = time.monotonic() + timeout_s, None
@@ -92,8 +114,9 @@ def follow(get_state: Callable[[], dict], *, on_change: Callable[[dict], None],
 
 def api_state(target: Target, track_id: str) -> Callable[[], dict]:
     def get() -> dict:
-        r = httpx.get(f"{target.api_url}/api/v1/tracks/{track_id}", headers=target.headers,
-                      timeout=10)
+        r = httpx.get(
+            f"{target.api_url}/api/v1/tracks/{track_id}", headers=target.headers, timeout=10
+        )
         r.raise_for_status()
         return r.json()
 

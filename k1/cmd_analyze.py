@@ -3,6 +3,7 @@
 Runs the analysis and the Genesis engine in-process (no broker, no database). Bad input ends with
 one line on stderr and exit code 2; a progress bar is drawn on stderr when it is a terminal.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -13,21 +14,41 @@ import sys
 import time
 from pathlib import Path
 
-from k1.cli import EXIT_BAD_INPUT, EXIT_OK, fail
+from k1.cli import EXIT_OK, fail
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from services.analyzer.domain.presets import DEFAULT_PRESET, PRESETS
 
-    p = subparsers.add_parser("analyze", help="analyse a song and write its Genesis Map v4",
-                              description=__doc__.splitlines()[0].strip("`."))
+    p = subparsers.add_parser(
+        "analyze",
+        help="analyse a song and write its Genesis Map v4",
+        description=__doc__.splitlines()[0].strip("`."),
+    )
     p.add_argument("audio", metavar="AUDIO", help="WAV, FLAC, OGG/Vorbis or MP3 file")
-    p.add_argument("-o", "--output", required=True, metavar="MAP.json", help="where to write the map ('-': stdout)")
-    p.add_argument("--preset", default=DEFAULT_PRESET, choices=sorted(PRESETS), help=f"choreography preset (default {DEFAULT_PRESET})")
-    p.add_argument("--reference", metavar="BEATS.txt", help="annotated beat times in seconds, one per line: "
-                   "f_measure/cemgil are then measured with mir_eval")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="MAP.json",
+        help="where to write the map ('-': stdout)",
+    )
+    p.add_argument(
+        "--preset",
+        default=DEFAULT_PRESET,
+        choices=sorted(PRESETS),
+        help=f"choreography preset (default {DEFAULT_PRESET})",
+    )
+    p.add_argument(
+        "--reference",
+        metavar="BEATS.txt",
+        help="annotated beat times in seconds, one per line: "
+        "f_measure/cemgil are then measured with mir_eval",
+    )
     p.add_argument("--plot", metavar="MAP.png", help="also draw the analysis as a PNG picture")
-    p.add_argument("--max-minutes", type=float, default=20.0, help="refuse longer audio (default 20)")
+    p.add_argument(
+        "--max-minutes", type=float, default=20.0, help="refuse longer audio (default 20)"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary line")
     p.set_defaults(run=run)
 
@@ -51,10 +72,17 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if bar:
             bar.close()
-    genesis_map = build_map(analysis, preset=args.preset, filename=os.path.basename(args.audio),
-                            audio_sha256=hashlib.sha256(data).hexdigest(), reference_beats_s=reference)
+    genesis_map = build_map(
+        analysis,
+        preset=args.preset,
+        filename=os.path.basename(args.audio),
+        audio_sha256=hashlib.sha256(data).hexdigest(),
+        reference_beats_s=reference,
+    )
     try:
-        _write(args.output, json.dumps(genesis_map, separators=(",", ":"), ensure_ascii=False).encode())
+        _write(
+            args.output, json.dumps(genesis_map, separators=(",", ":"), ensure_ascii=False).encode()
+        )
         if args.plot:
             from services.analyzer.domain.plot import render_png
 
@@ -71,14 +99,18 @@ def _read_reference(path: str):
     import numpy as np
 
     times = []
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+    for number, line in enumerate(
+        Path(path).read_text(encoding="utf-8", errors="replace").splitlines(), 1
+    ):
         fields = line.split("#", 1)[0].replace(",", " ").split()
         if not fields:
             continue
         try:
             times.append(float(fields[0]))
         except ValueError:
-            raise ValueError(f"{path}:{number}: not a beat time in seconds: {fields[0]!r}") from None
+            raise ValueError(
+                f"{path}:{number}: not a beat time in seconds: {fields[0]!r}"
+            ) from None
     beats = np.asarray(times, dtype=np.float64)
     if beats.size == 0 or not np.all(np.isfinite(beats)) or np.any(beats < 0):
         raise ValueError(f"{path}: needs at least one finite, non-negative beat time in seconds")
@@ -113,8 +145,10 @@ def _summary(genesis_map: dict, output: str, seconds: float) -> str:
     sections = genesis_map["layers"]["annotations"]["sections"]
     meter = f"{rhythm['beats_per_bar']}/4, " if rhythm.get("beats_per_bar") else ""
     note = f", {'; '.join(g['warnings'])}" if g["warnings"] else ""
-    return (f"k1: wrote {output}: {g['bpm']:.1f} BPM, {meter}{len(rhythm['beat_grid_ms'])} beats, "
-            f"{len(sections)} sections, quality {g['quality']}{note} ({seconds:.2f} s)")
+    return (
+        f"k1: wrote {output}: {g['bpm']:.1f} BPM, {meter}{len(rhythm['beat_grid_ms'])} beats, "
+        f"{len(sections)} sections, quality {g['quality']}{note} ({seconds:.2f} s)"
+    )
 
 
 class _ProgressBar:
@@ -124,7 +158,9 @@ class _ProgressBar:
 
     def __call__(self, stage: str, percent: float) -> None:
         filled = int(self.WIDTH * min(max(percent, 0.0), 100.0) / 100)
-        sys.stderr.write(f"\r  analyzing [{'#' * filled}{'.' * (self.WIDTH - filled)}] {percent:3.0f}% {stage:<12}")
+        sys.stderr.write(
+            f"\r  analyzing [{'#' * filled}{'.' * (self.WIDTH - filled)}] {percent:3.0f}% {stage:<12}"
+        )
         sys.stderr.flush()
 
     def close(self) -> None:

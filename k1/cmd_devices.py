@@ -8,6 +8,7 @@ The stack is found through ``--url/--admin-token``, ``$K1_API_URL/$K1_TOKEN`` or
 ``var/run.json`` (written by ``make run``). A tokens file is a JSON list of
 ``{"device_id", "token"}`` (what ``register --out`` writes).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,20 +56,36 @@ def _stack_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run-json", type=Path, default=ROOT / "var" / "run.json")
 
 
-def register_devices(api_url: str, admin_token: str, *, count: int, group: str,
-                     name: str = "k1-sim", latency_offset_ms: int = 0) -> list[dict]:
+def register_devices(
+    api_url: str,
+    admin_token: str,
+    *,
+    count: int,
+    group: str,
+    name: str = "k1-sim",
+    latency_offset_ms: int = 0,
+) -> list[dict]:
     """Register ``count`` devices through the API; returns ``[{device_id, token}]``."""
     out = []
-    with httpx.Client(base_url=api_url, timeout=30,
-                      headers={"Authorization": f"Bearer {admin_token}"}) as client:
+    with httpx.Client(
+        base_url=api_url, timeout=30, headers={"Authorization": f"Bearer {admin_token}"}
+    ) as client:
         for i in range(count):
             device_id = f"{group}-{uuid.uuid4().hex[:10]}"
-            response = client.post("/api/v1/devices", json={
-                "device_id": device_id, "name": f"{name}-{i + 1}", "group": group,
-                "latency_offset_ms": latency_offset_ms})
+            response = client.post(
+                "/api/v1/devices",
+                json={
+                    "device_id": device_id,
+                    "name": f"{name}-{i + 1}",
+                    "group": group,
+                    "latency_offset_ms": latency_offset_ms,
+                },
+            )
             if response.status_code != 201:
-                raise RuntimeError(f"registering a device failed: HTTP {response.status_code} "
-                                   f"{response.text[:200]}")
+                raise RuntimeError(
+                    f"registering a device failed: HTTP {response.status_code} "
+                    f"{response.text[:200]}"
+                )
             out.append({"device_id": device_id, "token": response.json()["token"]})
     return out
 
@@ -86,9 +103,14 @@ def run_register(args: argparse.Namespace) -> int:
         return fail("--count must be within 1..10000")
     try:
         target = _target(args)
-        devices = register_devices(target.api_url, target.token, count=args.count,
-                                   group=args.group, name=args.name,
-                                   latency_offset_ms=args.latency_offset_ms)
+        devices = register_devices(
+            target.api_url,
+            target.token,
+            count=args.count,
+            group=args.group,
+            name=args.name,
+            latency_offset_ms=args.latency_offset_ms,
+        )
     except (LookupError, RuntimeError, httpx.HTTPError) as exc:
         return fail(str(exc), EXIT_FAILURE)
     if args.out:
@@ -109,21 +131,32 @@ def run_simulate(args: argparse.Namespace) -> int:
     try:
         target = _target(args)
         if args.tokens:
-            devices = json.loads(args.tokens.read_text())[:args.count]
+            devices = json.loads(args.tokens.read_text())[: args.count]
         elif args.register:
-            devices = register_devices(target.api_url, target.token, count=args.count,
-                                       group=args.group)
+            devices = register_devices(
+                target.api_url, target.token, count=args.count, group=args.group
+            )
         else:
             return fail("give --register or --tokens FILE")
     except (LookupError, RuntimeError, httpx.HTTPError, OSError, ValueError) as exc:
         return fail(str(exc), EXIT_FAILURE)
-    cfg = SimConfig(api_url=target.api_url, rate_hz=args.rate, drift_ms=args.drift_ms,
-                    jitter_ms=args.jitter_ms, duration_s=args.duration, corrupt=args.corrupt)
-    print(f"simulating {len(devices)} devices at {args.rate:g} Hz against {target.api_url} "
-          f"(Ctrl-C to stop)", file=sys.stderr)
+    cfg = SimConfig(
+        api_url=target.api_url,
+        rate_hz=args.rate,
+        drift_ms=args.drift_ms,
+        jitter_ms=args.jitter_ms,
+        duration_s=args.duration,
+        corrupt=args.corrupt,
+    )
+    print(
+        f"simulating {len(devices)} devices at {args.rate:g} Hz against {target.api_url} "
+        f"(Ctrl-C to stop)",
+        file=sys.stderr,
+    )
     try:
-        results = run_fleet_processes([(d["device_id"], d["token"]) for d in devices], cfg,
-                                      processes=max(1, args.processes))
+        results = run_fleet_processes(
+            [(d["device_id"], d["token"]) for d in devices], cfg, processes=max(1, args.processes)
+        )
     except KeyboardInterrupt:
         return 0
     for result in results:

@@ -4,6 +4,7 @@ Finds the stack through ``--url/--token``, ``$K1_API_URL/$K1_TOKEN`` or ``var/ru
 by ``make run``). Shows an upload progress bar on a terminal, then each stage live until the track
 is ready, flagged (warning) or failed; exits 0 for ready/warning, 1 for failed, 2 for a refusal.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,8 +19,11 @@ from k1.stack import ROOT
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("upload", help="send a song to the running stack, show its journey",
-                              description=__doc__.splitlines()[0].strip("`."))
+    p = subparsers.add_parser(
+        "upload",
+        help="send a song to the running stack, show its journey",
+        description=__doc__.splitlines()[0].strip("`."),
+    )
     p.add_argument("file", metavar="FILE", type=Path, help="WAV, FLAC, OGG/Vorbis or MP3 file")
     p.add_argument("--preset", help="Genesis preset (default: the stack's)")
     p.add_argument("--url", help="gateway base URL (default: from var/run.json)")
@@ -39,8 +43,9 @@ def run(args: argparse.Namespace) -> int:
         return fail(str(exc))
     bar = _Bar(args.file.stat().st_size) if sys.stderr.isatty() else None
     try:
-        accepted = upload(target, args.file, preset=args.preset,
-                          on_bytes=bar.advance if bar else (lambda n: None))
+        accepted = upload(
+            target, args.file, preset=args.preset, on_bytes=bar.advance if bar else (lambda n: None)
+        )
     except UploadRefused as exc:
         return fail(f"{args.file.name} refused ({exc.status}): {exc.detail}")
     except httpx.HTTPError as exc:
@@ -62,8 +67,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _show(state: dict) -> None:
     reason = f" — {state['error_reason']}" if state.get("error_reason") else ""
-    print(f"  {state['status']:9s} {state.get('stage', ''):10s} "
-          f"{state.get('progress_pct', 0):5.1f}%{reason}", flush=True)
+    print(
+        f"  {state['status']:9s} {state.get('stage', ''):10s} "
+        f"{state.get('progress_pct', 0):5.1f}%{reason}",
+        flush=True,
+    )
 
 
 class _Bar:
@@ -73,8 +81,9 @@ class _Bar:
     def advance(self, n: int) -> None:
         self.done += n
         filled = int(30 * self.done / self.total)
-        sys.stderr.write(f"\r  upload [{'#' * filled}{'.' * (30 - filled)}] "
-                         f"{100 * self.done / self.total:5.1f}%")
+        sys.stderr.write(
+            f"\r  upload [{'#' * filled}{'.' * (30 - filled)}] {100 * self.done / self.total:5.1f}%"
+        )
         sys.stderr.flush()
 
     def close(self) -> None:

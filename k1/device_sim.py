@@ -6,6 +6,7 @@ downloads the bundle, verifies it (``decode_bundle``: magic, length, CRC32; and 
 and size), answers ``bundle_ack`` and starts "playing" it. It reconnects when its socket drops.
 One asyncio loop runs many devices; ``run_fleet_processes`` splits a big fleet over processes.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -53,8 +54,7 @@ class DeviceStats:
 
 
 class SimDevice:
-    def __init__(self, device_id: str, token: str, cfg: SimConfig,
-                 http: httpx.AsyncClient) -> None:
+    def __init__(self, device_id: str, token: str, cfg: SimConfig, http: httpx.AsyncClient) -> None:
         self.device_id, self.token, self.cfg, self.http = device_id, token, cfg, http
         self.stats = DeviceStats()
         self.playing: dict | None = None
@@ -72,9 +72,14 @@ class SimDevice:
         while not stop.is_set():
             try:
                 async with websockets.connect(
-                        self.url, additional_headers={"Authorization": f"Bearer {self.token}"},
-                        open_timeout=20, ping_interval=20, ping_timeout=20,
-                        max_size=1 << 20, compression=None) as ws:
+                    self.url,
+                    additional_headers={"Authorization": f"Bearer {self.token}"},
+                    open_timeout=20,
+                    ping_interval=20,
+                    ping_timeout=20,
+                    max_size=1 << 20,
+                    compression=None,
+                ) as ws:
                     self.stats.connects += 1
                     backoff = 0.2
                     await self._session(ws, stop)
@@ -82,7 +87,7 @@ class SimDevice:
                 self.stats.closes.append(exc.rcvd.code if exc.rcvd else 1006)
                 if exc.rcvd and exc.rcvd.code == 1008:
                     return  # refused: retrying cannot help
-            except (OSError, asyncio.TimeoutError, websockets.InvalidStatus):
+            except (TimeoutError, OSError, websockets.InvalidStatus):
                 pass
             if not self.cfg.reconnect:
                 return
@@ -124,13 +129,19 @@ class SimDevice:
         self.stats.sent += 1
         drift = self.drift_ms if drift_ms is None else drift_ms
         drift += random.gauss(0.0, self.cfg.jitter_ms) if self.cfg.jitter_ms else 0.0
-        body = {"type": "telemetry", "seq": self._seq, "drift_ms": round(drift, 3),
-                "cpu_pct": round(20 + random.random() * 10, 1),
-                "temperature_c": round(40 + random.random() * 5, 1)}
+        body = {
+            "type": "telemetry",
+            "seq": self._seq,
+            "drift_ms": round(drift, 3),
+            "cpu_pct": round(20 + random.random() * 10, 1),
+            "temperature_c": round(40 + random.random() * 5, 1),
+        }
         if self.playing:
-            body.update(track_id=self.playing["track_id"],
-                        deployment_id=self.playing["deployment_id"],
-                        position_ms=self._position_ms())
+            body.update(
+                track_id=self.playing["track_id"],
+                deployment_id=self.playing["deployment_id"],
+                position_ms=self._position_ms(),
+            )
         return json.dumps(body)
 
     def _position_ms(self) -> float:
@@ -157,16 +168,30 @@ class SimDevice:
     async def _take_offer(self, ws, offer: dict) -> None:
         ok, reason, bundle = await self._fetch(offer)
         self.stats.deployments[offer["deployment_id"]] = {
-            "ok": ok, "reason": reason, "track_id": offer["track_id"], "crc32": offer["crc32"]}
+            "ok": ok,
+            "reason": reason,
+            "track_id": offer["track_id"],
+            "crc32": offer["crc32"],
+        }
         if ok:
             self.latency_offset_ms = int(offer.get("latency_offset_ms", 0))
-            self.playing = {"deployment_id": offer["deployment_id"],
-                            "track_id": offer["track_id"], "started": time.monotonic(),
-                            "duration_ms": bundle.duration_ms}
+            self.playing = {
+                "deployment_id": offer["deployment_id"],
+                "track_id": offer["track_id"],
+                "started": time.monotonic(),
+                "duration_ms": bundle.duration_ms,
+            }
         with contextlib.suppress(websockets.ConnectionClosed):
-            await ws.send(json.dumps({"type": "bundle_ack",
-                                      "deployment_id": offer["deployment_id"], "ok": ok,
-                                      "reason": reason[:500]}))
+            await ws.send(
+                json.dumps(
+                    {
+                        "type": "bundle_ack",
+                        "deployment_id": offer["deployment_id"],
+                        "ok": ok,
+                        "reason": reason[:500],
+                    }
+                )
+            )
 
     async def _fetch(self, offer: dict):
         try:
@@ -187,9 +212,13 @@ class SimDevice:
         return True, "", bundle
 
 
-async def run_fleet(devices: list[tuple[str, str]], cfg: SimConfig, *,
-                    stop: asyncio.Event | None = None,
-                    on_start=None) -> list[SimDevice]:
+async def run_fleet(
+    devices: list[tuple[str, str]],
+    cfg: SimConfig,
+    *,
+    stop: asyncio.Event | None = None,
+    on_start=None,
+) -> list[SimDevice]:
     """Run ``(device_id, token)`` devices until ``stop`` is set or ``cfg.duration_s`` passes."""
     stop = stop or asyncio.Event()
     async with httpx.AsyncClient(limits=httpx.Limits(max_connections=50)) as http:
@@ -211,12 +240,15 @@ def summary(sims: list[SimDevice]) -> dict:
     def pct(p: float) -> float | None:
         return round(lat[min(len(lat) - 1, int(p / 100 * len(lat)))] * 1000, 2) if lat else None
 
-    return {"devices": len(sims), "sent": sum(s.stats.sent for s in sims),
-            "acked": sum(s.stats.acked for s in sims),
-            "errors": sum(len(s.stats.errors) for s in sims),
-            "ack_p50_ms": pct(50), "ack_p99_ms": pct(99),
-            "deployments": {s.device_id: s.stats.deployments for s in sims
-                            if s.stats.deployments}}
+    return {
+        "devices": len(sims),
+        "sent": sum(s.stats.sent for s in sims),
+        "acked": sum(s.stats.acked for s in sims),
+        "errors": sum(len(s.stats.errors) for s in sims),
+        "ack_p50_ms": pct(50),
+        "ack_p99_ms": pct(99),
+        "deployments": {s.device_id: s.stats.deployments for s in sims if s.stats.deployments},
+    }
 
 
 def _process_main(devices, cfg, queue) -> None:
@@ -224,15 +256,18 @@ def _process_main(devices, cfg, queue) -> None:
     queue.put(summary(sims))
 
 
-def run_fleet_processes(devices: list[tuple[str, str]], cfg: SimConfig, *,
-                        processes: int) -> list[dict]:
+def run_fleet_processes(
+    devices: list[tuple[str, str]], cfg: SimConfig, *, processes: int
+) -> list[dict]:
     """Split the fleet over ``processes`` processes (one loop each); their summaries."""
     if processes <= 1:
         return [summary(asyncio.run(run_fleet(devices, cfg)))]
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
-    procs = [ctx.Process(target=_process_main, args=(devices[i::processes], cfg, queue))
-             for i in range(processes)]
+    procs = [
+        ctx.Process(target=_process_main, args=(devices[i::processes], cfg, queue))
+        for i in range(processes)
+    ]
     for proc in procs:
         proc.start()
     results = [queue.get() for _ in procs]

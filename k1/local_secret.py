@@ -1,6 +1,7 @@
 """The JWT secret of the stack ``make run`` starts: random, made on first start, kept in
 ``var/jwt-secret`` (mode 0600) and reused, so tokens and signed links outlive a restart.
 Nothing in the code is a secret anyone else knows."""
+
 from __future__ import annotations
 
 import os

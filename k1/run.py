@@ -4,6 +4,7 @@ Starts nx-27017 and the local object folder (embedded defaults), every service a
 local RabbitMQ, uploads ``examples/example_song.ogg``, prints its journey and where its map and
 picture are, writes ``var/run.json``, and keeps serving until Ctrl-C.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -11,7 +12,6 @@ import os
 import signal
 import sys
 import threading
-from pathlib import Path
 
 from infra.docstore import MongoDocStore
 from infra.errors import InfraError
@@ -31,8 +31,11 @@ def _say(line: str) -> None:
 def _journey_line(state: dict) -> str:
     pct = state.get("progress_pct")
     extra = f" — {state['error_reason']}" if state.get("error_reason") else ""
-    return (f"[journey] {state.get('status'):9s} stage={state.get('stage')}"
-            f" {pct:.0f}%{extra}" if pct is not None else f"[journey] {state}")
+    return (
+        f"[journey] {state.get('status'):9s} stage={state.get('stage')} {pct:.0f}%{extra}"
+        if pct is not None
+        else f"[journey] {state}"
+    )
 
 
 def _follow_track(stack: Stack, track_id: str) -> dict:
@@ -42,8 +45,13 @@ def _follow_track(stack: Stack, track_id: str) -> dict:
 
     def get() -> dict:
         track = loop.run_until_complete(docs.tracks.get_track(track_id))
-        return {"status": track.status, "stage": track.stage, "progress_pct": track.progress_pct,
-                "error_reason": track.error_reason, "version": track.analysis_version}
+        return {
+            "status": track.status,
+            "stage": track.stage,
+            "progress_pct": track.progress_pct,
+            "error_reason": track.error_reason,
+            "version": track.analysis_version,
+        }
 
     try:
         return follow(get, on_change=lambda s: _say(_journey_line(s)))
@@ -56,8 +64,10 @@ def send_example(stack: Stack) -> str:
     target = Target(api_url=stack.public_url, token=stack.token("operator"))
     accepted = upload(target, EXAMPLE, gateway="gateway" in stack.services)
     track_id = accepted["track_id"]
-    _say(f"[journey] uploaded {EXAMPLE.name} as track {track_id}"
-         f"{' (already known: same audio)' if accepted.get('duplicate') else ''}")
+    _say(
+        f"[journey] uploaded {EXAMPLE.name} as track {track_id}"
+        f"{' (already known: same audio)' if accepted.get('duplicate') else ''}"
+    )
     final = _follow_track(stack, track_id)
     version = final["version"]
     objects = stack.data_dir / "objects"
@@ -74,10 +84,13 @@ def main() -> int:
     if not EXAMPLE.exists():
         _say(f"missing {EXAMPLE}: the example song is part of the repository")
         return 1
-    stack = Stack(var_dir=ROOT / "var", amqp_url=os.environ.get(
-        "K1_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"), log=_say,
+    stack = Stack(
+        var_dir=ROOT / "var",
+        amqp_url=os.environ.get("K1_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
+        log=_say,
         analysis_workers=int(os.environ.get("K1_ANALYSIS_WORKERS", "1")),
-        jwt_secret=local_jwt_secret(ROOT / "var"))
+        jwt_secret=local_jwt_secret(ROOT / "var"),
+    )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     fleet = None

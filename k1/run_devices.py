@@ -6,6 +6,7 @@ three more each time), runs them (real WebSocket clients, in a background thread
 track to them and prints each device's outcome; the devices keep streaming telemetry while the
 stack serves.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,20 +25,32 @@ DEVICES = 3
 WAIT_S = 60.0
 
 
-def deploy_example(stack: Stack, track_id: str, *, say: Callable[[str], None]
-                   ) -> FleetThread | None:
+def deploy_example(
+    stack: Stack, track_id: str, *, say: Callable[[str], None]
+) -> FleetThread | None:
     if "gateway" not in stack.services or "deployer" not in stack.services:
         return None
     api = stack.gateway_url
     devices = example_devices(api, stack.token("admin"), stack.var_dir / SAVED, say=say)
-    fleet = FleetThread([(d["device_id"], d["token"]) for d in devices],
-                        SimConfig(api_url=api, rate_hz=2.0, jitter_ms=3.0)).start()
-    say(f"[devices] {DEVICES} simulated devices connected: "
-        f"{', '.join(d['device_id'] for d in devices)}")
+    fleet = FleetThread(
+        [(d["device_id"], d["token"]) for d in devices],
+        SimConfig(api_url=api, rate_hz=2.0, jitter_ms=3.0),
+    ).start()
+    say(
+        f"[devices] {DEVICES} simulated devices connected: "
+        f"{', '.join(d['device_id'] for d in devices)}"
+    )
     headers = {"Authorization": f"Bearer {stack.token('operator')}"}
-    response = httpx.post(f"{api}/api/v1/deployments", headers=headers, timeout=10, json={
-        "track_id": track_id, "device_ids": [d["device_id"] for d in devices],
-        "timeout_s": 30})
+    response = httpx.post(
+        f"{api}/api/v1/deployments",
+        headers=headers,
+        timeout=10,
+        json={
+            "track_id": track_id,
+            "device_ids": [d["device_id"] for d in devices],
+            "timeout_s": 30,
+        },
+    )
     if response.status_code != 202:
         say(f"[devices] deployment refused: HTTP {response.status_code} {response.text[:200]}")
         return fleet
@@ -55,8 +68,9 @@ def deploy_example(stack: Stack, track_id: str, *, say: Callable[[str], None]
 SAVED = "example-devices.json"
 
 
-def example_devices(api: str, admin_token: str, saved: Path, *,
-                    say: Callable[[str], None] = lambda _: None) -> list[dict]:
+def example_devices(
+    api: str, admin_token: str, saved: Path, *, say: Callable[[str], None] = lambda _: None
+) -> list[dict]:
     """The example's devices: those saved by an earlier run while they are all still
     registered, else ``DEVICES`` new ones (saved for the next run)."""
     try:
@@ -66,9 +80,14 @@ def example_devices(api: str, admin_token: str, saved: Path, *,
     except (OSError, ValueError, KeyError, TypeError):
         devices, ids, tokens = [], [], []
     headers = {"Authorization": f"Bearer {admin_token}"}
-    if len(ids) == DEVICES and all(isinstance(t, str) and t for t in tokens) and all(
-            httpx.get(f"{api}/api/v1/devices/{d}", headers=headers, timeout=10).status_code
-            == 200 for d in ids):
+    if (
+        len(ids) == DEVICES
+        and all(isinstance(t, str) and t for t in tokens)
+        and all(
+            httpx.get(f"{api}/api/v1/devices/{d}", headers=headers, timeout=10).status_code == 200
+            for d in ids
+        )
+    ):
         say(f"[devices] reusing the {DEVICES} example devices of an earlier run ({saved})")
         return devices
     devices = register_devices(api, admin_token, count=DEVICES, group="example")
@@ -82,8 +101,9 @@ def example_devices(api: str, admin_token: str, saved: Path, *,
 def _wait_complete(api: str, deployment_id: str, headers: dict) -> dict:
     deadline, body = time.monotonic() + WAIT_S, {}
     while time.monotonic() < deadline:
-        response = httpx.get(f"{api}/api/v1/deployments/{deployment_id}", headers=headers,
-                             timeout=10)
+        response = httpx.get(
+            f"{api}/api/v1/deployments/{deployment_id}", headers=headers, timeout=10
+        )
         if response.status_code == 200:
             body = response.json()
             if body.get("status") == "complete":

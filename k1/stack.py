@@ -4,6 +4,7 @@ own process against RabbitMQ — what ``make run`` starts and what the end-to-en
 Each service runs exactly as in production (``python -m services.<name>``), configured through
 ``K1_*`` environment variables; their logs are merged into one stream, prefixed by service.
 """
+
 from __future__ import annotations
 
 import json
@@ -78,21 +79,33 @@ class Stack:
 
     def env(self, service: str) -> dict[str, str]:
         return {
-            **os.environ, "PYTHONUNBUFFERED": "1", "K1_SERVICE_NAME": service,
-            "K1_AMQP_URL": self.amqp_url, "K1_MONGODB_URL": self.mongodb_url,
-            "K1_MONGODB_DATABASE": self.database, "K1_DATA_DIR": str(self.data_dir),
-            "K1_INGEST_PORT": str(self.ports["ingest"]), "K1_INGEST_URL": self.ingest_url,
-            "K1_GATEWAY_PORT": str(self.ports["gateway"]), "K1_PUBLIC_URL": self.public_url,
-            "K1_HEALTH_PORT": str(self.health_ports[service]), "K1_LOG_FORMAT": "text",
-            "K1_JWT_SECRET": self.jwt_secret, "K1_DEV_MODE": "true",
-            "K1_ANALYSIS_WORKERS": str(self.analysis_workers), **self.extra_env,
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "K1_SERVICE_NAME": service,
+            "K1_AMQP_URL": self.amqp_url,
+            "K1_MONGODB_URL": self.mongodb_url,
+            "K1_MONGODB_DATABASE": self.database,
+            "K1_DATA_DIR": str(self.data_dir),
+            "K1_INGEST_PORT": str(self.ports["ingest"]),
+            "K1_INGEST_URL": self.ingest_url,
+            "K1_GATEWAY_PORT": str(self.ports["gateway"]),
+            "K1_PUBLIC_URL": self.public_url,
+            "K1_HEALTH_PORT": str(self.health_ports[service]),
+            "K1_LOG_FORMAT": "text",
+            "K1_JWT_SECRET": self.jwt_secret,
+            "K1_DEV_MODE": "true",
+            "K1_ANALYSIS_WORKERS": str(self.analysis_workers),
+            **self.extra_env,
         }
 
     def start(self, *, timeout_s: float = 90.0) -> Stack:
         self.var_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.nx = start_nx27017(port=self.ports["mongo"], data_dir=self.var_dir / "mongo",
-                                log_file=self.var_dir / "logs" / "nx-27017.log")
+        self.nx = start_nx27017(
+            port=self.ports["mongo"],
+            data_dir=self.var_dir / "mongo",
+            log_file=self.var_dir / "logs" / "nx-27017.log",
+        )
         self.log(f"[stack] nx-27017 on {self.nx.url}")
         for name in self.services:
             self.start_service(name)
@@ -106,9 +119,14 @@ class Stack:
         self.health_ports.setdefault(label, free_port())
         env = {**self.env(name), "K1_HEALTH_PORT": str(self.health_ports[label])}
         proc = subprocess.Popen(
-            [sys.executable, "-m", f"services.{name}"], cwd=ROOT, env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True)
+            [sys.executable, "-m", f"services.{name}"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         self.procs[label] = proc
         threading.Thread(target=self._pump, args=(label, proc), daemon=True).start()
         return label
@@ -164,10 +182,13 @@ class Stack:
     def run_info(self) -> dict:
         return {
             "gateway_url": self.gateway_url if "gateway" in self.services else None,
-            "ingest_url": self.ingest_url, "api_url": self.public_url,
-            "mongodb_url": self.mongodb_url, "mongodb_database": self.database,
+            "ingest_url": self.ingest_url,
+            "api_url": self.public_url,
+            "mongodb_url": self.mongodb_url,
+            "mongodb_database": self.database,
             "amqp_url": self.amqp_url.replace("guest:guest@", "guest:***@"),
-            "data_dir": str(self.data_dir), "objects_dir": str(self.data_dir / "objects"),
+            "data_dir": str(self.data_dir),
+            "objects_dir": str(self.data_dir / "objects"),
             "health": {n: self.health_url(n) for n in self.procs},
             "pids": {n: p.pid for n, p in self.procs.items()},
             "admin_token": self.token("admin"),

@@ -1,6 +1,7 @@
 """Behaviour every document store must have. Subclass :class:`DocStoreContract` in a test
 module and give it a ``store`` fixture (the fake in ``unit/``, MongoDB adapter in
 ``integration/``)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -15,17 +16,27 @@ from infra.errors import Conflict, NotFound
 
 def new_track(track_id: str, audio: str | None = None, **overrides: object) -> NewTrack:
     sha = hashlib.sha256((audio or track_id).encode()).hexdigest()
-    fields = dict(track_id=track_id, audio_sha256=sha, audio_key=f"audio/{sha}.wav",
-                  filename=f"{track_id}.wav", content_type="audio/wav", size_bytes=1234,
-                  preset="edm_high_energy", duration_ms=240_000.0)
+    fields = {
+        "track_id": track_id,
+        "audio_sha256": sha,
+        "audio_key": f"audio/{sha}.wav",
+        "filename": f"{track_id}.wav",
+        "content_type": "audio/wav",
+        "size_bytes": 1234,
+        "preset": "edm_high_energy",
+        "duration_ms": 240_000.0,
+    }
     fields.update(overrides)
     return NewTrack(**fields)  # type: ignore[arg-type]
 
 
 async def to_mapped(store, track_id: str, version: int = 1) -> None:
     assert (await store.tracks.transition(track_id, version=version, to="analyzing")).applied
-    assert (await store.tracks.transition(track_id, version=version, to="mapped",
-                                          map_key=f"maps/{track_id}/v{version}.json")).applied
+    assert (
+        await store.tracks.transition(
+            track_id, version=version, to="mapped", map_key=f"maps/{track_id}/v{version}.json"
+        )
+    ).applied
 
 
 class DocStoreContract:
@@ -101,16 +112,20 @@ class DocStoreContract:
 
     async def test_full_lifecycle_records_stage_progress_and_timestamps(self, store):
         await store.tracks.create_track(new_track("t1"))
-        step = await store.tracks.transition("t1", version=1, to="analyzing",
-                                             stage="decoding", progress_pct=5)
+        step = await store.tracks.transition(
+            "t1", version=1, to="analyzing", stage="decoding", progress_pct=5
+        )
         assert step.applied and step.track.status == "analyzing"
         assert (step.track.stage, step.track.progress_pct) == ("decoding", 5.0)
         await store.tracks.transition("t1", version=1, to="mapped", map_key="maps/t1/v1.json")
         done = await store.tracks.transition("t1", version=1, to="ready")
         track = done.track
         assert done.applied and track.status == "ready"
-        assert (track.stage, track.progress_pct, track.map_key) == ("done", 100.0,
-                                                                     "maps/t1/v1.json")
+        assert (track.stage, track.progress_pct, track.map_key) == (
+            "done",
+            100.0,
+            "maps/t1/v1.json",
+        )
         at = track.status_at
         assert set(at) == {"uploaded", "analyzing", "mapped", "ready"}
         assert at["uploaded"] <= at["analyzing"] <= at["mapped"] <= at["ready"]
@@ -119,8 +134,9 @@ class DocStoreContract:
     async def test_warning_outcome_keeps_its_warnings(self, store):
         await store.tracks.create_track(new_track("t1"))
         await to_mapped(store, "t1")
-        done = await store.tracks.transition("t1", version=1, to="warning",
-                                             warnings=["no beats found"])
+        done = await store.tracks.transition(
+            "t1", version=1, to="warning", warnings=["no beats found"]
+        )
         assert done.applied and done.track.warnings == ("no beats found",)
 
     async def test_duplicate_event_does_not_apply_twice(self, store):
@@ -144,18 +160,26 @@ class DocStoreContract:
         await store.tracks.create_track(new_track("t1"))
         await store.tracks.transition("t1", version=1, to="analyzing")
         failed = await store.tracks.transition(
-            "t1", version=1, to="failed", stage="decoding", error_code="not_audio",
-            error_reason="the file is not audio")
+            "t1",
+            version=1,
+            to="failed",
+            stage="decoding",
+            error_code="not_audio",
+            error_reason="the file is not audio",
+        )
         assert failed.applied
         assert (failed.track.error_code, failed.track.error_reason) == (
-            "not_audio", "the file is not audio")
+            "not_audio",
+            "the file is not audio",
+        )
         late = await store.tracks.transition("t1", version=1, to="mapped")
         assert not late.applied and late.track.status == "failed"
 
     async def test_an_upload_that_never_decodes_can_fail_directly(self, store):
         await store.tracks.create_track(new_track("t1"))
-        failed = await store.tracks.transition("t1", version=1, to="failed",
-                                               error_reason="truncated file")
+        failed = await store.tracks.transition(
+            "t1", version=1, to="failed", error_reason="truncated file"
+        )
         assert failed.applied and failed.track.error_reason == "truncated file"
 
     async def test_skipping_a_state_is_refused(self, store):
@@ -179,22 +203,22 @@ class DocStoreContract:
 
     async def test_concurrent_duplicates_apply_exactly_once(self, store):
         await store.tracks.create_track(new_track("t1"))
-        results = await asyncio.gather(*[
-            store.tracks.transition("t1", version=1, to="analyzing") for _ in range(10)])
+        results = await asyncio.gather(
+            *[store.tracks.transition("t1", version=1, to="analyzing") for _ in range(10)]
+        )
         assert sum(r.applied for r in results) == 1
 
     # ------------------------------------------------------------------------- progress
 
     async def test_progress_only_moves_forward(self, store):
         await store.tracks.create_track(new_track("t1"))
-        assert not await store.tracks.record_progress("t1", version=1, stage="rhythm",
-                                                      percent=10)  # not analyzing yet
+        assert not await store.tracks.record_progress(
+            "t1", version=1, stage="rhythm", percent=10
+        )  # not analyzing yet
         await store.tracks.transition("t1", version=1, to="analyzing")
         assert await store.tracks.record_progress("t1", version=1, stage="rhythm", percent=30)
-        assert not await store.tracks.record_progress("t1", version=1, stage="decoding",
-                                                      percent=10)
-        assert not await store.tracks.record_progress("t1", version=2, stage="genesis",
-                                                      percent=80)
+        assert not await store.tracks.record_progress("t1", version=1, stage="decoding", percent=10)
+        assert not await store.tracks.record_progress("t1", version=2, stage="genesis", percent=80)
         track = await store.tracks.get_track("t1")
         assert (track.stage, track.progress_pct) == ("rhythm", 30.0)
 
@@ -270,17 +294,30 @@ class DocStoreContract:
         await self._ready(store)
         await store.tracks.open_candidate("t1", from_version=1)
         moved = await store.tracks.promote_candidate(
-            "t1", version=2, to="warning", preset="external", map_key="maps/t1/v2/map.json",
-            warnings=["no beats"])
+            "t1",
+            version=2,
+            to="warning",
+            preset="external",
+            map_key="maps/t1/v2/map.json",
+            warnings=["no beats"],
+        )
         assert moved.applied
         track = moved.track
         assert (track.status, track.analysis_version, track.candidate_version, track.preset) == (
-            "warning", 2, None, "external")
+            "warning",
+            2,
+            None,
+            "external",
+        )
         assert (track.map_key, track.warnings, track.stage) == (
-            "maps/t1/v2/map.json", ("no beats",), "done")
+            "maps/t1/v2/map.json",
+            ("no beats",),
+            "done",
+        )
         assert set(track.status_at) == {"uploaded", "warning"}
         again = await store.tracks.promote_candidate(
-            "t1", version=2, to="warning", preset="external", map_key="maps/t1/v2/map.json")
+            "t1", version=2, to="warning", preset="external", map_key="maps/t1/v2/map.json"
+        )
         assert not again.applied and again.is_at("warning", 2)
         assert await store.tracks.with_candidates() == ()
 
@@ -289,12 +326,20 @@ class DocStoreContract:
         await store.tracks.open_candidate("t1", from_version=1)
         dropped = await store.tracks.drop_candidate("t1", version=2)
         assert dropped.applied
-        assert (dropped.track.status, dropped.track.analysis_version,
-                dropped.track.candidate_version) == ("ready", 1, None)
+        assert (
+            dropped.track.status,
+            dropped.track.analysis_version,
+            dropped.track.candidate_version,
+        ) == ("ready", 1, None)
         assert not (await store.tracks.drop_candidate("t1", version=2)).applied
-        assert not (await store.tracks.promote_candidate(
-            "t1", version=2, to="ready", preset="external", map_key="k")).applied
-        assert (await store.tracks.open_candidate("t1", from_version=1)).track.candidate_version == 3
+        assert not (
+            await store.tracks.promote_candidate(
+                "t1", version=2, to="ready", preset="external", map_key="k"
+            )
+        ).applied
+        assert (
+            await store.tracks.open_candidate("t1", from_version=1)
+        ).track.candidate_version == 3
         await store.tracks.drop_candidate("t1", version=3)
         again = await store.tracks.start_reanalysis("t1", from_version=1, preset="chill")
         assert again.applied and again.track.analysis_version == 4
@@ -307,10 +352,19 @@ class DocStoreContract:
         again = await store.analyses.add("t1", 1, preset="other")
         assert first == again and again.outcome == "pending"
         updated = await store.analyses.update(
-            "t1", 1, map_key="maps/t1/v1.json", map_sha256="a" * 64, bpm=128.0,
-            outcome="warning", warnings=["tempo drifts"])
+            "t1",
+            1,
+            map_key="maps/t1/v1.json",
+            map_sha256="a" * 64,
+            bpm=128.0,
+            outcome="warning",
+            warnings=["tempo drifts"],
+        )
         assert (updated.map_key, updated.map_sha256, updated.bpm) == (
-            "maps/t1/v1.json", "a" * 64, 128.0)
+            "maps/t1/v1.json",
+            "a" * 64,
+            128.0,
+        )
         assert (updated.outcome, updated.warnings) == ("warning", ("tempo drifts",))
         assert updated.updated_at >= updated.created_at
         assert await store.analyses.get("t1", 1) == updated

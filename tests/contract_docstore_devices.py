@@ -1,6 +1,7 @@
 """Behaviour every device document store must have: the fake (``unit/``) and the MongoDB
 adapter over nx-27017 (``integration/``) both subclass :class:`DeviceDocsContract` and give
 it a ``docs`` fixture."""
+
 from __future__ import annotations
 
 import asyncio
@@ -13,16 +14,26 @@ from infra.errors import Conflict
 
 
 def new_device(device_id: str, group: str = "stage", **overrides) -> NewDevice:
-    fields = dict(device_id=device_id, name=f"bar {device_id}", group=group,
-                  token_hash=hashlib.sha256(device_id.encode()).hexdigest())
+    fields = {
+        "device_id": device_id,
+        "name": f"bar {device_id}",
+        "group": group,
+        "token_hash": hashlib.sha256(device_id.encode()).hexdigest(),
+    }
     fields.update(overrides)
     return NewDevice(**fields)  # type: ignore[arg-type]
 
 
 def new_deployment(deployment_id: str = "dep1", devices=("d1", "d2")) -> NewDeployment:
-    return NewDeployment(deployment_id=deployment_id, track_id="t1",
-                         bundle_key="bundles/t1/v1/bundle.k1b", crc32=0xDEADBEEF,
-                         size_bytes=1234, device_ids=tuple(devices), timeout_s=30.0)
+    return NewDeployment(
+        deployment_id=deployment_id,
+        track_id="t1",
+        bundle_key="bundles/t1/v1/bundle.k1b",
+        crc32=0xDEADBEEF,
+        size_bytes=1234,
+        device_ids=tuple(devices),
+        timeout_s=30.0,
+    )
 
 
 class DeviceDocsContract:
@@ -42,7 +53,9 @@ class DeviceDocsContract:
             await docs.devices.create(new_device(f"d{i}", group=group))
         assert [d.device_id for d in await docs.devices.list()] == ["d0", "d1", "d2", "d3"]
         assert [d.device_id for d in await docs.devices.in_group("a")] == ["d0", "d2", "d3"]
-        assert [d.device_id for d in await docs.devices.list(group="a", limit=1, offset=1)] == ["d2"]
+        assert [d.device_id for d in await docs.devices.list(group="a", limit=1, offset=1)] == [
+            "d2"
+        ]
 
     async def test_many_devices_are_read_in_one_call_and_unknown_ids_are_absent(self, docs):
         for i in (3, 1, 2):
@@ -56,10 +69,14 @@ class DeviceDocsContract:
 
     async def test_an_admin_changes_offset_group_threshold_only(self, docs):
         await docs.devices.create(new_device("d1"))
-        changed = await docs.devices.update("d1", latency_offset_ms=40, group="club",
-                                            drift_threshold_ms=20.0)
+        changed = await docs.devices.update(
+            "d1", latency_offset_ms=40, group="club", drift_threshold_ms=20.0
+        )
         assert (changed.latency_offset_ms, changed.group, changed.drift_threshold_ms) == (
-            40, "club", 20.0)
+            40,
+            "club",
+            20.0,
+        )
         with pytest.raises(ValueError):
             await docs.devices.update("d1", token_hash="x")
         assert await docs.devices.update("missing", group="x") is None
@@ -99,8 +116,9 @@ class DeviceDocsContract:
 
     async def test_the_latest_bundle_of_a_track_wins_and_put_repeats(self, docs):
         for version in (1, 2, 2):
-            await docs.bundles.put(BundleRecord("t1", version, f"bundles/t1/v{version}/b",
-                                                version, 100, "a" * 64))
+            await docs.bundles.put(
+                BundleRecord("t1", version, f"bundles/t1/v{version}/b", version, 100, "a" * 64)
+            )
         latest = await docs.bundles.latest("t1")
         assert latest.version == 2 and latest.bundle_key == "bundles/t1/v2/b"
         assert await docs.bundles.latest("t2") is None
@@ -117,19 +135,25 @@ class DeviceDocsContract:
         assert not created and again == stored
         targets = await docs.deployments.targets("dep1")
         assert [(t.device_id, t.state, t.attempt, t.deadline_s) for t in targets] == [
-            ("d1", "pending", 1, 100.0), ("d2", "pending", 1, 100.0)]
+            ("d1", "pending", 1, 100.0),
+            ("d2", "pending", 1, 100.0),
+        ]
 
     async def test_states_move_only_from_the_named_states(self, docs):
         await docs.deployments.create(new_deployment(), deadline_s=100.0)
         moved = await docs.deployments.move("dep1", "d1", to="delivered", from_states=["pending"])
         assert moved.state == "delivered"
-        assert await docs.deployments.move("dep1", "d1", to="delivered",
-                                           from_states=["pending"]) is None
-        acked = await docs.deployments.move("dep1", "d1", to="failed",
-                                            from_states=["pending", "delivered"],
-                                            reason="CRC mismatch")
+        assert (
+            await docs.deployments.move("dep1", "d1", to="delivered", from_states=["pending"])
+            is None
+        )
+        acked = await docs.deployments.move(
+            "dep1", "d1", to="failed", from_states=["pending", "delivered"], reason="CRC mismatch"
+        )
         assert (acked.state, acked.reason) == ("failed", "CRC mismatch")
-        assert await docs.deployments.move("dep1", "zz", to="acked", from_states=["pending"]) is None
+        assert (
+            await docs.deployments.move("dep1", "zz", to="acked", from_states=["pending"]) is None
+        )
         with pytest.raises(ValueError):
             await docs.deployments.move("dep1", "d2", to="lost", from_states=["pending"])
 
@@ -138,13 +162,23 @@ class DeviceDocsContract:
         await docs.deployments.create(new_deployment("dep2", ["d1"]), deadline_s=200.0)
         expired = await docs.deployments.expired(150.0, ["pending", "delivered"])
         assert sorted((t.deployment_id, t.device_id) for t in expired) == [
-            ("dep1", "d1"), ("dep1", "d2")]
+            ("dep1", "d1"),
+            ("dep1", "d2"),
+        ]
         await docs.deployments.move("dep1", "d1", to="timed_out", from_states=["pending"])
         mine = await docs.deployments.for_device("d1", ["pending", "timed_out"])
         assert sorted((t.deployment_id, t.state) for t in mine) == [
-            ("dep1", "timed_out"), ("dep2", "pending")]
-        again = await docs.deployments.move("dep1", "d1", to="pending", from_states=["timed_out"],
-                                            deadline_s=500.0, next_attempt=True)
+            ("dep1", "timed_out"),
+            ("dep2", "pending"),
+        ]
+        again = await docs.deployments.move(
+            "dep1",
+            "d1",
+            to="pending",
+            from_states=["timed_out"],
+            deadline_s=500.0,
+            next_attempt=True,
+        )
         assert (again.attempt, again.deadline_s) == (2, 500.0)
         await docs.deployments.mark_completed("dep1", "abc")
         assert (await docs.deployments.get("dep1")).completed_digest == "abc"
@@ -153,11 +187,23 @@ class DeviceDocsContract:
     # ---------------------------------------------------------------------------- telemetry
 
     async def test_frames_insert_once_and_prune_by_age(self, docs):
-        frames = [{"_id": f"b1:{i}", "device_id": "d1" if i % 2 else "d2", "drift_ms": 1.0 * i,
-                   "received_s": 100.0 + i} for i in range(6)]
+        frames = [
+            {
+                "_id": f"b1:{i}",
+                "device_id": "d1" if i % 2 else "d2",
+                "drift_ms": 1.0 * i,
+                "received_s": 100.0 + i,
+            }
+            for i in range(6)
+        ]
         assert await docs.telemetry.add_frames(frames) == 6
-        assert await docs.telemetry.add_frames(frames[:3] + [
-            {"_id": "b2:0", "device_id": "d1", "drift_ms": 0.0, "received_s": 200.0}]) == 1
+        assert (
+            await docs.telemetry.add_frames(
+                frames[:3]
+                + [{"_id": "b2:0", "device_id": "d1", "drift_ms": 0.0, "received_s": 200.0}]
+            )
+            == 1
+        )
         assert await docs.telemetry.count_frames() == 7
         assert await docs.telemetry.count_frames("d1") == 4
         assert await docs.telemetry.prune(103.0) == 3

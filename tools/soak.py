@@ -14,6 +14,7 @@ The last line printed is one JSON object; the exit status is 1 if anything was l
 
     python tools/soak.py [--minutes 10] [--uploads N] [--devices 500]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,7 +37,7 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from k1.stack import Stack  # noqa: E402
+from k1.stack import Stack
 
 FINISHED = ("ready", "warning", "failed")
 SR = 22050
@@ -50,7 +51,7 @@ def song(i: int, seconds: float = 6.0) -> bytes:
     kick = np.sin(2 * np.pi * 55 * np.arange(2000) / SR) * np.exp(-np.arange(2000) / 300)
     for k, t in enumerate(np.arange(0.2, seconds - 0.2, 60.0 / bpm)):
         j = int(t * SR)
-        x[j:j + 2000] += kick[: n - j] * (1.0 if k % 4 == 0 else 0.6)
+        x[j : j + 2000] += kick[: n - j] * (1.0 if k % 4 == 0 else 0.6)
     x += 0.01 * rng.standard_normal(n)
     buf = io.BytesIO()
     sf.write(buf, (0.5 * x / np.abs(x).max()).astype(np.float32), SR, format="WAV")
@@ -58,6 +59,7 @@ def song(i: int, seconds: float = 6.0) -> bytes:
 
 
 # ------------------------------------------------------------------------------ memory
+
 
 def rss_mb(pgid: int) -> float:
     """Resident memory of every process in the process group ``pgid``, in MB."""
@@ -82,6 +84,7 @@ def memory(stack: Stack) -> dict[str, float]:
 
 
 # ------------------------------------------------------------------------------ devices
+
 
 def _fleet_main(devices, api_url: str, seconds: float, rate_hz: float, queue) -> None:
     """Devices that stream for ``seconds``, then stop sending and wait for their last acks."""
@@ -124,6 +127,7 @@ def _fleet_main(devices, api_url: str, seconds: float, rate_hz: float, queue) ->
 
 # ------------------------------------------------------------------------------ uploads
 
+
 class Uploads:
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
@@ -132,13 +136,20 @@ class Uploads:
         self.retries = 0
 
     def upload(self, i: int) -> None:
-        headers = {"Authorization": f"Bearer {self.stack.token('operator')}",
-                   "Content-Type": "audio/wav"}
+        headers = {
+            "Authorization": f"Bearer {self.stack.token('operator')}",
+            "Content-Type": "audio/wav",
+        }
         data = song(i)
         for _ in range(20):
             try:
-                r = httpx.post(f"{self.stack.gateway_url}/api/v1/tracks", content=data,
-                               params={"filename": f"soak-{i}.wav"}, headers=headers, timeout=60)
+                r = httpx.post(
+                    f"{self.stack.gateway_url}/api/v1/tracks",
+                    content=data,
+                    params={"filename": f"soak-{i}.wav"},
+                    headers=headers,
+                    timeout=60,
+                )
             except httpx.HTTPError:
                 self.retries += 1
                 time.sleep(1)
@@ -156,43 +167,60 @@ class Uploads:
 
 def statuses(stack: Stack, track_ids) -> dict[str, dict]:
     out = {}
-    with httpx.Client(timeout=10, headers={
-            "Authorization": f"Bearer {stack.token('viewer')}"}) as client:
+    with httpx.Client(
+        timeout=10, headers={"Authorization": f"Bearer {stack.token('viewer')}"}
+    ) as client:
         for track_id in track_ids:
             r = client.get(f"{stack.gateway_url}/api/v1/tracks/{track_id}")
-            out[track_id] = r.json() if r.status_code == 200 else {"status": f"http {r.status_code}"}
+            out[track_id] = (
+                r.json() if r.status_code == 200 else {"status": f"http {r.status_code}"}
+            )
     return out
 
 
 # ------------------------------------------------------------------------------ rabbit
 
+
 def _vhost(create: bool, name: str) -> None:
     cmd = ["add_vhost", name] if create else ["delete_vhost", name]
     subprocess.run(["rabbitmqctl", "-q", *cmd], check=create, capture_output=True, timeout=60)
     if create:
-        subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", name, "guest", ".*", ".*",
-                        ".*"], check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            ["rabbitmqctl", "-q", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
 
 
 # ------------------------------------------------------------------------------ the soak
 
+
 def register(stack: Stack, count: int, group: str) -> list[tuple[str, str]]:
     from k1.cmd_devices import register_devices
 
-    return [(d["device_id"], d["token"]) for d in register_devices(
-        stack.gateway_url, stack.token("admin"), count=count, group=group)]
+    return [
+        (d["device_id"], d["token"])
+        for d in register_devices(stack.gateway_url, stack.token("admin"), count=count, group=group)
+    ]
 
 
 def deploy(stack: Stack, track_id: str, group: str) -> str | None:
-    r = httpx.post(f"{stack.gateway_url}/api/v1/deployments", timeout=30,
-                   headers={"Authorization": f"Bearer {stack.token('operator')}"},
-                   json={"track_id": track_id, "group": group, "timeout_s": 120})
+    r = httpx.post(
+        f"{stack.gateway_url}/api/v1/deployments",
+        timeout=30,
+        headers={"Authorization": f"Bearer {stack.token('operator')}"},
+        json={"track_id": track_id, "group": group, "timeout_s": 120},
+    )
     return r.json()["deployment_id"] if r.status_code == 202 else None
 
 
 def deployment(stack: Stack, deployment_id: str) -> dict:
-    r = httpx.get(f"{stack.gateway_url}/api/v1/deployments/{deployment_id}", timeout=30,
-                  headers={"Authorization": f"Bearer {stack.token('viewer')}"})
+    r = httpx.get(
+        f"{stack.gateway_url}/api/v1/deployments/{deployment_id}",
+        timeout=30,
+        headers={"Authorization": f"Bearer {stack.token('viewer')}"},
+    )
     return r.json() if r.status_code == 200 else {}
 
 
@@ -203,23 +231,36 @@ def soak(args: argparse.Namespace) -> dict:
     _vhost(True, vhost)
     var = Path(tempfile.mkdtemp(prefix="k1-soak-"))
     lines: list[str] = []
-    stack = Stack(var_dir=var, amqp_url=f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
-                  database=f"soak_{uuid.uuid4().hex[:8]}", log=lines.append,
-                  extra_env={"K1_LOG_LEVEL": "WARNING"})
+    stack = Stack(
+        var_dir=var,
+        amqp_url=f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
+        database=f"soak_{uuid.uuid4().hex[:8]}",
+        log=lines.append,
+        extra_env={"K1_LOG_LEVEL": "WARNING"},
+    )
     started = time.monotonic()
     try:
         stack.start(timeout_s=120)
         mem_start = memory(stack)
-        print(f"[soak] stack up; {uploads_n} uploads and {args.devices} devices over "
-              f"{args.minutes:g} min", flush=True)
+        print(
+            f"[soak] stack up; {uploads_n} uploads and {args.devices} devices over "
+            f"{args.minutes:g} min",
+            flush=True,
+        )
         devices = register(stack, args.devices, group) if args.devices else []
         fleet_queue = multiprocessing.get_context("spawn").Queue()
         fleet = None
         if devices:
             fleet = multiprocessing.get_context("spawn").Process(
-                target=_fleet_main, args=(devices, stack.gateway_url,
-                                          max(10.0, seconds - (time.monotonic() - started)),
-                                          args.rate_hz, fleet_queue))
+                target=_fleet_main,
+                args=(
+                    devices,
+                    stack.gateway_url,
+                    max(10.0, seconds - (time.monotonic() - started)),
+                    args.rate_hz,
+                    fleet_queue,
+                ),
+            )
             fleet.start()
         uploads = Uploads(stack)
         upload_window = 0.6 * seconds
@@ -228,8 +269,11 @@ def soak(args: argparse.Namespace) -> dict:
             pause = started + (i + 1) * upload_window / max(1, uploads_n) - time.monotonic()
             if pause > 0:
                 time.sleep(pause)
-        print(f"[soak] uploads done: {len(uploads.accepted)} accepted, "
-              f"{len(uploads.refused)} refused", flush=True)
+        print(
+            f"[soak] uploads done: {len(uploads.accepted)} accepted, "
+            f"{len(uploads.refused)} refused",
+            flush=True,
+        )
 
         deployment_id, final = None, {}
         ids = set(uploads.accepted.values())
@@ -257,33 +301,44 @@ def soak(args: argparse.Namespace) -> dict:
         shutil.rmtree(var, ignore_errors=True)
 
     terminal = {t: s for t, s in final.items() if s.get("status") in FINISHED}
-    failed_without_reason = [t for t, s in terminal.items()
-                             if s.get("status") == "failed" and not s.get("error_reason")]
+    failed_without_reason = [
+        t for t, s in terminal.items() if s.get("status") == "failed" and not s.get("error_reason")
+    ]
     by_status: dict[str, int] = {}
     for s in final.values():
         by_status[s.get("status", "?")] = by_status.get(s.get("status", "?"), 0) + 1
     targets = deployed.get("devices", [])
     ledger = {
         "minutes": round((time.monotonic() - started) / 60, 2),
-        "uploads_sent": uploads_n, "uploads_accepted": len(uploads.accepted),
-        "uploads_refused": len(uploads.refused), "upload_retries": uploads.retries,
-        "tracks_terminal": len(terminal), "tracks_by_status": by_status,
+        "uploads_sent": uploads_n,
+        "uploads_accepted": len(uploads.accepted),
+        "uploads_refused": len(uploads.refused),
+        "upload_retries": uploads.retries,
+        "tracks_terminal": len(terminal),
+        "tracks_by_status": by_status,
         "failed_without_reason": len(failed_without_reason),
-        "devices": len(devices), "devices_connected": fleet_summary.get("connected", 0),
+        "devices": len(devices),
+        "devices_connected": fleet_summary.get("connected", 0),
         "frames_sent": fleet_summary.get("sent", 0),
         "frames_acked": fleet_summary.get("acked", 0),
-        "ack_p50_ms": fleet_summary.get("ack_p50_ms"), "ack_p99_ms": fleet_summary.get("ack_p99_ms"),
+        "ack_p50_ms": fleet_summary.get("ack_p50_ms"),
+        "ack_p99_ms": fleet_summary.get("ack_p99_ms"),
         "device_reconnects": fleet_summary.get("reconnects", 0),
         "deployment_devices": len(targets),
         "deployment_acked": sum(1 for d in targets if d.get("state") == "acked"),
         "deployment_status": deployed.get("status"),
-        "rss_mb_start": mem_start, "rss_mb_end": mem_end,
+        "rss_mb_start": mem_start,
+        "rss_mb_end": mem_end,
     }
     ledger["nothing_lost"] = (
         ledger["uploads_accepted"] == ledger["tracks_terminal"]
         and not failed_without_reason
         and ledger["frames_sent"] == ledger["frames_acked"]
-        and (not devices or ledger["deployment_acked"] == ledger["deployment_devices"] == len(devices)))
+        and (
+            not devices
+            or ledger["deployment_acked"] == ledger["deployment_devices"] == len(devices)
+        )
+    )
     return ledger
 
 
@@ -293,16 +348,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--uploads", type=int, default=None, help="songs (20 per minute)")
     parser.add_argument("--devices", type=int, default=500, help="simulated devices")
     parser.add_argument("--rate-hz", type=float, default=1.0, help="frames/s per device")
-    parser.add_argument("--grace-s", type=float, default=180.0,
-                        help="longest wait past --minutes for the last tracks")
+    parser.add_argument(
+        "--grace-s",
+        type=float,
+        default=180.0,
+        help="longest wait past --minutes for the last tracks",
+    )
     args = parser.parse_args(argv)
     ledger = soak(args)
     for key, value in ledger.items():
         if key not in ("rss_mb_start", "rss_mb_end"):
             print(f"[ledger] {key:22s} {value}")
     for name in ledger["rss_mb_end"]:
-        print(f"[ledger] rss {name:18s} {ledger['rss_mb_start'].get(name)} MB -> "
-              f"{ledger['rss_mb_end'][name]} MB")
+        print(
+            f"[ledger] rss {name:18s} {ledger['rss_mb_start'].get(name)} MB -> "
+            f"{ledger['rss_mb_end'][name]} MB"
+        )
     print(json.dumps(ledger, separators=(",", ":")), flush=True)
     return 0 if ledger["nothing_lost"] else 1
 

@@ -39,6 +39,7 @@ both renderers agree whenever kubectl is present.
     python tools/validate_deploy.py                 # everything, exit 1 on any invalid document
     python tools/validate_deploy.py --renderer builtin
 """
+
 from __future__ import annotations
 
 import argparse
@@ -74,6 +75,7 @@ SERVICES = ("ingest", "analyzer", "validator", "deployer", "telemetry", "gateway
 class Endpoint:
     """What one service serves: the port (and the setting that moves it), the bind-address
     setting, and its liveness/readiness paths. /metrics is served on the same port."""
+
     port: int
     port_setting: str
     host_setting: str
@@ -87,7 +89,10 @@ _WORKER = Endpoint(9100, "K1_HEALTH_PORT", "K1_HEALTH_HOST", "/healthz", "/ready
 ENDPOINTS: dict[str, Endpoint] = {
     "gateway": Endpoint(8000, "K1_GATEWAY_PORT", "K1_HTTP_HOST", "/health", "/ready", public=True),
     "ingest": Endpoint(8001, "K1_INGEST_PORT", "K1_HTTP_HOST", "/health", "/ready"),
-    "analyzer": _WORKER, "validator": _WORKER, "deployer": _WORKER, "telemetry": _WORKER,
+    "analyzer": _WORKER,
+    "validator": _WORKER,
+    "deployer": _WORKER,
+    "telemetry": _WORKER,
 }
 """The contract every deployment file is checked against (see the Dockerfile header). The unit
 test pins this table and checks it against the code (routes, Settings defaults)."""
@@ -158,7 +163,9 @@ def binding_problems(where: str, env: Mapping[str, Any], ep: Endpoint) -> list[s
     """A containerised service must listen on every interface at the contract's port."""
     problems = []
     if (host := setting_value(env, ep.host_setting)) != LISTEN_ALL:
-        problems.append(f"{where} {ep.host_setting} is {host!r}, must be {LISTEN_ALL} in a container")
+        problems.append(
+            f"{where} {ep.host_setting} is {host!r}, must be {LISTEN_ALL} in a container"
+        )
     if (port := setting_value(env, ep.port_setting)) != str(ep.port):
         problems.append(f"{where} {ep.port_setting} is {port}, the service contract says {ep.port}")
     return problems
@@ -186,7 +193,7 @@ def _contract(check: Any, *args: Any) -> list[str]:
     """A contract check's problems; a check that trips over an unexpected shape is a problem too."""
     try:
         return check(*args)
-    except Exception as exc:  # noqa: BLE001 - reported, not raised
+    except Exception as exc:
         return [f"{check.__name__} could not read the file: {type(exc).__name__}: {exc}"]
 
 
@@ -197,9 +204,16 @@ CRD_SCHEMAS = {
 """Custom resources validated against hand-written schemas (fields we use, not the full CRD)."""
 
 CLUSTER_SCOPED = {
-    "Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition",
-    "PersistentVolume", "StorageClass", "PriorityClass", "IngressClass",
-    "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
+    "Namespace",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "PersistentVolume",
+    "StorageClass",
+    "PriorityClass",
+    "IngressClass",
+    "ValidatingWebhookConfiguration",
+    "MutatingWebhookConfiguration",
 }
 WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"}
 
@@ -227,7 +241,8 @@ def _require(module: str, dist: str) -> Any:
     except ImportError as exc:  # pragma: no cover - exercised only without the extra
         raise MissingDependency(
             f"{dist} is not installed; install the deploy validators with "
-            f"`pip install -e '.[deploy]'` (or `make validate-deploy`)") from exc
+            f"`pip install -e '.[deploy]'` (or `make validate-deploy`)"
+        ) from exc
 
 
 def _rel(path: Path) -> str:
@@ -252,7 +267,8 @@ REQUIRED_SECRETS = frozenset({"K1_JWT_SECRET"})
 """Secrets that sign things: compose must take them from the environment, with no default."""
 _INTERPOLATION = re.compile(
     r"\$(?:(?P<escaped>\$)|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\}"
-    r"|(?P<named>[A-Za-z_][A-Za-z0-9_]*)|(?P<invalid>))")
+    r"|(?P<named>[A-Za-z_][A-Za-z0-9_]*)|(?P<invalid>))"
+)
 
 
 def interpolate(value: Any, env: Mapping[str, str], where: str = "") -> Any:
@@ -295,8 +311,11 @@ def required_variables(value: Any) -> set[str]:
         return set().union(*(required_variables(v) for v in value))
     if not isinstance(value, str):
         return set()
-    return {m.group("braced") for m in _INTERPOLATION.finditer(value)
-            if (m.group("op") or "").endswith("?")}
+    return {
+        m.group("braced")
+        for m in _INTERPOLATION.finditer(value)
+        if (m.group("op") or "").endswith("?")
+    }
 
 
 def stand_ins(raw: Any) -> dict[str, str]:
@@ -307,12 +326,21 @@ def stand_ins(raw: Any) -> dict[str, str]:
 def compose_schema() -> tuple[dict[str, Any], str]:
     """The Compose Specification schema shipped by check-jsonschema, and where it came from."""
     _require("check_jsonschema", "check-jsonschema")
-    res = importlib.resources.files("check_jsonschema") / "builtin_schemas" / "vendor" / "compose-spec.json"
+    res = (
+        importlib.resources.files("check_jsonschema")
+        / "builtin_schemas"
+        / "vendor"
+        / "compose-spec.json"
+    )
     version = importlib.metadata.version("check-jsonschema")
-    return json.loads(res.read_text(encoding="utf-8")), f"compose-spec schema from check-jsonschema {version}"
+    return json.loads(
+        res.read_text(encoding="utf-8")
+    ), f"compose-spec schema from check-jsonschema {version}"
 
 
-def validate_compose(path: Path = COMPOSE_FILE, env: Mapping[str, str] | None = None) -> list[Result]:
+def validate_compose(
+    path: Path = COMPOSE_FILE, env: Mapping[str, str] | None = None
+) -> list[Result]:
     jsonschema = _require("jsonschema", "jsonschema")
     target = _rel(path)
     schema, origin = compose_schema()
@@ -328,13 +356,26 @@ def validate_compose(path: Path = COMPOSE_FILE, env: Mapping[str, str] | None = 
 
     validator = jsonschema.Draft202012Validator(schema, registry=Registry())  # no remote refs
     errors = sorted(validator.iter_errors(model), key=lambda e: list(map(str, e.absolute_path)))
-    results = [Result(target, "compose-spec", not errors,
-                      origin if not errors else "; ".join(_error_text(e) for e in errors))]
+    results = [
+        Result(
+            target,
+            "compose-spec",
+            not errors,
+            origin if not errors else "; ".join(_error_text(e) for e in errors),
+        )
+    ]
     results.append(_compose_consistency(target, model))
     problems = _contract(compose_contract, model, docs[0])
-    results.append(Result(target, "contract", not problems,
-                          "ports, healthchecks, bind addresses, URLs and K1_ settings match the "
-                          "service table" if not problems else "; ".join(problems)))
+    results.append(
+        Result(
+            target,
+            "contract",
+            not problems,
+            "ports, healthchecks, bind addresses, URLs and K1_ settings match the service table"
+            if not problems
+            else "; ".join(problems),
+        )
+    )
     return results
 
 
@@ -344,25 +385,43 @@ def _compose_consistency(target: str, model: dict[str, Any]) -> Result:
     volumes = set((model.get("volumes") or {}).keys())
     for name, svc in services.items():
         deps = svc.get("depends_on") or {}
-        deps = {d: {"condition": "service_started"} for d in deps} if isinstance(deps, list) else deps
+        deps = (
+            {d: {"condition": "service_started"} for d in deps} if isinstance(deps, list) else deps
+        )
         for dep, spec in deps.items():
             if dep not in services:
                 problems.append(f"{name} depends on undefined service {dep}")
                 continue
             cond = (spec or {}).get("condition", "service_started")
-            if cond == "service_healthy" and not (services[dep].get("healthcheck") or {}).get("test"):
-                problems.append(f"{name} waits for {dep} to be healthy but {dep} has no healthcheck")
+            if cond == "service_healthy" and not (services[dep].get("healthcheck") or {}).get(
+                "test"
+            ):
+                problems.append(
+                    f"{name} waits for {dep} to be healthy but {dep} has no healthcheck"
+                )
         for vol in svc.get("volumes") or []:
             source = vol.get("source") if isinstance(vol, dict) else str(vol).split(":", 1)[0]
-            kind = vol.get("type", "volume") if isinstance(vol, dict) else (
-                "bind" if source.startswith((".", "/", "~")) else "volume")
+            kind = (
+                vol.get("type", "volume")
+                if isinstance(vol, dict)
+                else ("bind" if source.startswith((".", "/", "~")) else "volume")
+            )
             if kind == "volume" and source and ":" in str(vol) and source not in volumes:
                 problems.append(f"{name} mounts undeclared named volume {source}")
-        if "container_name" in svc and (svc.get("deploy") or {}).get("replicas") not in (None, 1, "1"):
+        if "container_name" in svc and (svc.get("deploy") or {}).get("replicas") not in (
+            None,
+            1,
+            "1",
+        ):
             problems.append(f"{name} sets container_name and several replicas")
-    return Result(target, "consistency", not problems,
-                  "depends_on targets, health conditions and volumes agree" if not problems
-                  else "; ".join(problems))
+    return Result(
+        target,
+        "consistency",
+        not problems,
+        "depends_on targets, health conditions and volumes agree"
+        if not problems
+        else "; ".join(problems),
+    )
 
 
 # ------------------------------------------------------------------- the service contract
@@ -388,8 +447,12 @@ def _published(svc: Mapping[str, Any]) -> list[tuple[str | None, int]]:
     out: list[tuple[str | None, int]] = []
     for entry in svc.get("ports") or []:
         if isinstance(entry, dict):
-            out.append((str(entry.get("published")) if entry.get("published") else None,
-                        int(entry["target"])))
+            out.append(
+                (
+                    str(entry.get("published")) if entry.get("published") else None,
+                    int(entry["target"]),
+                )
+            )
             continue
         parts = str(entry).split("/", 1)[0].rsplit(":", 2)
         container = int(parts[-1])
@@ -401,7 +464,9 @@ def _k1_compose_services(services: Mapping[str, Any]) -> dict[str, str]:
     """compose service name -> K1 service it runs (its build target, else its name)."""
     out = {}
     for name, svc in services.items():
-        kind = (svc.get("build") or {}).get("target") if isinstance(svc.get("build"), dict) else None
+        kind = (
+            (svc.get("build") or {}).get("target") if isinstance(svc.get("build"), dict) else None
+        )
         kind = kind or name
         if kind in ENDPOINTS:
             out[name] = kind
@@ -425,33 +490,50 @@ def compose_contract(model: Mapping[str, Any], raw: Mapping[str, Any] | None = N
         env = _compose_env(svc)
         raw_env = _compose_env(raw_services.get(name) or {}) if raw else {}
         for bad in unknown_k1_names(env):
-            problems.append(f"{name}: {bad} is not a setting of {', '.join(c for _, c in SETTINGS_SOURCES)}")
+            problems.append(
+                f"{name}: {bad} is not a setting of {', '.join(c for _, c in SETTINGS_SOURCES)}"
+            )
         for setting in (s for s in known.values() if s.secret):
             if env.get(setting.env) is None:
-                problems.append(f"{name}: secret {setting.env} is not set (its default is a dev value)")
+                problems.append(
+                    f"{name}: secret {setting.env} is not set (its default is a dev value)"
+                )
             elif raw and "${" not in (raw_env.get(setting.env) or ""):
-                problems.append(f"{name}: secret {setting.env} is a literal; take it from .env "
-                                f"(${{VAR:?why}} or ${{VAR:-dev default}})")
-            elif raw and setting.env in REQUIRED_SECRETS and not re.search(
-                    r"\$\{" + setting.env + r":\?", raw_env.get(setting.env) or ""):
-                problems.append(f"{name}: {setting.env} signs tokens and URLs; require it from "
-                                f"the environment (${{{setting.env}:?…}}), never default it")
+                problems.append(
+                    f"{name}: secret {setting.env} is a literal; take it from .env "
+                    f"(${{VAR:?why}} or ${{VAR:-dev default}})"
+                )
+            elif (
+                raw
+                and setting.env in REQUIRED_SECRETS
+                and not re.search(r"\$\{" + setting.env + r":\?", raw_env.get(setting.env) or "")
+            ):
+                problems.append(
+                    f"{name}: {setting.env} signs tokens and URLs; require it from "
+                    f"the environment (${{{setting.env}:?…}}), never default it"
+                )
         problems += binding_problems(f"{name}:", env, ep)
         test = (svc.get("healthcheck") or {}).get("test")
         test = " ".join(map(str, test)) if isinstance(test, list) else str(test or "")
         urls = [m.groupdict() for m in _URL.finditer(test)]
         if not urls:
-            problems.append(f"{name}: healthcheck does not call http://127.0.0.1:{ep.port}{ep.live}")
+            problems.append(
+                f"{name}: healthcheck does not call http://127.0.0.1:{ep.port}{ep.live}"
+            )
         for u in urls:
             if (int(u["port"]), u["path"]) != (ep.port, ep.live):
-                problems.append(f"{name}: healthcheck calls :{u['port']}{u['path']}, "
-                                f"{kind} serves {ep.live} on {ep.port}")
+                problems.append(
+                    f"{name}: healthcheck calls :{u['port']}{u['path']}, "
+                    f"{kind} serves {ep.live} on {ep.port}"
+                )
         published = _published(svc)
         if published and not ep.public:
             problems.append(f"{name}: publishes ports {published}, but {kind} is internal")
         for _, container in published:
             if container != ep.port:
-                problems.append(f"{name}: publishes container port {container}, {kind} listens on {ep.port}")
+                problems.append(
+                    f"{name}: publishes container port {container}, {kind} listens on {ep.port}"
+                )
         if ep.public and not published:
             problems.append(f"{name}: {kind} is public but publishes no port")
         for exposed in svc.get("expose") or []:
@@ -460,29 +542,41 @@ def compose_contract(model: Mapping[str, Any], raw: Mapping[str, Any] | None = N
         grace = setting_value(env, "K1_SHUTDOWN_GRACE_S")
         stop = _duration_s(svc.get("stop_grace_period"), 10.0)
         if float(grace) >= stop:
-            problems.append(f"{name}: K1_SHUTDOWN_GRACE_S {grace} is not below stop_grace_period {stop:g}s")
+            problems.append(
+                f"{name}: K1_SHUTDOWN_GRACE_S {grace} is not below stop_grace_period {stop:g}s"
+            )
         if kind in INGEST_CALLERS:
             url = urlsplit(setting_value(env, "K1_INGEST_URL"))
             target = k1.get(url.hostname or "")
             if target != "ingest" or _http_port(url.geturl()) != ENDPOINTS["ingest"].port:
-                problems.append(f"{name}: K1_INGEST_URL {url.geturl()} is not the ingest service at "
-                                f"http://<ingest service>:{ENDPOINTS['ingest'].port}")
+                problems.append(
+                    f"{name}: K1_INGEST_URL {url.geturl()} is not the ingest service at "
+                    f"http://<ingest service>:{ENDPOINTS['ingest'].port}"
+                )
         if ep.public:
             if env.get("K1_PUBLIC_URL") is None:
                 problems.append(f"{name}: K1_PUBLIC_URL is not set (the URL clients reach it at)")
             else:
                 url = urlsplit(env["K1_PUBLIC_URL"])
                 hosts = {str(h) for h, c in published if c == ep.port}
-                if url.hostname in ("localhost", "127.0.0.1") and str(_http_port(url.geturl())) not in hosts:
-                    problems.append(f"{name}: K1_PUBLIC_URL {url.geturl()} is not a published port "
-                                    f"of it ({sorted(hosts)})")
+                if (
+                    url.hostname in ("localhost", "127.0.0.1")
+                    and str(_http_port(url.geturl())) not in hosts
+                ):
+                    problems.append(
+                        f"{name}: K1_PUBLIC_URL {url.geturl()} is not a published port "
+                        f"of it ({sorted(hosts)})"
+                    )
         s3 = env.get("K1_S3_ENDPOINT")
         if s3:
             host, _, s3_port = s3.rpartition(":")
-            if host in services and not any(c == int(s3_port or 80) and h
-                                            for h, c in _published(services[host])):
-                problems.append(f"presigned URLs point at K1_S3_ENDPOINT {s3}, but {host} "
-                                f"does not publish port {s3_port} for clients and devices")
+            if host in services and not any(
+                c == int(s3_port or 80) and h for h, c in _published(services[host])
+            ):
+                problems.append(
+                    f"presigned URLs point at K1_S3_ENDPOINT {s3}, but {host} "
+                    f"does not publish port {s3_port} for clients and devices"
+                )
     for kind in ENDPOINTS:
         if kind not in k1.values():
             problems.append(f"no compose service runs {kind}")
@@ -534,7 +628,9 @@ def dockerfile_contract(path: Path = DOCKERFILE) -> list[str]:
         env = _dockerfile_env(stages, kind)
         for bad in unknown_k1_names(env):
             problems.append(f"{kind}: ENV {bad} is not a setting")
-        exposed = {int(p.split("/")[0]) for k, a in instructions if k == "EXPOSE" for p in a.split()}
+        exposed = {
+            int(p.split("/")[0]) for k, a in instructions if k == "EXPOSE" for p in a.split()
+        }
         if exposed != {ep.port}:
             problems.append(f"{kind}: EXPOSE {sorted(exposed)}, {kind} listens on {ep.port}")
         checks = [a for k, a in instructions if k == "HEALTHCHECK"]
@@ -543,8 +639,10 @@ def dockerfile_contract(path: Path = DOCKERFILE) -> list[str]:
             problems.append(f"{kind}: no HEALTHCHECK calling http://127.0.0.1:{ep.port}{ep.live}")
         for u in urls:
             if (int(u["port"]), u["path"]) != (ep.port, ep.live):
-                problems.append(f"{kind}: HEALTHCHECK calls :{u['port']}{u['path']}, "
-                                f"{kind} serves {ep.live} on {ep.port}")
+                problems.append(
+                    f"{kind}: HEALTHCHECK calls :{u['port']}{u['path']}, "
+                    f"{kind} serves {ep.live} on {ep.port}"
+                )
         problems += binding_problems(f"{kind}: ENV", env, ep)
         if not any(k == "CMD" and f'"services.{kind}"' in a for k, a in instructions):
             problems.append(f"{kind}: CMD does not run services.{kind}")
@@ -553,9 +651,16 @@ def dockerfile_contract(path: Path = DOCKERFILE) -> list[str]:
 
 def validate_dockerfile(path: Path = DOCKERFILE) -> list[Result]:
     problems = _contract(dockerfile_contract, path)
-    return [Result(_rel(path), "contract", not problems,
-                   "targets, EXPOSE, HEALTHCHECK and bind addresses match the service table"
-                   if not problems else "; ".join(problems))]
+    return [
+        Result(
+            _rel(path),
+            "contract",
+            not problems,
+            "targets, EXPOSE, HEALTHCHECK and bind addresses match the service table"
+            if not problems
+            else "; ".join(problems),
+        )
+    ]
 
 
 # ------------------------------------------------------------------------------- kustomize
@@ -572,22 +677,31 @@ def kubectl_available() -> bool:
     if not exe:
         return False
     try:
-        return subprocess.run([exe, "kustomize", "--help"], capture_output=True,
-                              timeout=30).returncode == 0
+        return (
+            subprocess.run([exe, "kustomize", "--help"], capture_output=True, timeout=30).returncode
+            == 0
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
 
 
 def render_kubectl(directory: Path) -> list[dict[str, Any]]:
-    proc = subprocess.run(["kubectl", "kustomize", str(directory)], capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run(
+        ["kubectl", "kustomize", str(directory)], capture_output=True, text=True, timeout=120
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"kubectl kustomize {directory} failed: {proc.stderr.strip()[:2000]}")
     return [d for d in yaml.safe_load_all(proc.stdout) if d is not None]
 
 
 SUPPORTED_KUSTOMIZATION_FIELDS = {
-    "apiVersion", "kind", "namespace", "resources", "images", "replicas", "secretGenerator",
+    "apiVersion",
+    "kind",
+    "namespace",
+    "resources",
+    "images",
+    "replicas",
+    "secretGenerator",
     "patches",
 }
 
@@ -599,8 +713,10 @@ def render_builtin(directory: Path) -> list[dict[str, Any]]:
     kust = yaml.safe_load(kfile.read_text(encoding="utf-8")) or {}
     unknown = set(kust) - SUPPORTED_KUSTOMIZATION_FIELDS
     if unknown:
-        raise ValueError(f"{_rel(kfile)}: the built-in renderer does not support "
-                         f"{sorted(unknown)}; install kubectl or extend tools/validate_deploy.py")
+        raise ValueError(
+            f"{_rel(kfile)}: the built-in renderer does not support "
+            f"{sorted(unknown)}; install kubectl or extend tools/validate_deploy.py"
+        )
 
     resources: list[dict[str, Any]] = []
     for entry in kust.get("resources") or []:
@@ -634,7 +750,7 @@ def render_builtin(directory: Path) -> list[dict[str, Any]]:
 def _containers(res: dict[str, Any]) -> Iterable[dict[str, Any]]:
     spec = res.get("spec") or {}
     if res.get("kind") == "CronJob":
-        spec = ((spec.get("jobTemplate") or {}).get("spec") or {})
+        spec = (spec.get("jobTemplate") or {}).get("spec") or {}
     pod = spec if res.get("kind") == "Pod" else ((spec.get("template") or {}).get("spec") or {})
     for key in ("initContainers", "containers"):
         yield from pod.get(key) or []
@@ -646,7 +762,7 @@ def _split_image(image: str) -> tuple[str, str, str]:
     slash = name.rfind("/")
     colon = name.rfind(":")
     if colon > slash:
-        name, tag = name[:colon], name[colon + 1:]
+        name, tag = name[:colon], name[colon + 1 :]
     return name, tag, digest
 
 
@@ -675,12 +791,15 @@ def _parse_env_file(path: Path) -> dict[str, str]:
     return data
 
 
-def _secret_generator(directory: Path, gen: Mapping[str, Any], resources: list[dict[str, Any]],
-                      namespace: str | None) -> None:
+def _secret_generator(
+    directory: Path, gen: Mapping[str, Any], resources: list[dict[str, Any]], namespace: str | None
+) -> None:
     unknown = set(gen) - {"name", "namespace", "behavior", "type", "envs", "literals", "options"}
     if unknown or not (gen.get("options") or {}).get("disableNameSuffixHash"):
-        raise ValueError(f"secretGenerator {gen.get('name')}: the built-in renderer supports only "
-                         "envs/literals with options.disableNameSuffixHash: true")
+        raise ValueError(
+            f"secretGenerator {gen.get('name')}: the built-in renderer supports only "
+            "envs/literals with options.disableNameSuffixHash: true"
+        )
     values: dict[str, str] = {}
     for env_file in gen.get("envs") or []:
         values.update(_parse_env_file(directory / env_file))
@@ -689,26 +808,38 @@ def _secret_generator(directory: Path, gen: Mapping[str, Any], resources: list[d
         values[key] = value
     data = {k: base64.b64encode(v.encode()).decode() for k, v in values.items()}
     behavior = gen.get("behavior", "create")
-    existing = [r for r in resources if r.get("kind") == "Secret"
-                and r["metadata"]["name"] == gen["name"]]
+    existing = [
+        r for r in resources if r.get("kind") == "Secret" and r["metadata"]["name"] == gen["name"]
+    ]
     if behavior == "create":
         if existing:
             raise ValueError(f"secretGenerator {gen['name']}: a Secret of that name exists")
         meta: dict[str, Any] = {"name": gen["name"]}
         if gen.get("namespace") or namespace:
             meta["namespace"] = gen.get("namespace") or namespace
-        resources.append({"apiVersion": "v1", "kind": "Secret", "metadata": meta,
-                          "type": gen.get("type", "Opaque"), "data": data})
+        resources.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": meta,
+                "type": gen.get("type", "Opaque"),
+                "data": data,
+            }
+        )
         return
     if len(existing) != 1:
-        raise ValueError(f"secretGenerator {gen['name']}: behavior {behavior} needs one existing Secret")
+        raise ValueError(
+            f"secretGenerator {gen['name']}: behavior {behavior} needs one existing Secret"
+        )
     secret = existing[0]
     if behavior == "replace":
         secret.pop("stringData", None)
         secret["data"] = data
     elif behavior == "merge":
-        merged = {k: base64.b64encode(v.encode()).decode()
-                  for k, v in (secret.pop("stringData", None) or {}).items()}
+        merged = {
+            k: base64.b64encode(v.encode()).decode()
+            for k, v in (secret.pop("stringData", None) or {}).items()
+        }
         merged.update(secret.get("data") or {})
         merged.update(data)
         secret["data"] = merged
@@ -720,17 +851,22 @@ def _secret_generator(directory: Path, gen: Mapping[str, Any], resources: list[d
 
 def _matches(res: Mapping[str, Any], target: Mapping[str, Any]) -> bool:
     group, _, version = res.get("apiVersion", "").rpartition("/")
-    checks = {"group": group, "version": version, "kind": res.get("kind"),
-              "name": res.get("metadata", {}).get("name"),
-              "namespace": res.get("metadata", {}).get("namespace")}
+    checks = {
+        "group": group,
+        "version": version,
+        "kind": res.get("kind"),
+        "name": res.get("metadata", {}).get("name"),
+        "namespace": res.get("metadata", {}).get("namespace"),
+    }
     unknown = set(target) - set(checks)
     if unknown:
         raise ValueError(f"patch target fields {sorted(unknown)} are not supported")
     return all(checks[k] == v for k, v in target.items())
 
 
-def _apply_patch(directory: Path, entry: Mapping[str, Any],
-                 resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _apply_patch(
+    directory: Path, entry: Mapping[str, Any], resources: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     if "path" in entry:
         text = (directory / entry["path"]).read_text(encoding="utf-8")
     else:
@@ -758,8 +894,9 @@ def _apply_patch(directory: Path, entry: Mapping[str, Any],
             continue
         body = {k: v for k, v in patch.items() if k not in ("apiVersion", "kind")}
         if "metadata" in body:
-            body["metadata"] = {k: v for k, v in body["metadata"].items()
-                                if k not in ("name", "namespace")}
+            body["metadata"] = {
+                k: v for k, v in body["metadata"].items() if k not in ("name", "namespace")
+            }
         for res in hits:
             _strategic_merge(res, body)
     return out
@@ -771,8 +908,11 @@ def _strategic_merge(base: dict[str, Any], patch: Mapping[str, Any]) -> None:
             base.pop(key, None)
         elif isinstance(value, dict) and isinstance(base.get(key), dict):
             _strategic_merge(base[key], value)
-        elif (isinstance(value, list) and isinstance(base.get(key), list)
-              and all(isinstance(v, dict) and "name" in v for v in value + base[key])):
+        elif (
+            isinstance(value, list)
+            and isinstance(base.get(key), list)
+            and all(isinstance(v, dict) and "name" in v for v in value + base[key])
+        ):
             by_name = {item["name"]: item for item in base[key]}
             for item in value:
                 if item["name"] in by_name:
@@ -831,9 +971,15 @@ def normalized(docs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         if doc.get("kind") == "Secret" and doc.get("data"):
             doc["data"] = {k: base64.b64decode(v).decode() for k, v in doc["data"].items()}
         out.append(doc)
-    return sorted(out, key=lambda d: (d.get("apiVersion", ""), d.get("kind", ""),
-                                      d.get("metadata", {}).get("namespace", ""),
-                                      d.get("metadata", {}).get("name", "")))
+    return sorted(
+        out,
+        key=lambda d: (
+            d.get("apiVersion", ""),
+            d.get("kind", ""),
+            d.get("metadata", {}).get("namespace", ""),
+            d.get("metadata", {}).get("name", ""),
+        ),
+    )
 
 
 # ---------------------------------------------------------------------------- kubernetes
@@ -882,18 +1028,24 @@ def validate_k8s_document(doc: Any, versions: list[str] | None = None) -> tuple[
         except kv.ValidationError as exc:
             return False, f"kubernetes {version} (strict): {_error_text(exc)}"
         checked.append(version)
-    return True, f"kubernetes {', '.join(checked)} (strict) from kubernetes-validate " \
-                 f"{importlib.metadata.version('kubernetes-validate')}"
+    return (
+        True,
+        f"kubernetes {', '.join(checked)} (strict) from kubernetes-validate "
+        f"{importlib.metadata.version('kubernetes-validate')}",
+    )
 
 
 def _crd_schema(filename: str) -> tuple[dict[str, Any], Any]:
     """One hand-written schema plus a registry of all of them (never retrieves remote refs)."""
     from referencing import Registry, Resource
 
-    schemas = {p.name: json.loads(p.read_text(encoding="utf-8"))
-               for p in sorted(SCHEMA_DIR.glob("*.schema.json"))}
+    schemas = {
+        p.name: json.loads(p.read_text(encoding="utf-8"))
+        for p in sorted(SCHEMA_DIR.glob("*.schema.json"))
+    }
     registry = Registry().with_resources(
-        (s["$id"], Resource.from_contents(s)) for s in schemas.values())
+        (s["$id"], Resource.from_contents(s)) for s in schemas.values()
+    )
     return schemas[filename], registry
 
 
@@ -904,13 +1056,20 @@ def _keda_extra(doc: Mapping[str, Any], versions: list[str]) -> list[str]:
         lo, hi = spec.get("minReplicaCount", 0), spec.get("maxReplicaCount", 100)
         if isinstance(lo, int) and isinstance(hi, int) and lo > hi:
             problems.append(f"minReplicaCount {lo} > maxReplicaCount {hi}")
-        behavior = (((spec.get("advanced") or {}).get("horizontalPodAutoscalerConfig") or {})
-                    .get("behavior"))
+        behavior = ((spec.get("advanced") or {}).get("horizontalPodAutoscalerConfig") or {}).get(
+            "behavior"
+        )
         if behavior is not None:  # the real autoscaling/v2 schema checks this part
-            hpa = {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
-                   "metadata": {"name": "keda-behavior-check"},
-                   "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "x"},
-                            "maxReplicas": 1, "behavior": behavior}}
+            hpa = {
+                "apiVersion": "autoscaling/v2",
+                "kind": "HorizontalPodAutoscaler",
+                "metadata": {"name": "keda-behavior-check"},
+                "spec": {
+                    "scaleTargetRef": {"kind": "Deployment", "name": "x"},
+                    "maxReplicas": 1,
+                    "behavior": behavior,
+                },
+            }
             ok, message = validate_k8s_document(hpa, versions)
             if not ok:
                 problems.append(f"advanced.horizontalPodAutoscalerConfig.behavior: {message}")
@@ -918,7 +1077,9 @@ def _keda_extra(doc: Mapping[str, Any], versions: list[str]) -> list[str]:
 
 
 def _pod_labels(doc: Mapping[str, Any]) -> dict[str, str]:
-    return (((doc.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {}
+    return (((doc.get("spec") or {}).get("template") or {}).get("metadata") or {}).get(
+        "labels"
+    ) or {}
 
 
 def _selects(selector: Mapping[str, str] | None, labels: Mapping[str, str]) -> bool:
@@ -946,7 +1107,11 @@ def check_consistency(docs: list[dict[str, Any]]) -> list[str]:
     for kind in ("Service", "PodDisruptionBudget"):
         for name, doc in by_kind.get(kind, {}).items():
             spec = doc.get("spec") or {}
-            sel = spec.get("selector") if kind == "Service" else (spec.get("selector") or {}).get("matchLabels")
+            sel = (
+                spec.get("selector")
+                if kind == "Service"
+                else (spec.get("selector") or {}).get("matchLabels")
+            )
             if not any(_selects(sel, _pod_labels(d)) for d in deployments.values()):
                 problems.append(f"{kind} {name}: selects no Deployment's pods")
     for kind in ("ScaledObject", "HorizontalPodAutoscaler"):
@@ -957,22 +1122,30 @@ def check_consistency(docs: list[dict[str, Any]]) -> list[str]:
             for trig in (doc.get("spec") or {}).get("triggers") or []:
                 auth = (trig.get("authenticationRef") or {}).get("name")
                 if auth and auth not in by_kind.get("TriggerAuthentication", {}):
-                    problems.append(f"ScaledObject {name}: TriggerAuthentication {auth} not rendered")
+                    problems.append(
+                        f"ScaledObject {name}: TriggerAuthentication {auth} not rendered"
+                    )
     for name, doc in by_kind.get("TriggerAuthentication", {}).items():
         for ref in (doc.get("spec") or {}).get("secretTargetRef") or []:
             secret = secrets.get(ref.get("name"))
-            keys = set((secret or {}).get("data") or {}) | set((secret or {}).get("stringData") or {})
+            keys = set((secret or {}).get("data") or {}) | set(
+                (secret or {}).get("stringData") or {}
+            )
             if ref.get("key") not in keys:
-                problems.append(f"TriggerAuthentication {name}: Secret {ref.get('name')} "
-                                f"has no key {ref.get('key')}")
+                problems.append(
+                    f"TriggerAuthentication {name}: Secret {ref.get('name')} "
+                    f"has no key {ref.get('key')}"
+                )
     if "ScaledObject" in by_kind and "HorizontalPodAutoscaler" in by_kind:
         scaled = {d["spec"]["scaleTargetRef"]["name"] for d in by_kind["ScaledObject"].values()}
-        hpas = {d["spec"]["scaleTargetRef"]["name"] for d in by_kind["HorizontalPodAutoscaler"].values()}
+        hpas = {
+            d["spec"]["scaleTargetRef"]["name"] for d in by_kind["HorizontalPodAutoscaler"].values()
+        }
         for both in sorted(scaled & hpas):
             problems.append(f"Deployment {both} has both a KEDA ScaledObject and an HPA")
     for name, ing in by_kind.get("Ingress", {}).items():
         for rule in (ing.get("spec") or {}).get("rules") or []:
-            for path in ((rule.get("http") or {}).get("paths") or []):
+            for path in (rule.get("http") or {}).get("paths") or []:
                 backend = (path.get("backend") or {}).get("service") or {}
                 svc = by_kind.get("Service", {}).get(backend.get("name"))
                 if svc is None:
@@ -980,9 +1153,15 @@ def check_consistency(docs: list[dict[str, Any]]) -> list[str]:
                     continue
                 port = backend.get("port") or {}
                 ports = svc["spec"].get("ports") or []
-                if not any(p.get("name") == port.get("name") if "name" in port
-                           else p.get("port") == port.get("number") for p in ports):
-                    problems.append(f"Ingress {name}: Service {svc['metadata']['name']} has no port {port}")
+                if not any(
+                    p.get("name") == port.get("name")
+                    if "name" in port
+                    else p.get("port") == port.get("number")
+                    for p in ports
+                ):
+                    problems.append(
+                        f"Ingress {name}: Service {svc['metadata']['name']} has no port {port}"
+                    )
     return problems
 
 
@@ -1009,9 +1188,15 @@ def _ns_labels(namespace: str) -> dict[str, str]:
     return {"kubernetes.io/metadata.name": namespace}
 
 
-def policy_allows(policies: Iterable[Mapping[str, Any]], direction: str, namespace: str,
-                  pod: Mapping[str, str], peer_ns: str, peer_pod: Mapping[str, str] | None,
-                  port: int) -> bool:
+def policy_allows(
+    policies: Iterable[Mapping[str, Any]],
+    direction: str,
+    namespace: str,
+    pod: Mapping[str, str],
+    peer_ns: str,
+    peer_pod: Mapping[str, str] | None,
+    port: int,
+) -> bool:
     """Whether the NetworkPolicies let ``peer`` reach ``pod`` (direction "Ingress") or ``pod``
     reach ``peer`` (direction "Egress") on TCP ``port``. ``peer_pod`` None: an unknown pod of
     ``peer_ns`` (only namespace-wide peers match it). Pods no policy isolates are open."""
@@ -1019,9 +1204,15 @@ def policy_allows(policies: Iterable[Mapping[str, Any]], direction: str, namespa
     isolating = []
     for pol in policies:
         spec = pol.get("spec") or {}
-        types = spec.get("policyTypes") or (["Ingress", "Egress"] if "egress" in spec else ["Ingress"])
+        types = spec.get("policyTypes") or (
+            ["Ingress", "Egress"] if "egress" in spec else ["Ingress"]
+        )
         pol_ns = (pol.get("metadata") or {}).get("namespace") or namespace
-        if direction in types and pol_ns == namespace and _selector_matches(spec.get("podSelector"), pod):
+        if (
+            direction in types
+            and pol_ns == namespace
+            and _selector_matches(spec.get("podSelector"), pod)
+        ):
             isolating.append(spec)
     if not isolating:
         return True
@@ -1030,18 +1221,35 @@ def policy_allows(policies: Iterable[Mapping[str, Any]], direction: str, namespa
             peers = rule.get(peers_key)
             peer_ok = not peers or any(
                 ("ipBlock" not in p)
-                and (_selector_matches(p["namespaceSelector"], _ns_labels(peer_ns))
-                     if "namespaceSelector" in p else peer_ns == namespace)
-                and ("podSelector" not in p
-                     or (_selector_matches(p["podSelector"], peer_pod) if peer_pod is not None
-                         else not (p["podSelector"] or {})))
-                for p in peers)
+                and (
+                    _selector_matches(p["namespaceSelector"], _ns_labels(peer_ns))
+                    if "namespaceSelector" in p
+                    else peer_ns == namespace
+                )
+                and (
+                    "podSelector" not in p
+                    or (
+                        _selector_matches(p["podSelector"], peer_pod)
+                        if peer_pod is not None
+                        else not (p["podSelector"] or {})
+                    )
+                )
+                for p in peers
+            )
             ports = rule.get("ports")
             port_ok = not ports or any(
                 (p.get("protocol") or "TCP") == "TCP"
-                and ("port" not in p or p["port"] == port
-                     or (isinstance(p["port"], int) and p.get("endPort") and p["port"] <= port <= p["endPort"]))
-                for p in ports)
+                and (
+                    "port" not in p
+                    or p["port"] == port
+                    or (
+                        isinstance(p["port"], int)
+                        and p.get("endPort")
+                        and p["port"] <= port <= p["endPort"]
+                    )
+                )
+                for p in ports
+            )
             if peer_ok and port_ok:
                 return True
     return False
@@ -1069,8 +1277,9 @@ def service_link_vars(svc: Mapping[str, Any]) -> set[str]:
     return out
 
 
-def _container_env(container: Mapping[str, Any], by_kind: Mapping[str, Mapping[str, Any]]
-                   ) -> dict[str, tuple[str, str | None]]:
+def _container_env(
+    container: Mapping[str, Any], by_kind: Mapping[str, Mapping[str, Any]]
+) -> dict[str, tuple[str, str | None]]:
     """name -> (where it comes from: ConfigMap/<n>, Secret/<n>, env, valueFrom; value)."""
     env: dict[str, tuple[str, str | None]] = {}
     for src in container.get("envFrom") or []:
@@ -1124,8 +1333,11 @@ def check_contract(docs: list[dict[str, Any]]) -> list[str]:
     services = by_kind.get("Service", {})
     links = {name: service_link_vars(svc) for name, svc in services.items()}
     policies = list(by_kind.get("NetworkPolicy", {}).values())
-    deployments = {n[3:]: d for n, d in by_kind.get("Deployment", {}).items()
-                   if n.startswith("k1-") and n[3:] in ENDPOINTS}
+    deployments = {
+        n[3:]: d
+        for n, d in by_kind.get("Deployment", {}).items()
+        if n.startswith("k1-") and n[3:] in ENDPOINTS
+    }
     envs: dict[str, dict[str, tuple[str, str | None]]] = {}
     for kind, dep in deployments.items():
         name, ep = f"k1-{kind}", ENDPOINTS[kind]
@@ -1142,9 +1354,11 @@ def check_contract(docs: list[dict[str, Any]]) -> list[str]:
         for key in sorted(k for k in known if known[k].secret):
             source = env.get(key, ("", None))[0]
             if not source.startswith("Secret/") and source != "valueFrom":
-                problems.append(f"Deployment {name}: secret {key} "
-                                f"{'comes from ' + source if source else 'is not set'}; "
-                                "it must come from a Secret")
+                problems.append(
+                    f"Deployment {name}: secret {key} "
+                    f"{'comes from ' + source if source else 'is not set'}; "
+                    "it must come from a Secret"
+                )
         if pod.get("enableServiceLinks", True) is not False:
             leaked = sorted(v for vs in links.values() for v in vs if v.startswith("K1_"))
             if leaked:
@@ -1152,13 +1366,19 @@ def check_contract(docs: list[dict[str, Any]]) -> list[str]:
                 problems.append(
                     f"Deployment {name}: enableServiceLinks is on, so Services inject {len(leaked)} "
                     f"K1_ variables{' including the settings ' + ', '.join(clash) if clash else ''} "
-                    "(tcp://… values that fail to parse); set enableServiceLinks: false")
+                    "(tcp://… values that fail to parse); set enableServiceLinks: false"
+                )
         problems += binding_problems(f"Deployment {name}:", values, ep)
         declared = [p.get("containerPort") for p in container.get("ports") or []]
         if declared != [ep.port]:
-            problems.append(f"Deployment {name}: containerPorts {declared}, {kind} listens on {ep.port} only")
-        for probe, path in (("startupProbe", ep.live), ("livenessProbe", ep.live),
-                            ("readinessProbe", ep.ready)):
+            problems.append(
+                f"Deployment {name}: containerPorts {declared}, {kind} listens on {ep.port} only"
+            )
+        for probe, path in (
+            ("startupProbe", ep.live),
+            ("livenessProbe", ep.live),
+            ("readinessProbe", ep.ready),
+        ):
             get = (container.get(probe) or {}).get("httpGet")
             if probe != "startupProbe" and get is None:
                 problems.append(f"Deployment {name}: no {probe} httpGet")
@@ -1166,30 +1386,41 @@ def check_contract(docs: list[dict[str, Any]]) -> list[str]:
                 continue
             got = (_container_port(container, get.get("port")), get.get("path"))
             if got != (ep.port, path):
-                problems.append(f"Deployment {name}: {probe} hits :{got[0]}{got[1]}, "
-                                f"{kind} serves {path} on {ep.port}")
+                problems.append(
+                    f"Deployment {name}: {probe} hits :{got[0]}{got[1]}, "
+                    f"{kind} serves {path} on {ep.port}"
+                )
         notes = (template.get("metadata") or {}).get("annotations") or {}
         scrape = (notes.get("prometheus.io/port"), notes.get("prometheus.io/path"))
         if scrape != (str(ep.port), METRICS_PATH):
-            problems.append(f"Deployment {name}: Prometheus scrapes :{scrape[0]}{scrape[1]}, "
-                            f"{kind} serves {METRICS_PATH} on {ep.port}")
+            problems.append(
+                f"Deployment {name}: Prometheus scrapes :{scrape[0]}{scrape[1]}, "
+                f"{kind} serves {METRICS_PATH} on {ep.port}"
+            )
         for svc_name, svc in services.items():
             if not _selects((svc.get("spec") or {}).get("selector"), labels):
                 continue
             for p in (svc.get("spec") or {}).get("ports") or []:
                 target = _container_port(container, p.get("targetPort", p.get("port")))
                 if target != ep.port:
-                    problems.append(f"Service {svc_name}: port {p.get('port')} targets {target}, "
-                                    f"{kind} listens on {ep.port}")
-        if policies and not policy_allows(policies, "Ingress", namespace, labels,
-                                          MONITORING_NAMESPACE, None, ep.port):
-            problems.append(f"NetworkPolicy: namespace {MONITORING_NAMESPACE} may not scrape "
-                            f"{name} on {ep.port}")
+                    problems.append(
+                        f"Service {svc_name}: port {p.get('port')} targets {target}, "
+                        f"{kind} listens on {ep.port}"
+                    )
+        if policies and not policy_allows(
+            policies, "Ingress", namespace, labels, MONITORING_NAMESPACE, None, ep.port
+        ):
+            problems.append(
+                f"NetworkPolicy: namespace {MONITORING_NAMESPACE} may not scrape "
+                f"{name} on {ep.port}"
+            )
         grace = setting_value(values, "K1_SHUTDOWN_GRACE_S")
         period = pod.get("terminationGracePeriodSeconds", 30)
         if float(grace) >= period:
-            problems.append(f"Deployment {name}: K1_SHUTDOWN_GRACE_S {grace} is not below "
-                            f"terminationGracePeriodSeconds {period}")
+            problems.append(
+                f"Deployment {name}: K1_SHUTDOWN_GRACE_S {grace} is not below "
+                f"terminationGracePeriodSeconds {period}"
+            )
     ingest = deployments.get("ingest")
     for caller in INGEST_CALLERS:
         if caller not in deployments:
@@ -1203,13 +1434,21 @@ def check_contract(docs: list[dict[str, Any]]) -> list[str]:
         svc = services.get(svc_name)
         port = _http_port(url.geturl())
         ingest_port = ENDPOINTS["ingest"].port
-        if rest not in ("", namespace, f"{namespace}.svc", f"{namespace}.svc.cluster.local") or svc is None \
-                or ingest is None or not _selects(svc["spec"].get("selector"), _pod_labels(ingest)):
-            problems.append(f"Deployment {name}: K1_INGEST_URL {url.geturl()} is not a Service of "
-                            f"the ingest pods in namespace {namespace}")
+        if (
+            rest not in ("", namespace, f"{namespace}.svc", f"{namespace}.svc.cluster.local")
+            or svc is None
+            or ingest is None
+            or not _selects(svc["spec"].get("selector"), _pod_labels(ingest))
+        ):
+            problems.append(
+                f"Deployment {name}: K1_INGEST_URL {url.geturl()} is not a Service of "
+                f"the ingest pods in namespace {namespace}"
+            )
         elif not any(p.get("port") == port for p in svc["spec"].get("ports") or []):
-            problems.append(f"Deployment {name}: K1_INGEST_URL {url.geturl()}: Service {svc_name} "
-                            f"has no port {port}")
+            problems.append(
+                f"Deployment {name}: K1_INGEST_URL {url.geturl()}: Service {svc_name} "
+                f"has no port {port}"
+            )
         if ingest is not None and policies:
             src, dst = _pod_labels(dep), _pod_labels(ingest)
             if not policy_allows(policies, "Egress", namespace, src, namespace, dst, ingest_port):
@@ -1223,29 +1462,46 @@ def check_contract(docs: list[dict[str, Any]]) -> list[str]:
         for ing_name, ing in by_kind.get("Ingress", {}).items():
             spec = ing.get("spec") or {}
             routes_gateway = any(
-                _selects((services.get(((p.get("backend") or {}).get("service") or {}).get("name"))
-                          or {}).get("spec", {}).get("selector"), _pod_labels(gw))
-                for r in spec.get("rules") or [] for p in ((r.get("http") or {}).get("paths") or []))
+                _selects(
+                    (
+                        services.get(((p.get("backend") or {}).get("service") or {}).get("name"))
+                        or {}
+                    )
+                    .get("spec", {})
+                    .get("selector"),
+                    _pod_labels(gw),
+                )
+                for r in spec.get("rules") or []
+                for p in ((r.get("http") or {}).get("paths") or [])
+            )
             if not routes_gateway:
                 continue
             hosts = {r.get("host") for r in spec.get("rules") or []}
             tls = {h for t in spec.get("tls") or [] for h in t.get("hosts") or []}
             if url.hostname not in hosts:
-                problems.append(f"K1_PUBLIC_URL {url.geturl()} is not the host of Ingress {ing_name} "
-                                f"({', '.join(sorted(map(str, hosts)))})")
+                problems.append(
+                    f"K1_PUBLIC_URL {url.geturl()} is not the host of Ingress {ing_name} "
+                    f"({', '.join(sorted(map(str, hosts)))})"
+                )
             elif url.hostname in tls and url.scheme != "https":
-                problems.append(f"K1_PUBLIC_URL {url.geturl()}: Ingress {ing_name} serves it over TLS")
+                problems.append(
+                    f"K1_PUBLIC_URL {url.geturl()}: Ingress {ing_name} serves it over TLS"
+                )
             body = (ing.get("metadata", {}).get("annotations") or {}).get(
-                "nginx.ingress.kubernetes.io/proxy-body-size")
+                "nginx.ingress.kubernetes.io/proxy-body-size"
+            )
             limit = setting_value(values, "K1_MAX_UPLOAD_BYTES")
             if body is not None and (_nginx_size(body) or 0) < int(limit):
-                problems.append(f"Ingress {ing_name}: proxy-body-size {body} is below "
-                                f"K1_MAX_UPLOAD_BYTES {limit}")
+                problems.append(
+                    f"Ingress {ing_name}: proxy-body-size {body} is below "
+                    f"K1_MAX_UPLOAD_BYTES {limit}"
+                )
     return sorted(set(problems))
 
 
-def validate_k8s(directory: Path, renderer: str = "auto",
-                 versions: list[str] | None = None) -> list[Result]:
+def validate_k8s(
+    directory: Path, renderer: str = "auto", versions: list[str] | None = None
+) -> list[Result]:
     target = _rel(directory)
     try:
         docs, how = render(directory, renderer)
@@ -1257,20 +1513,35 @@ def validate_k8s(directory: Path, renderer: str = "auto",
         ok, message = validate_k8s_document(doc, versions)
         results.append(Result(target, doc_id(doc) if isinstance(doc, dict) else "?", ok, message))
     problems = check_consistency(docs)
-    results.append(Result(target, "consistency", not problems,
-                          "selectors, references, autoscalers and backends agree"
-                          if not problems else "; ".join(problems)))
+    results.append(
+        Result(
+            target,
+            "consistency",
+            not problems,
+            "selectors, references, autoscalers and backends agree"
+            if not problems
+            else "; ".join(problems),
+        )
+    )
     problems = _contract(check_contract, docs)
-    results.append(Result(target, "contract", not problems,
-                          "ports, probes, scrape targets, settings, ingest URL, public URL and "
-                          "network policies match the service table"
-                          if not problems else "; ".join(problems)))
+    results.append(
+        Result(
+            target,
+            "contract",
+            not problems,
+            "ports, probes, scrape targets, settings, ingest URL, public URL and "
+            "network policies match the service table"
+            if not problems
+            else "; ".join(problems),
+        )
+    )
     return results
 
 
 # ---------------------------------------------------------------------------------- main
-def run(renderer: str = "auto", compose: Path = COMPOSE_FILE,
-        dirs: list[Path] | None = None) -> list[Result]:
+def run(
+    renderer: str = "auto", compose: Path = COMPOSE_FILE, dirs: list[Path] | None = None
+) -> list[Result]:
     results = validate_compose(compose)
     results.extend(validate_dockerfile())
     versions = k8s_versions()
@@ -1281,11 +1552,19 @@ def run(renderer: str = "auto", compose: Path = COMPOSE_FILE,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--renderer", choices=("auto", "builtin", "kubectl"), default="auto",
-                        help="how to render kustomizations (auto: kubectl if on PATH)")
+    parser.add_argument(
+        "--renderer",
+        choices=("auto", "builtin", "kubectl"),
+        default="auto",
+        help="how to render kustomizations (auto: kubectl if on PATH)",
+    )
     parser.add_argument("--compose", type=Path, default=COMPOSE_FILE)
-    parser.add_argument("kustomizations", nargs="*", type=Path,
-                        help="kustomization directories (default: base and every overlay)")
+    parser.add_argument(
+        "kustomizations",
+        nargs="*",
+        type=Path,
+        help="kustomization directories (default: base and every overlay)",
+    )
     args = parser.parse_args(argv)
     try:
         results = run(args.renderer, args.compose, args.kustomizations or None)

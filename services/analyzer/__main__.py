@@ -1,4 +1,5 @@
 """``python -m services.analyzer``: the analyzer and Genesis engine worker."""
+
 from infra.runtime import run_worker
 from services.analyzer.router import setup
 

@@ -1,4 +1,5 @@
 """What the analyzer's handlers are given: ports, the process pool and limits."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

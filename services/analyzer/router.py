@@ -1,4 +1,5 @@
 """The analyzer's routing in one place: which queue feeds which reaction."""
+
 from __future__ import annotations
 
 import asyncio
@@ -25,21 +26,43 @@ def register(infra: Infra, ports: AnalyzerPorts, *, analysis_slots: int) -> None
         """After the delivery limit: the track fails with the reason instead of hanging."""
         ids = _ids(msg)
         if ids is not None:
-            await fail(ports.docs, ports.publisher, track_id=ids[0], version=ids[1],
-                       stage="decoding", code="gave_up", reason=f"analysis kept failing: {error}")
+            await fail(
+                ports.docs,
+                ports.publisher,
+                track_id=ids[0],
+                version=ids[1],
+                stage="decoding",
+                code="gave_up",
+                reason=f"analysis kept failing: {error}",
+            )
 
-    @subscribe(broker, subscription("analyzer", "track.uploaded"), TrackUploaded,
-               on_give_up=give_up, prefetch=analysis_slots)
+    @subscribe(
+        broker,
+        subscription("analyzer", "track.uploaded"),
+        TrackUploaded,
+        on_give_up=give_up,
+        prefetch=analysis_slots,
+    )
     async def on_track_uploaded(msg: TrackUploaded) -> None:
         await analyse_track(msg, ports)
 
-    @subscribe(broker, subscription("analyzer", "cmd.analysis.request"), AnalysisRequested,
-               on_give_up=give_up, prefetch=analysis_slots)
+    @subscribe(
+        broker,
+        subscription("analyzer", "cmd.analysis.request"),
+        AnalysisRequested,
+        on_give_up=give_up,
+        prefetch=analysis_slots,
+    )
     async def on_analysis_requested(msg: AnalysisRequested) -> None:
         await analyse_track(msg, ports)
 
-    @subscribe(broker, subscription("genesis", "beats.detected"), BeatsDetected,
-               on_give_up=give_up, prefetch=analysis_slots)
+    @subscribe(
+        broker,
+        subscription("genesis", "beats.detected"),
+        BeatsDetected,
+        on_give_up=give_up,
+        prefetch=analysis_slots,
+    )
     async def on_beats_detected(msg: BeatsDetected) -> None:
         await build_track_map(msg, ports)
 
@@ -59,8 +82,13 @@ async def setup(infra: Infra):
     workers = infra.settings.analysis_workers
     pool = AnalysisPool(workers, tasks_per_worker=infra.settings.analysis_tasks_per_worker)
     await asyncio.to_thread(pool.warm_up)
-    ports = AnalyzerPorts(docs=infra.docs, objects=infra.objects, publisher=infra.publisher,
-                          runner=pool, max_duration_s=infra.settings.max_duration_s)
+    ports = AnalyzerPorts(
+        docs=infra.docs,
+        objects=infra.objects,
+        publisher=infra.publisher,
+        runner=pool,
+        max_duration_s=infra.settings.max_duration_s,
+    )
     register(infra, ports, analysis_slots=workers)
 
     async def cleanup() -> None:

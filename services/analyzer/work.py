@@ -2,6 +2,7 @@
 
 Each function takes and returns plain bytes/str so it pickles cheaply across processes.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,7 +14,7 @@ from multiprocessing import get_context
 
 def _warm_up() -> None:
     # Import the heavy modules once per worker process so the first track is not slower.
-    import services.analyzer.domain.analysis  # noqa: F401
+    import services.analyzer.domain.analysis
     import services.analyzer.domain.genesis  # noqa: F401
 
 
@@ -21,8 +22,9 @@ def make_pool(workers: int) -> ProcessPoolExecutor:
     """A pool of ``workers`` spawned processes (spawn: safe next to a running event loop)."""
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
-    return ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
-                               initializer=_warm_up)
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=get_context("spawn"), initializer=_warm_up
+    )
 
 
 def analyse_file(path: str, *, max_duration_s: float) -> tuple[bytes, dict]:
@@ -32,14 +34,24 @@ def analyse_file(path: str, *, max_duration_s: float) -> tuple[bytes, dict]:
     from services.analyzer.domain.analysis import analyze_file
 
     analysis = analyze_file(path, max_duration_s=max_duration_s)
-    summary = {"bpm": float(analysis.rhythm.bpm), "beat_count": int(len(analysis.rhythm.beat_times_s)),
-               "duration_ms": round(analysis.duration_s * 1000.0, 1),
-               "warnings": list(analysis.warnings)}
+    summary = {
+        "bpm": float(analysis.rhythm.bpm),
+        "beat_count": int(len(analysis.rhythm.beat_times_s)),
+        "duration_ms": round(analysis.duration_s * 1000.0, 1),
+        "warnings": list(analysis.warnings),
+    }
     return json.dumps(analysis.to_artifact(), separators=(",", ":")).encode(), summary
 
 
-def build_map_and_picture(artefact: bytes, *, preset: str, filename: str, audio_sha256: str,
-                          title: str, timestamp_utc: datetime) -> tuple[bytes, bytes]:
+def build_map_and_picture(
+    artefact: bytes,
+    *,
+    preset: str,
+    filename: str,
+    audio_sha256: str,
+    title: str,
+    timestamp_utc: datetime,
+) -> tuple[bytes, bytes]:
     """The sealed Genesis Map (JSON bytes) and its PNG picture from an analysis artefact."""
     from contracts.canonical import canonical_json
     from services.analyzer.domain.analysis import Analysis
@@ -47,8 +59,13 @@ def build_map_and_picture(artefact: bytes, *, preset: str, filename: str, audio_
     from services.analyzer.domain.plot import render_png
 
     analysis = Analysis.from_artifact(json.loads(artefact))
-    genesis_map = build_map(analysis, preset=preset, filename=filename, audio_sha256=audio_sha256,
-                            timestamp_utc=timestamp_utc)
+    genesis_map = build_map(
+        analysis,
+        preset=preset,
+        filename=filename,
+        audio_sha256=audio_sha256,
+        timestamp_utc=timestamp_utc,
+    )
     return canonical_json(genesis_map), render_png(analysis, title=title)
 
 

@@ -1,4 +1,5 @@
 """``python -m services.deployer``: bundles, deployments to device fleets, acks, timeouts."""
+
 from infra.runtime import run_worker
 from services.deployer.router import setup
 

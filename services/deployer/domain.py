@@ -4,6 +4,7 @@ Latency offsets are applied at *offer* time: a track version has one bundle (its
 latency offset is 0) and each offer carries the device's ``latency_offset_ms``, so changing a
 device's offset never rebuilds or re-stores a bundle.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -43,8 +44,9 @@ def settled(targets: Sequence[Target]) -> bool:
 
 
 def outcomes(targets: Iterable[Target]) -> list[DeviceOutcome]:
-    return [DeviceOutcome(device_id=t.device_id, state=t.state, reason=t.reason[:500])
-            for t in targets]
+    return [
+        DeviceOutcome(device_id=t.device_id, state=t.state, reason=t.reason[:500]) for t in targets
+    ]
 
 
 def outcomes_digest(items: Sequence[DeviceOutcome]) -> str:

@@ -1,4 +1,5 @@
 """Offering bundles to devices and announcing finished deployments (shared by the handlers)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -13,8 +14,13 @@ from services.deployer.ports import DeployerPorts
 log = logging.getLogger("k1.deployer")
 
 
-async def offer(ports: DeployerPorts, deployment: Deployment, targets: Iterable[Target], *,
-                devices: Mapping[str, Device] | None = None) -> None:
+async def offer(
+    ports: DeployerPorts,
+    deployment: Deployment,
+    targets: Iterable[Target],
+    *,
+    devices: Mapping[str, Device] | None = None,
+) -> None:
     """Publish a ``device.offer`` per target (any gateway holding the device's socket acts).
     ``devices``: the targets' devices when the caller has read them already; else they are
     read here, in one query."""
@@ -27,13 +33,21 @@ async def offer(ports: DeployerPorts, deployment: Deployment, targets: Iterable[
 
     async def one(target: Target) -> None:
         async with limit:
-            await ports.publisher.publish(DeviceOffer(
-                event_id=event_id(deployment.deployment_id, target.device_id, "offer",
-                                  target.attempt),
-                deployment_id=deployment.deployment_id, device_id=target.device_id,
-                track_id=deployment.track_id, bundle_key=deployment.bundle_key,
-                crc32=deployment.crc32, size_bytes=deployment.size_bytes,
-                latency_offset_ms=offsets.get(target.device_id, 0), attempt=target.attempt))
+            await ports.publisher.publish(
+                DeviceOffer(
+                    event_id=event_id(
+                        deployment.deployment_id, target.device_id, "offer", target.attempt
+                    ),
+                    deployment_id=deployment.deployment_id,
+                    device_id=target.device_id,
+                    track_id=deployment.track_id,
+                    bundle_key=deployment.bundle_key,
+                    crc32=deployment.crc32,
+                    size_bytes=deployment.size_bytes,
+                    latency_offset_ms=offsets.get(target.device_id, 0),
+                    attempt=target.attempt,
+                )
+            )
 
     await asyncio.gather(*(one(t) for t in targets))
 
@@ -51,9 +65,15 @@ async def complete_if_settled(ports: DeployerPorts, deployment_id: str) -> bool:
     digest = outcomes_digest(items)
     if deployment.completed_digest == digest:
         return False
-    await ports.publisher.publish(BundleDeployed(
-        event_id=event_id(deployment_id, "deployed", digest), deployment_id=deployment_id,
-        track_id=deployment.track_id, bundle_key=deployment.bundle_key, outcomes=items))
+    await ports.publisher.publish(
+        BundleDeployed(
+            event_id=event_id(deployment_id, "deployed", digest),
+            deployment_id=deployment_id,
+            track_id=deployment.track_id,
+            bundle_key=deployment.bundle_key,
+            outcomes=items,
+        )
+    )
     await ports.devices.deployments.mark_completed(deployment_id, digest)
     counts = {s: sum(1 for o in items if o.state == s) for s in ("acked", "failed", "timed_out")}
     log.info("deployment %s complete: %s", deployment_id, counts)

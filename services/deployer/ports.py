@@ -1,4 +1,5 @@
 """What the deployer's handlers are given."""
+
 from __future__ import annotations
 
 import time

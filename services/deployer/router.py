@@ -1,8 +1,13 @@
 """The deployer's routing and composition root: one durable queue per reaction."""
+
 from __future__ import annotations
 
 from contracts.events import (
-    DeploymentRequested, DeviceBundleAck, DeviceConnected, DeviceDelivered, MapValidated,
+    DeploymentRequested,
+    DeviceBundleAck,
+    DeviceConnected,
+    DeviceDelivered,
+    MapValidated,
 )
 from contracts.topology import subscription
 from infra.broker import subscribe
@@ -26,18 +31,27 @@ def register(broker, ports: DeployerPorts) -> None:
     async def on_deployment_requested(msg: DeploymentRequested) -> None:
         await when_deployment_requested(msg, ports)
 
-    @subscribe(broker, subscription("deployer", "device.delivered"), DeviceDelivered,
-               prefetch=32, quiet=True)
+    @subscribe(
+        broker,
+        subscription("deployer", "device.delivered"),
+        DeviceDelivered,
+        prefetch=32,
+        quiet=True,
+    )
     async def on_device_delivered(msg: DeviceDelivered) -> None:
         await when_device_delivered(msg, ports)
 
-    @subscribe(broker, subscription("deployer", "device.bundle.ack"), DeviceBundleAck,
-               prefetch=32)
+    @subscribe(broker, subscription("deployer", "device.bundle.ack"), DeviceBundleAck, prefetch=32)
     async def on_bundle_ack(msg: DeviceBundleAck) -> None:
         await when_bundle_acked(msg, ports)
 
-    @subscribe(broker, subscription("deployer", "device.connected"), DeviceConnected,
-               prefetch=32, quiet=True)
+    @subscribe(
+        broker,
+        subscription("deployer", "device.connected"),
+        DeviceConnected,
+        prefetch=32,
+        quiet=True,
+    )
     async def on_device_connected(msg: DeviceConnected) -> None:
         await when_device_connected(msg, ports)
 
@@ -45,7 +59,12 @@ def register(broker, ports: DeployerPorts) -> None:
 async def setup(infra: Infra):
     devices = DeviceDocStore(infra.docs)
     await devices.ensure_indexes()
-    ports = DeployerPorts(docs=infra.docs, devices=devices, objects=infra.objects,
-                          publisher=infra.publisher, settings=DeployerSettings())
+    ports = DeployerPorts(
+        docs=infra.docs,
+        devices=devices,
+        objects=infra.objects,
+        publisher=infra.publisher,
+        settings=DeployerSettings(),
+    )
     register(infra.broker, ports)
     return start_sweeper(ports)

@@ -1,5 +1,6 @@
 """The timeout sweep: devices that did not answer within their deployment's timeout are
 ``timed_out`` (guarded, so several deployers may sweep at once); their deployments complete."""
+
 from __future__ import annotations
 
 import asyncio
@@ -18,10 +19,13 @@ async def sweep_once(ports: DeployerPorts) -> int:
     repo = ports.devices.deployments
     moved, touched = 0, set()
     for target in await repo.expired(ports.clock(), WAITING):
-        done = await repo.move(target.deployment_id, target.device_id, to="timed_out",
-                               from_states=[target.state],
-                               reason=f"no answer within the deployment's timeout "
-                                      f"(attempt {target.attempt})")
+        done = await repo.move(
+            target.deployment_id,
+            target.device_id,
+            to="timed_out",
+            from_states=[target.state],
+            reason=f"no answer within the deployment's timeout (attempt {target.attempt})",
+        )
         if done is not None:
             moved += 1
             touched.add(target.deployment_id)

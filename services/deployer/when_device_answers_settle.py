@@ -1,5 +1,6 @@
 """device.delivered / device.bundle.ack → move that device's state (guarded), and announce
 ``bundle.deployed`` when the whole deployment is settled."""
+
 from __future__ import annotations
 
 import logging
@@ -13,16 +14,26 @@ log = logging.getLogger("k1.deployer")
 
 
 async def when_device_delivered(event: DeviceDelivered, ports: DeployerPorts) -> None:
-    await ports.devices.deployments.move(event.deployment_id, event.device_id, to="delivered",
-                                         from_states=["pending"])
+    await ports.devices.deployments.move(
+        event.deployment_id, event.device_id, to="delivered", from_states=["pending"]
+    )
 
 
 async def when_bundle_acked(event: DeviceBundleAck, ports: DeployerPorts) -> None:
     to = "acked" if event.ok else "failed"
     moved = await ports.devices.deployments.move(
-        event.deployment_id, event.device_id, to=to, from_states=ACK_FROM,
-        reason="" if event.ok else (event.reason or "the device refused the bundle"))
+        event.deployment_id,
+        event.device_id,
+        to=to,
+        from_states=ACK_FROM,
+        reason="" if event.ok else (event.reason or "the device refused the bundle"),
+    )
     if moved is not None:
-        log.info("device %s %s deployment %s%s", event.device_id, to, event.deployment_id,
-                 f": {event.reason}" if event.reason else "")
+        log.info(
+            "device %s %s deployment %s%s",
+            event.device_id,
+            to,
+            event.deployment_id,
+            f": {event.reason}" if event.reason else "",
+        )
     await complete_if_settled(ports, event.deployment_id)

@@ -1,5 +1,6 @@
 """device.connected → re-offer every deployment the device has not answered yet (pending,
 delivered to a socket that closed, or timed out while it was away)."""
+
 from __future__ import annotations
 
 import logging
@@ -18,12 +19,21 @@ async def when_device_connected(event: DeviceConnected, ports: DeployerPorts) ->
         deployment = await repo.get(target.deployment_id)
         if deployment is None:
             continue
-        again = await repo.move(target.deployment_id, target.device_id, to="pending",
-                                from_states=[target.state], reason="",
-                                deadline_s=ports.clock() + deployment.timeout_s,
-                                next_attempt=True)
+        again = await repo.move(
+            target.deployment_id,
+            target.device_id,
+            to="pending",
+            from_states=[target.state],
+            reason="",
+            deadline_s=ports.clock() + deployment.timeout_s,
+            next_attempt=True,
+        )
         if again is None:  # answered or re-offered meanwhile
             continue
-        log.info("re-offering deployment %s to %s (attempt %d)", deployment.deployment_id,
-                 target.device_id, again.attempt)
+        log.info(
+            "re-offering deployment %s to %s (attempt %d)",
+            deployment.deployment_id,
+            target.device_id,
+            again.attempt,
+        )
         await offer(ports, deployment, [again])

@@ -1,4 +1,5 @@
 """map.validated → pack the map into the device bundle, store it, record it → bundle.built."""
+
 from __future__ import annotations
 
 import asyncio
@@ -12,8 +13,9 @@ from services.deployer.ports import DeployerPorts
 log = logging.getLogger("k1.deployer")
 
 
-async def build_track_bundle(ports: DeployerPorts, *, track_id: str, version: int,
-                             map_key: str, map_sha256: str) -> BundleRecord:
+async def build_track_bundle(
+    ports: DeployerPorts, *, track_id: str, version: int, map_key: str, map_sha256: str
+) -> BundleRecord:
     """Build and store the bundle of one track version (same bytes every time: idempotent)."""
     raw = await ports.objects.get_bytes(map_key)
     data, crc = await asyncio.to_thread(build_bundle, raw, track_id=track_id)
@@ -25,13 +27,27 @@ async def build_track_bundle(ports: DeployerPorts, *, track_id: str, version: in
 
 
 async def when_map_validated(event: MapValidated, ports: DeployerPorts) -> None:
-    record = await build_track_bundle(ports, track_id=event.track_id,
-                                      version=event.analysis_version, map_key=event.map_key,
-                                      map_sha256=event.map_sha256)
-    log.info("bundle built: %s (%d bytes)", record.bundle_key, record.size_bytes,
-             extra={"track_id": event.track_id})
-    await ports.publisher.publish(BundleBuilt(
-        event_id=f"{event.track_id}.v{event.analysis_version}.bundled",
-        track_id=event.track_id, analysis_version=event.analysis_version,
-        bundle_key=record.bundle_key, crc32=record.crc32, size_bytes=record.size_bytes,
-        trace=event.trace))
+    record = await build_track_bundle(
+        ports,
+        track_id=event.track_id,
+        version=event.analysis_version,
+        map_key=event.map_key,
+        map_sha256=event.map_sha256,
+    )
+    log.info(
+        "bundle built: %s (%d bytes)",
+        record.bundle_key,
+        record.size_bytes,
+        extra={"track_id": event.track_id},
+    )
+    await ports.publisher.publish(
+        BundleBuilt(
+            event_id=f"{event.track_id}.v{event.analysis_version}.bundled",
+            track_id=event.track_id,
+            analysis_version=event.analysis_version,
+            bundle_key=record.bundle_key,
+            crc32=record.crc32,
+            size_bytes=record.size_bytes,
+            trace=event.trace,
+        )
+    )

@@ -4,6 +4,7 @@ Builds the broker, document store and object store from settings, registers the 
 broadcast consumer, starts and stops them with the Litestar lifespan, and serves with uvicorn.
 Refuses to start without a JWT secret, or with a weak one unless in dev mode (``build_infra``).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -27,18 +28,26 @@ from services.gateway.ports import GatewayConfig, GatewayPorts, ingest_client
 def build_app(settings: Settings, *, tracer_provider: object | None = None):
     infra = build_infra(settings, service="gateway", tracer_provider=tracer_provider)
     secret = settings.jwt_secret.get_secret_value()
-    cfg = GatewayConfig(jwt_secret=secret, max_upload_bytes=settings.max_upload_bytes,
-                        default_preset=settings.default_preset,
-                        cors_origins=tuple(settings.cors_origins),
-                        metrics_token=settings.metrics_token.get_secret_value())
+    cfg = GatewayConfig(
+        jwt_secret=secret,
+        max_upload_bytes=settings.max_upload_bytes,
+        default_preset=settings.default_preset,
+        cors_origins=tuple(settings.cors_origins),
+        metrics_token=settings.metrics_token.get_secret_value(),
+    )
     hub = ProgressHub(queue_size=cfg.ws_queue_size, max_subscribers=cfg.max_sockets)
     cache = ReadCache(cfg.read_cache_ttl_s)
     register_feed(infra.broker, LiveFeed(hub, cache))
     devices = build_device_gateway(infra)
     ingest = propagate_to(ingest_client(settings.ingest_url))
-    ports = GatewayPorts(docs=infra.docs, objects=infra.objects, publisher=infra.publisher,
-                         ingest=ingest, checks=readiness_checks(infra),
-                         bundles=devices.devices.bundles)
+    ports = GatewayPorts(
+        docs=infra.docs,
+        objects=infra.objects,
+        publisher=infra.publisher,
+        ingest=ingest,
+        checks=readiness_checks(infra),
+        bundles=devices.devices.bundles,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):
@@ -55,9 +64,16 @@ def build_app(settings: Settings, *, tracer_provider: object | None = None):
 
     # Presigned upload URLs of the local folder store point here (settings.public_url).
     extra = [objects_router(infra.objects, max_put_bytes=settings.max_upload_bytes)]
-    return create_app(ports=ports, cfg=cfg, hub=hub, cache=cache, lifespan=[lifespan, devices.lifespan],
-                      devices=devices, extra_handlers=extra,
-                      plugins=[http_tracing(tracer_provider)])
+    return create_app(
+        ports=ports,
+        cfg=cfg,
+        hub=hub,
+        cache=cache,
+        lifespan=[lifespan, devices.lifespan],
+        devices=devices,
+        extra_handlers=extra,
+        plugins=[http_tracing(tracer_provider)],
+    )
 
 
 def main() -> int:
@@ -69,9 +85,18 @@ def main() -> int:
     except RuntimeError as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return 2
-    uvicorn.run(app, host=settings.http_host, port=settings.gateway_port, log_level="warning",
-                log_config=None, access_log=False, timeout_graceful_shutdown=5,
-                ws_max_size=256 * 1024, ws_ping_interval=20.0, ws_ping_timeout=20.0)
+    uvicorn.run(
+        app,
+        host=settings.http_host,
+        port=settings.gateway_port,
+        log_level="warning",
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=5,
+        ws_max_size=256 * 1024,
+        ws_ping_interval=20.0,
+        ws_ping_timeout=20.0,
+    )
     return 0
 
 

@@ -1,4 +1,5 @@
 """The gateway's Litestar app: REST under /api/v1, live WebSockets, the dashboard, OpenAPI."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -30,44 +31,84 @@ STATIC = Path(__file__).parent / "static"
 
 @get("/", include_in_schema=False)
 async def dashboard() -> File:
-    return File(STATIC / "index.html", content_disposition_type="inline",
-                media_type="text/html; charset=utf-8")
+    return File(
+        STATIC / "index.html",
+        content_disposition_type="inline",
+        media_type="text/html; charset=utf-8",
+    )
 
 
 def _openapi() -> OpenAPIConfig:
     return OpenAPIConfig(
-        title="K1 Song Analysis gateway", version="1.0.0", path="/schema",
+        title="K1 Song Analysis gateway",
+        version="1.0.0",
+        path="/schema",
         description="Upload songs, follow their analysis live, fetch Genesis Maps v4. "
-                    "Send `Authorization: Bearer <JWT>` (roles viewer < operator < admin).",
+        "Send `Authorization: Bearer <JWT>` (roles viewer < operator < admin).",
         render_plugins=[SwaggerRenderPlugin(), RedocRenderPlugin()],
-        components=Components(security_schemes={"bearer": SecurityScheme(
-            type="http", scheme="bearer", bearer_format="JWT")}),
-        security=[{"bearer": []}])
+        components=Components(
+            security_schemes={
+                "bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
+            }
+        ),
+        security=[{"bearer": []}],
+    )
 
 
-def create_app(*, ports: GatewayPorts, cfg: GatewayConfig, hub: ProgressHub | None = None,
-               cache: ReadCache | None = None, lifespan: list | None = None,
-               extra_handlers: list | None = None, devices: DeviceGateway | None = None,
-               plugins: list | None = None) -> Litestar:
+def create_app(
+    *,
+    ports: GatewayPorts,
+    cfg: GatewayConfig,
+    hub: ProgressHub | None = None,
+    cache: ReadCache | None = None,
+    lifespan: list | None = None,
+    extra_handlers: list | None = None,
+    devices: DeviceGateway | None = None,
+    plugins: list | None = None,
+) -> Litestar:
     hub = hub or ProgressHub(queue_size=cfg.ws_queue_size, max_subscribers=cfg.max_sockets)
     cache = cache or ReadCache(cfg.read_cache_ttl_s)
-    metrics = PrometheusConfig(app_name="k1_gateway", prefix="k1_gateway", group_path=True,
-                               exclude=["/metrics", "/static", "/ws/"])
+    metrics = PrometheusConfig(
+        app_name="k1_gateway",
+        prefix="k1_gateway",
+        group_path=True,
+        exclude=["/metrics", "/static", "/ws/"],
+    )
     app = Litestar(
-        route_handlers=[TrackController, UploadController, upload, put_presigned,
-                        AnalysisController, MapController,
-                        presets, health, ready, Metrics, track_events, all_events, dashboard,
-                        create_static_files_router(path="/static", directories=[STATIC],
-                                                   include_in_schema=False),
-                        *(extra_handlers or []),
-                        *([device_router(devices)] if devices is not None else [])],
-        dependencies={name: Provide(_const(value), use_cache=True, sync_to_thread=False)
-                      for name, value in (("ports", ports), ("cfg", cfg), ("hub", hub),
-                                          ("cache", cache))},
-        guards=[auth_guard], exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan or [],
-        cors_config=cors_config(cfg.cors_origins), before_send=[vary_on_origin],
-        middleware=[metrics.middleware], openapi_config=_openapi(),
-        request_max_body_size=64 * 1024, debug=False, plugins=plugins or [],
+        route_handlers=[
+            TrackController,
+            UploadController,
+            upload,
+            put_presigned,
+            AnalysisController,
+            MapController,
+            presets,
+            health,
+            ready,
+            Metrics,
+            track_events,
+            all_events,
+            dashboard,
+            create_static_files_router(
+                path="/static", directories=[STATIC], include_in_schema=False
+            ),
+            *(extra_handlers or []),
+            *([device_router(devices)] if devices is not None else []),
+        ],
+        dependencies={
+            name: Provide(_const(value), use_cache=True, sync_to_thread=False)
+            for name, value in (("ports", ports), ("cfg", cfg), ("hub", hub), ("cache", cache))
+        },
+        guards=[auth_guard],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan or [],
+        cors_config=cors_config(cfg.cors_origins),
+        before_send=[vary_on_origin],
+        middleware=[metrics.middleware],
+        openapi_config=_openapi(),
+        request_max_body_size=64 * 1024,
+        debug=False,
+        plugins=plugins or [],
         logging_config=None,  # lines go through infra.logging's root handler
     )
     app.state.jwt_secret = cfg.jwt_secret
@@ -79,4 +120,5 @@ def create_app(*, ports: GatewayPorts, cfg: GatewayConfig, hub: ProgressHub | No
 def _const(value):
     def provide():
         return value
+
     return provide

@@ -5,6 +5,7 @@ Reads of tracks and pages are served from memory for ``ttl_s``; after that, for 
 readers never wait on the database for a hot key. The live feed invalidates a track's entries
 as soon as an event about it arrives, so a change made through the event chain shows at once.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -17,8 +18,14 @@ log = logging.getLogger("k1.gateway")
 
 
 class ReadCache:
-    def __init__(self, ttl_s: float, *, stale_s: float | None = None, max_entries: int = 10_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        ttl_s: float,
+        *,
+        stale_s: float | None = None,
+        max_entries: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.ttl_s, self.max_entries, self._clock = ttl_s, max_entries, clock
         self.stale_s = 4 * ttl_s if stale_s is None else stale_s
         self._entries: dict[Hashable, tuple[float, asyncio.Future]] = {}
@@ -55,8 +62,9 @@ class ReadCache:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _load(self, key: Hashable, load: Callable[[], Awaitable[Any]], *,
-                    pending: bool) -> Any:
+    async def _load(
+        self, key: Hashable, load: Callable[[], Awaitable[Any]], *, pending: bool
+    ) -> Any:
         if len(self._entries) >= self.max_entries:
             self._entries.clear()
         future: asyncio.Future = asyncio.get_running_loop().create_future()
@@ -75,7 +83,8 @@ class ReadCache:
         if value is None:
             self._drop(key, future)
         elif (current is not None and current[1] is future) or (
-                not pending and current is before and current is not None):
+            not pending and current is before and current is not None
+        ):
             self._entries[key] = (self._clock() + self.ttl_s, future)
         return value
 
@@ -85,8 +94,11 @@ class ReadCache:
 
     def invalidate(self, track_id: str) -> None:
         """Forget the track and every page (a page may show it)."""
-        for key in [k for k in self._entries
-                    if isinstance(k, tuple) and (k[0] == "page" or k == ("track", track_id))]:
+        for key in [
+            k
+            for k in self._entries
+            if isinstance(k, tuple) and (k[0] == "page" or k == ("track", track_id))
+        ]:
             del self._entries[key]
 
     def clear(self) -> None:

@@ -1,6 +1,7 @@
 """The gateway's CORS: only the configured origins may call it from a browser, and every
 answer says it depends on the ``Origin`` header (``Vary: Origin``), preflights and refusals
 included, so no shared cache hands one origin's answer to another."""
+
 from __future__ import annotations
 
 from litestar.config.cors import CORSConfig
@@ -9,10 +10,12 @@ from litestar.types import Message, Scope
 
 
 def cors_config(origins: tuple[str, ...]) -> CORSConfig:
-    return CORSConfig(allow_origins=list(origins),
-                      allow_headers=["Authorization", "Content-Type", "If-None-Match"],
-                      allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
-                      expose_headers=["ETag"])
+    return CORSConfig(
+        allow_origins=list(origins),
+        allow_headers=["Authorization", "Content-Type", "If-None-Match"],
+        allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+        expose_headers=["ETag"],
+    )
 
 
 async def vary_on_origin(message: Message, scope: Scope) -> None:

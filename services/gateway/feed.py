@@ -1,11 +1,17 @@
 """The gateway's one broadcast consumer: lifecycle events → live updates + cache invalidation."""
+
 from __future__ import annotations
 
 from typing import Any
 
 from contracts.base import Message
 from contracts.events import (
-    AnalysisFailed, AnalysisProgress, BeatsDetected, MapGenerated, MapRejected, MapValidated,
+    AnalysisFailed,
+    AnalysisProgress,
+    BeatsDetected,
+    MapGenerated,
+    MapRejected,
+    MapValidated,
     TrackUploaded,
 )
 from infra.broker import broadcast_queue, subscribe_broadcast
@@ -13,7 +19,12 @@ from services.gateway.cache import ReadCache
 from services.gateway.live import ProgressHub
 
 FEED_MODELS: tuple[type[Message], ...] = (
-    AnalysisProgress, BeatsDetected, MapGenerated, MapValidated, MapRejected, AnalysisFailed,
+    AnalysisProgress,
+    BeatsDetected,
+    MapGenerated,
+    MapValidated,
+    MapRejected,
+    AnalysisFailed,
     TrackUploaded,
 )
 MAX_ERROR_CHARS = 500
@@ -38,19 +49,32 @@ def update_of(msg: Message) -> dict[str, Any] | None:
         case MapRejected():
             reason = "; ".join(f"{r.field}: {r.message}" for r in msg.reasons[:5])
             if msg.kept_status:  # a rejected uploaded map: the current version stays
-                return _update(msg, msg.kept_status, "done", 100.0,
-                               f"uploaded map v{msg.analysis_version} rejected: {reason}")
-            return _update(msg, "failed", "validating", 100.0, f"the map failed validation: {reason}")
+                return _update(
+                    msg,
+                    msg.kept_status,
+                    "done",
+                    100.0,
+                    f"uploaded map v{msg.analysis_version} rejected: {reason}",
+                )
+            return _update(
+                msg, "failed", "validating", 100.0, f"the map failed validation: {reason}"
+            )
         case AnalysisFailed():
             return _update(msg, "failed", msg.stage, 100.0, msg.reason)
     return None
 
 
-def _update(msg: Any, status: str, stage: str, percent: float,
-            error: str | None = None) -> dict[str, Any]:
-    return {"track_id": msg.track_id, "version": msg.analysis_version, "status": status,
-            "stage": stage, "percent": float(percent),
-            "error": error[:MAX_ERROR_CHARS] if error else None}
+def _update(
+    msg: Any, status: str, stage: str, percent: float, error: str | None = None
+) -> dict[str, Any]:
+    return {
+        "track_id": msg.track_id,
+        "version": msg.analysis_version,
+        "status": status,
+        "stage": stage,
+        "percent": float(percent),
+        "error": error[:MAX_ERROR_CHARS] if error else None,
+    }
 
 
 class LiveFeed:

@@ -1,4 +1,5 @@
 """Forwarding uploads to the internal ingest service and mapping its answers back."""
+
 from __future__ import annotations
 
 import json
@@ -17,16 +18,21 @@ _PATH = re.compile(r"""(?:\b[A-Za-z]:)?[\\/](?:[^\s'"\\/]+[\\/])+[^\s'"]*""")
 """Something that looks like a file-system path (``/a/b``, ``C:\\a\\b``): never shown."""
 
 
-async def forward(client: httpx.AsyncClient, method: str, path: str, *,
-                  headers: dict[str, str], **kwargs: Any) -> tuple[int, dict[str, Any]]:
+async def forward(
+    client: httpx.AsyncClient, method: str, path: str, *, headers: dict[str, str], **kwargs: Any
+) -> tuple[int, dict[str, Any]]:
     """Send one request to ingest; its 2xx body, or its error re-raised as an ApiError."""
     try:
         response = await client.request(method, path, headers=headers, **kwargs)
     except ApiError:
         raise
     except httpx.PoolTimeout:
-        raise ApiError(503, "busy", "too many uploads are in progress; try again shortly",
-                       headers={"Retry-After": str(BUSY_RETRY_AFTER_S)}) from None
+        raise ApiError(
+            503,
+            "busy",
+            "too many uploads are in progress; try again shortly",
+            headers={"Retry-After": str(BUSY_RETRY_AFTER_S)},
+        ) from None
     except httpx.TimeoutException:
         raise ApiError(504, "ingest_timeout", "the ingest service did not answer in time") from None
     except httpx.HTTPError as exc:
@@ -52,7 +58,10 @@ def _mapped_error(status: int, body: dict[str, Any]) -> ApiError:
         return ApiError(502, "ingest_error", "the ingest service failed; try again later")
     code = str(body.get("error") or "rejected")[:64]
     detail = body.get("detail")
-    detail = (_PATH.sub("(a file)", str(detail))[:MAX_DETAIL_CHARS] if detail is not None
-              else "the upload was refused")
+    detail = (
+        _PATH.sub("(a file)", str(detail))[:MAX_DETAIL_CHARS]
+        if detail is not None
+        else "the upload was refused"
+    )
     extra = {"fields": body["fields"]} if isinstance(body.get("fields"), list) else None
     return ApiError(status, code, detail, extra=extra)

@@ -4,6 +4,7 @@
 its oldest updates are dropped (a live view only needs the newest state), so a slow socket
 never holds up the others or the consumer.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -13,8 +14,9 @@ from typing import Any
 from prometheus_client import Counter, Gauge
 
 WS_CONNECTIONS = Gauge("k1_gateway_websocket_connections", "Open live-progress WebSockets")
-WS_DROPPED = Counter("k1_gateway_websocket_dropped_updates_total",
-                     "Updates dropped because a socket was too slow")
+WS_DROPPED = Counter(
+    "k1_gateway_websocket_dropped_updates_total", "Updates dropped because a socket was too slow"
+)
 WS_UPDATES = Counter("k1_gateway_live_updates_total", "Progress updates fanned out")
 
 ALL = "*"

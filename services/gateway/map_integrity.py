@@ -3,6 +3,7 @@ way ``map_sha256`` is defined (``contracts/canonical.py``) and compared with the
 analysis document, so a map altered in the object store is refused, never served under the
 old ETag. Digests of bytes already found intact are remembered: a repeat read costs one
 SHA-256 of the bytes, not a parse."""
+
 from __future__ import annotations
 
 import asyncio

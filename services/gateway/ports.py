@@ -1,4 +1,5 @@
 """What the gateway's handlers are given: the ports, the ingest client and limits."""
+
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
@@ -46,12 +47,17 @@ class GatewayConfig:
     """Body rate, idle timeout and in-flight caps of uploads (``K1_UPLOAD_*``)."""
 
 
-def ingest_client(base_url: str, *, transport: httpx.AsyncBaseTransport | None = None
-                  ) -> httpx.AsyncClient:
+def ingest_client(
+    base_url: str, *, transport: httpx.AsyncBaseTransport | None = None
+) -> httpx.AsyncClient:
     """The client the gateway forwards uploads with (streamed, bounded timeouts)."""
     timeout = httpx.Timeout(connect=5.0, read=300.0, write=300.0, pool=10.0)
-    return httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport,
-                             limits=httpx.Limits(max_connections=100))
+    return httpx.AsyncClient(
+        base_url=base_url,
+        timeout=timeout,
+        transport=transport,
+        limits=httpx.Limits(max_connections=100),
+    )
 
 
 def task_id(track_id: str, version: int) -> str:

@@ -1,4 +1,5 @@
 """What the gateway's API accepts and returns. Every field is documented; units are in names."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -63,7 +64,8 @@ class AnalysisSummary(_Out):
     version: int = Field(ge=1, description="Analysis version")
     preset: str = Field(description="Genesis preset it used (`external` for an uploaded map)")
     outcome: Literal["pending", "ready", "warning", "failed"] = Field(
-        description="pending until the map was validated")
+        description="pending until the map was validated"
+    )
     bpm: float | None = Field(description="Global tempo in beats per minute")
     warnings: list[str] = Field(description="Why a valid map was flagged")
     error_reason: str | None = Field(description="Why this version failed")
@@ -79,9 +81,11 @@ class TrackDetail(TrackSummary):
     warnings: list[str] = Field(description="Warnings of the current version")
     analysis: AnalysisSummary | None = Field(description="The current analysis version, if any")
     candidate: AnalysisSummary | None = Field(
-        default=None, description="The newest uploaded map beyond the current version: "
+        default=None,
+        description="The newest uploaded map beyond the current version: "
         "`pending` while it is validated, `failed` with `error_reason` when it was rejected "
-        "(the current version is unaffected); null when there is none")
+        "(the current version is unaffected); null when there is none",
+    )
 
 
 class TrackAccepted(_Out):
@@ -101,7 +105,9 @@ class PresignRequest(BaseModel):
     """Ask for a URL to PUT a large file to, then call the `complete` endpoint."""
 
     filename: str = Field(default="upload", max_length=255, description="Client file name")
-    preset: PresetName | None = Field(default=None, description="Genesis preset (default: server's)")
+    preset: PresetName | None = Field(
+        default=None, description="Genesis preset (default: server's)"
+    )
 
 
 class PresignedUpload(_Out):

@@ -1,4 +1,5 @@
 """Shaping stored records into API schemas, and the reads every controller shares."""
+
 from __future__ import annotations
 
 import re
@@ -32,12 +33,20 @@ def summary(track: Track) -> TrackSummary:
 
 
 def _summary_fields(track: Track) -> dict:
-    return dict(track_id=track.track_id, filename=track.filename, status=track.status,
-                stage=track.stage, progress_pct=min(max(track.progress_pct, 0.0), 100.0),
-                analysis_version=track.analysis_version, preset=track.preset,
-                duration_ms=track.duration_ms, size_bytes=track.size_bytes,
-                error_reason=track.error_reason, created_at=track.created_at,
-                updated_at=track.updated_at)
+    return {
+        "track_id": track.track_id,
+        "filename": track.filename,
+        "status": track.status,
+        "stage": track.stage,
+        "progress_pct": min(max(track.progress_pct, 0.0), 100.0),
+        "analysis_version": track.analysis_version,
+        "preset": track.preset,
+        "duration_ms": track.duration_ms,
+        "size_bytes": track.size_bytes,
+        "error_reason": track.error_reason,
+        "created_at": track.created_at,
+        "updated_at": track.updated_at,
+    }
 
 
 def map_url(track_id: str) -> str:
@@ -50,21 +59,30 @@ def picture_url(track_id: str) -> str:
 
 def analysis_summary(record: AnalysisRecord) -> AnalysisSummary:
     return AnalysisSummary(
-        version=record.version, preset=record.preset, outcome=record.outcome, bpm=record.bpm,
-        warnings=list(record.warnings), error_reason=record.error_reason,
+        version=record.version,
+        preset=record.preset,
+        outcome=record.outcome,
+        bpm=record.bpm,
+        warnings=list(record.warnings),
+        error_reason=record.error_reason,
         map_sha256=record.map_sha256,
         map_url=f"{map_url(record.track_id)}?version={record.version}" if record.map_key else None,
-        picture_url=(f"{picture_url(record.track_id)}?version={record.version}"
-                     if record.plot_key else None))
+        picture_url=(
+            f"{picture_url(record.track_id)}?version={record.version}" if record.plot_key else None
+        ),
+    )
 
 
-def detail(track: Track, current: AnalysisRecord | None,
-           candidate: AnalysisRecord | None = None) -> TrackDetail:
-    return TrackDetail(**_summary_fields(track), task_id=task_id(track.track_id,
-                                                                  track.analysis_version),
-                       warnings=list(track.warnings),
-                       analysis=analysis_summary(current) if current else None,
-                       candidate=analysis_summary(candidate) if candidate else None)
+def detail(
+    track: Track, current: AnalysisRecord | None, candidate: AnalysisRecord | None = None
+) -> TrackDetail:
+    return TrackDetail(
+        **_summary_fields(track),
+        task_id=task_id(track.track_id, track.analysis_version),
+        warnings=list(track.warnings),
+        analysis=analysis_summary(current) if current else None,
+        candidate=analysis_summary(candidate) if candidate else None,
+    )
 
 
 async def load_detail(ports: GatewayPorts, track: Track) -> TrackDetail:
@@ -77,8 +95,9 @@ async def load_detail(ports: GatewayPorts, track: Track) -> TrackDetail:
     return detail(track, current, latest)
 
 
-async def newest_with(ports: GatewayPorts, track: Track, attr: str,
-                      version: int | None) -> AnalysisRecord:
+async def newest_with(
+    ports: GatewayPorts, track: Track, attr: str, version: int | None
+) -> AnalysisRecord:
     """The analysis version asked for, or the newest one up to the current version that has
     ``attr`` (a map, a picture) and did not fail — never an uploaded map still being validated
     or rejected beyond it; 404 when there is none."""
@@ -89,7 +108,10 @@ async def newest_with(ports: GatewayPorts, track: Track, attr: str,
             raise ApiError(404, "not_found", f"analysis v{version} of {track_id} has none")
         return record
     for record in reversed(await ports.docs.analyses.list_for_track(track_id)):
-        if (record.version <= track.analysis_version and getattr(record, attr) is not None
-                and record.outcome != "failed"):
+        if (
+            record.version <= track.analysis_version
+            and getattr(record, attr) is not None
+            and record.outcome != "failed"
+        ):
             return record
     raise ApiError(404, "not_found", f"track {track_id} has none yet")

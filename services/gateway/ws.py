@@ -1,4 +1,5 @@
 """Live progress WebSockets: one track, or every track. Browsers pass ``?token=``."""
+
 from __future__ import annotations
 
 import asyncio
@@ -47,15 +48,17 @@ async def _pump(socket: WebSocket, sub: Subscription) -> None:
             text = event.get("text")
             size = len(text.encode()) if text is not None else len(event.get("bytes") or b"")
             if size > MAX_INBOUND_BYTES:
-                await socket.close(code=TOO_BIG,
-                                   reason=f"frames are at most {MAX_INBOUND_BYTES} bytes")
+                await socket.close(
+                    code=TOO_BIG, reason=f"frames are at most {MAX_INBOUND_BYTES} bytes"
+                )
                 return
 
     await until_first_done(send(), drain())
 
 
-async def _serve(socket: WebSocket, hub: ProgressHub, track_id: str | None,
-                 ports: GatewayPorts) -> None:
+async def _serve(
+    socket: WebSocket, hub: ProgressHub, track_id: str | None, ports: GatewayPorts
+) -> None:
     try:
         sub = hub.subscribe(track_id)
     except HubFull:
@@ -68,9 +71,16 @@ async def _serve(socket: WebSocket, hub: ProgressHub, track_id: str | None,
             if track is None:
                 await socket.close(code=4404, reason="no such track")
                 return
-            sub.push({"track_id": track.track_id, "version": track.analysis_version,
-                      "status": track.status, "stage": track.stage,
-                      "percent": track.progress_pct, "error": track.error_reason})
+            sub.push(
+                {
+                    "track_id": track.track_id,
+                    "version": track.analysis_version,
+                    "status": track.status,
+                    "stage": track.stage,
+                    "percent": track.progress_pct,
+                    "error": track.error_reason,
+                }
+            )
         await _pump(socket, sub)
     finally:
         hub.unsubscribe(sub)
@@ -79,8 +89,9 @@ async def _serve(socket: WebSocket, hub: ProgressHub, track_id: str | None,
 
 
 @websocket(f"{API}/tracks/{{track_id:str}}/events", opt={"role": "viewer"})
-async def track_events(socket: WebSocket, track_id: str, hub: ProgressHub,
-                       ports: GatewayPorts) -> None:
+async def track_events(
+    socket: WebSocket, track_id: str, hub: ProgressHub, ports: GatewayPorts
+) -> None:
     """Where one track is, then every change: {track_id, version, status, stage, percent, error}."""
     try:
         check_track_id(track_id)

@@ -1,4 +1,5 @@
 """The ingest HTTP API (internal; the gateway forwards to it). Thin: parse, call, shape."""
+
 from __future__ import annotations
 
 import re
@@ -64,23 +65,33 @@ class PresignedUpload(BaseModel):
 
 
 def _accepted(track: Track, duplicate: bool) -> Response[TrackAccepted]:
-    body = TrackAccepted(track_id=track.track_id, status=track.status, duplicate=duplicate,
-                         audio_sha256=track.audio_sha256, filename=track.filename,
-                         size_bytes=track.size_bytes, duration_ms=track.duration_ms)
+    body = TrackAccepted(
+        track_id=track.track_id,
+        status=track.status,
+        duplicate=duplicate,
+        audio_sha256=track.audio_sha256,
+        filename=track.filename,
+        size_bytes=track.size_bytes,
+        duration_ms=track.duration_ms,
+    )
     return Response(body, status_code=200 if duplicate else 201)
 
 
-async def _ingest(chunks: Any, *, filename: str | None, preset: str | None,
-                  ports: IngestPorts, cfg: IngestConfig) -> Response[TrackAccepted]:
+async def _ingest(
+    chunks: Any, *, filename: str | None, preset: str | None, ports: IngestPorts, cfg: IngestConfig
+) -> Response[TrackAccepted]:
     try:
         spooled = await spool(chunks, limit_bytes=cfg.max_upload_bytes, tmp_dir=cfg.spool_dir)
         try:
             if spooled.size_bytes == 0:
                 raise ApiError(422, "empty", "the upload is empty (0 bytes)")
             result = await accept_audio(
-                spooled, filename=sanitise_filename(filename),
-                preset=preset or cfg.default_preset, max_duration_s=cfg.max_duration_s,
-                ports=ports)
+                spooled,
+                filename=sanitise_filename(filename),
+                preset=preset or cfg.default_preset,
+                max_duration_s=cfg.max_duration_s,
+                ports=ports,
+            )
         finally:
             spooled.discard()
     except IngestError as exc:
@@ -89,10 +100,13 @@ async def _ingest(chunks: Any, *, filename: str | None, preset: str | None,
 
 
 @post("/uploads", opt={"role": "operator"}, status_code=201, request_max_body_size=None)
-async def upload(request: Request, ports: IngestPorts, cfg: IngestConfig,
-                 filename: Annotated[str | None, Parameter(max_length=1024)] = None,
-                 preset: Annotated[str | None, Parameter(pattern=PRESET_PATTERN)] = None,
-                 ) -> Response[TrackAccepted]:
+async def upload(
+    request: Request,
+    ports: IngestPorts,
+    cfg: IngestConfig,
+    filename: Annotated[str | None, Parameter(max_length=1024)] = None,
+    preset: Annotated[str | None, Parameter(pattern=PRESET_PATTERN)] = None,
+) -> Response[TrackAccepted]:
     """Upload audio as the raw request body (streamed; never held whole in memory)."""
     try:
         check_declared_type(request.headers.get("content-type"))
@@ -106,27 +120,43 @@ async def upload(request: Request, ports: IngestPorts, cfg: IngestConfig,
 async def presign(request: Request, data: PresignRequest, ports: IngestPorts) -> PresignedUpload:
     """A URL to PUT one file to directly (once); then call ``/uploads/{upload_id}/complete``."""
     grant = await _presigned(ports).issue(subject=subject_of(request) or "")
-    return PresignedUpload(upload_id=grant.upload_id, upload_url=grant.upload_url,
-                           expires_at=grant.expires_at)
+    return PresignedUpload(
+        upload_id=grant.upload_id, upload_url=grant.upload_url, expires_at=grant.expires_at
+    )
 
 
-@put("/objects/incoming/{upload_id:str}", status_code=200, request_max_body_size=None,
-     include_in_schema=False)
-async def receive(upload_id: str, request: Request, expires: Expires, sig: Sig,
-                  ports: IngestPorts, cfg: IngestConfig) -> dict[str, Any]:
+@put(
+    "/objects/incoming/{upload_id:str}",
+    status_code=200,
+    request_max_body_size=None,
+    include_in_schema=False,
+)
+async def receive(
+    upload_id: str,
+    request: Request,
+    expires: Expires,
+    sig: Sig,
+    ports: IngestPorts,
+    cfg: IngestConfig,
+) -> dict[str, Any]:
     """The presigned URL itself: its signature is the authority, and it works once."""
     if not UPLOAD_ID.match(upload_id):
         raise ApiError(404, "not_found", "no such upload")
     length = declared_length(request.headers, cfg.max_upload_bytes)
     size = await _presigned(ports).receive(
-        upload_id, limited(request.stream(), cfg.max_upload_bytes), expires=expires, sig=sig,
-        length=length)
+        upload_id,
+        limited(request.stream(), cfg.max_upload_bytes),
+        expires=expires,
+        sig=sig,
+        length=length,
+    )
     return {"upload_id": upload_id, "size_bytes": size}
 
 
 @post("/uploads/{upload_id:str}/complete", opt={"role": "operator"}, status_code=201)
-async def complete(request: Request, upload_id: str, data: PresignRequest, ports: IngestPorts,
-                   cfg: IngestConfig) -> Response[TrackAccepted]:
+async def complete(
+    request: Request, upload_id: str, data: PresignRequest, ports: IngestPorts, cfg: IngestConfig
+) -> Response[TrackAccepted]:
     """Finish a presigned upload: the stored bytes go through the same checks as a direct one."""
     if not UPLOAD_ID.match(upload_id):
         raise ApiError(404, "not_found", "no such upload")
@@ -134,8 +164,9 @@ async def complete(request: Request, upload_id: str, data: PresignRequest, ports
     key = await uploads.start_complete(upload_id, subject=subject_of(request) or "")
     try:
         async with await ports.objects.open_stream(key) as stream:
-            response = await _ingest(stream, filename=data.filename, preset=data.preset,
-                                     ports=ports, cfg=cfg)
+            response = await _ingest(
+                stream, filename=data.filename, preset=data.preset, ports=ports, cfg=cfg
+            )
     except NotFound:
         await uploads.end_complete(upload_id, to="failed")
         raise ApiError(404, "not_found", "nothing was uploaded to that URL") from None
@@ -160,17 +191,30 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def create_app(*, ports: IngestPorts, cfg: IngestConfig, lifespan: list | None = None,
-               extra_handlers: list | None = None, plugins: list | None = None) -> Litestar:
-    http_metrics = PrometheusConfig(app_name="k1_ingest", prefix="k1_ingest", group_path=True,
-                                    exclude=["/metrics"])
+def create_app(
+    *,
+    ports: IngestPorts,
+    cfg: IngestConfig,
+    lifespan: list | None = None,
+    extra_handlers: list | None = None,
+    plugins: list | None = None,
+) -> Litestar:
+    http_metrics = PrometheusConfig(
+        app_name="k1_ingest", prefix="k1_ingest", group_path=True, exclude=["/metrics"]
+    )
     app = Litestar(
         route_handlers=[upload, presign, receive, complete, health, *(extra_handlers or [])],
-        dependencies={"ports": Provide(lambda: ports, sync_to_thread=False),
-                      "cfg": Provide(lambda: cfg, sync_to_thread=False)},
-        guards=[auth_guard], exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan or [],
-        request_max_body_size=1024 * 1024, debug=False,
-        middleware=[http_metrics.middleware], plugins=plugins or [],
+        dependencies={
+            "ports": Provide(lambda: ports, sync_to_thread=False),
+            "cfg": Provide(lambda: cfg, sync_to_thread=False),
+        },
+        guards=[auth_guard],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan or [],
+        request_max_body_size=1024 * 1024,
+        debug=False,
+        middleware=[http_metrics.middleware],
+        plugins=plugins or [],
         logging_config=None,  # lines go through infra.logging's root handler
     )
     app.state.jwt_secret = cfg.jwt_secret

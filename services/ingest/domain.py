@@ -1,18 +1,35 @@
 """Pure rules of accepting audio: what a file really is, whether it decodes, how to name it."""
+
 from __future__ import annotations
 
 import re
 import unicodedata
 from dataclasses import dataclass
 
-ACCEPTED_MEDIA_TYPES = frozenset({
-    "audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave", "audio/flac", "audio/x-flac",
-    "audio/ogg", "audio/vorbis", "application/ogg", "audio/mpeg", "audio/mp3", "audio/mpeg3",
-    "application/octet-stream",
-})
+ACCEPTED_MEDIA_TYPES = frozenset(
+    {
+        "audio/wav",
+        "audio/x-wav",
+        "audio/wave",
+        "audio/vnd.wave",
+        "audio/flac",
+        "audio/x-flac",
+        "audio/ogg",
+        "audio/vorbis",
+        "application/ogg",
+        "audio/mpeg",
+        "audio/mp3",
+        "audio/mpeg3",
+        "application/octet-stream",
+    }
+)
 """Declared media types an upload may carry; the real type is sniffed from the bytes."""
-SNIFFED_MEDIA_TYPE = {"wav": "audio/wav", "flac": "audio/flac", "ogg": "audio/ogg",
-                      "mp3": "audio/mpeg"}
+SNIFFED_MEDIA_TYPE = {
+    "wav": "audio/wav",
+    "flac": "audio/flac",
+    "ogg": "audio/ogg",
+    "mp3": "audio/mpeg",
+}
 MIN_DURATION_S = 2.0
 MAX_FILENAME_CHARS = 120
 
@@ -68,8 +85,13 @@ def sniff_format(head: bytes) -> str | None:
 
 def _is_mpeg_frame_sync(head: bytes) -> bool:
     # 11 sync bits, MPEG version != reserved, layer III (bits 01).
-    return len(head) >= 2 and head[0] == 0xFF and (head[1] & 0xE0) == 0xE0 and (
-        head[1] & 0x18) != 0x08 and (head[1] & 0x06) == 0x02
+    return (
+        len(head) >= 2
+        and head[0] == 0xFF
+        and (head[1] & 0xE0) == 0xE0
+        and (head[1] & 0x18) != 0x08
+        and (head[1] & 0x06) == 0x02
+    )
 
 
 def require_format(head: bytes) -> str:
@@ -119,8 +141,10 @@ def decoder_message(raw: str, *, fmt: str) -> str:
     """What a user is told when libsndfile cannot open or read a file: a fixed sentence per
     known failure, never the decoder's own text (it names the server's temporary file)."""
     lowered = raw.lower()
-    reason = next((text for needle, text in _DECODER_MESSAGES if needle in lowered),
-                  "the file may be damaged or truncated")
+    reason = next(
+        (text for needle, text in _DECODER_MESSAGES if needle in lowered),
+        "the file may be damaged or truncated",
+    )
     return f"the {fmt.upper()} file cannot be decoded: {reason}"
 
 
@@ -136,9 +160,11 @@ def sanitise_filename(name: str | None, *, fallback: str = "upload") -> str:
     """A display-safe base name that keeps its Unicode: NFC, no directories, no control,
     invisible or path characters, whitespace collapsed, at most ``MAX_FILENAME_CHARS``."""
     raw = unicodedata.normalize("NFC", (name or "").replace("\\", "/").split("/")[-1])
-    kept = "".join(" " if ch.isspace() else ch for ch in raw
-                   if unicodedata.category(ch) not in _INVISIBLE or ch.isspace()
-                   or ch in _JOINERS)
+    kept = "".join(
+        " " if ch.isspace() else ch
+        for ch in raw
+        if unicodedata.category(ch) not in _INVISIBLE or ch.isspace() or ch in _JOINERS
+    )
     cleaned = re.sub(r"\s+", " ", _PATH_CHARS.sub("_", kept)).strip(" ._")
     if not cleaned:
         return fallback
@@ -146,5 +172,6 @@ def sanitise_filename(name: str | None, *, fallback: str = "upload") -> str:
         stem, dot, ext = cleaned.rpartition(".")
         keep = ext[:10] if dot and len(ext) <= 10 else ""
         cleaned = cleaned[: MAX_FILENAME_CHARS - len(keep) - 1].rstrip(" ._") + (
-            "." + keep if keep else "")
+            "." + keep if keep else ""
+        )
     return cleaned

@@ -19,6 +19,7 @@ not changed for ``stuck_after_s`` and publishes again the event that moves them 
 A track is re-announced at most once per ``stuck_after_s`` by one reconciler. Several ingest
 replicas each run one; their duplicates are harmless for the same reason.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -47,8 +48,15 @@ MAX_PER_SWEEP = 200
 
 
 class Reconciler:
-    def __init__(self, docs: DocStore, objects: ObjectStore, publisher: Publisher, *,
-                 stuck_after_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        docs: DocStore,
+        objects: ObjectStore,
+        publisher: Publisher,
+        *,
+        stuck_after_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.docs, self.objects, self.publisher = docs, objects, publisher
         self.stuck_after_s = stuck_after_s
         self._clock = clock
@@ -71,9 +79,15 @@ class Reconciler:
             await self.publisher.publish(message)
             self._announced[key] = self._clock()
             sent.append(message)
-            log.warning("re-announced a stuck track: %s", type(message).routing_key,
-                        extra={"track_id": track.track_id, "event_id": message.event_id,
-                               "status": track.status})
+            log.warning(
+                "re-announced a stuck track: %s",
+                type(message).routing_key,
+                extra={
+                    "track_id": track.track_id,
+                    "event_id": message.event_id,
+                    "status": track.status,
+                },
+            )
         return sent
 
     async def _stuck(self, now: datetime) -> list[Track]:
@@ -81,15 +95,20 @@ class Reconciler:
         # on nx-27017 (see infra.docstore).
         stuck, offset = [], 0
         while True:
-            page = await self.docs.tracks.list_tracks(status=list(WAITING), limit=PAGE,
-                                                      offset=offset)
-            stuck += [t for t in page.items
-                      if (now - t.updated_at).total_seconds() >= self.stuck_after_s]
+            page = await self.docs.tracks.list_tracks(
+                status=list(WAITING), limit=PAGE, offset=offset
+            )
+            stuck += [
+                t for t in page.items if (now - t.updated_at).total_seconds() >= self.stuck_after_s
+            ]
             offset += len(page.items)
             if len(page.items) < PAGE or offset >= page.total:
                 break
-        stuck += [t for t in await self.docs.tracks.with_candidates(limit=PAGE)
-                  if (now - t.updated_at).total_seconds() >= self.stuck_after_s]
+        stuck += [
+            t
+            for t in await self.docs.tracks.with_candidates(limit=PAGE)
+            if (now - t.updated_at).total_seconds() >= self.stuck_after_s
+        ]
         live = {_key(t) for t in stuck}
         self._announced = {k: v for k, v in self._announced.items() if k in live}
         return sorted(stuck, key=lambda t: t.updated_at)
@@ -97,16 +116,22 @@ class Reconciler:
     async def _event_for(self, track: Track) -> Message | None:
         if track.candidate_version is not None:
             return await self._map_generated(track, track.candidate_version)
-        if track.status == "uploaded" or (track.status == "analyzing"
-                                          and track.analysis_version == 1):
+        if track.status == "uploaded" or (
+            track.status == "analyzing" and track.analysis_version == 1
+        ):
             return uploaded_event(track)
         if track.status == "analyzing":
             version = track.analysis_version
             return AnalysisRequested(
-                event_id=f"{track.track_id}.v{version}.request", track_id=track.track_id,
-                analysis_version=version, audio_key=track.audio_key,
-                audio_sha256=track.audio_sha256, filename=track.filename, preset=track.preset,
-                task_id=f"{track.track_id}.v{version}")
+                event_id=f"{track.track_id}.v{version}.request",
+                track_id=track.track_id,
+                analysis_version=version,
+                audio_key=track.audio_key,
+                audio_sha256=track.audio_sha256,
+                filename=track.filename,
+                preset=track.preset,
+                task_id=f"{track.track_id}.v{version}",
+            )
         return await self._map_generated(track, track.analysis_version)
 
     async def _map_generated(self, track: Track, version: int) -> MapGenerated | None:
@@ -121,27 +146,44 @@ class Reconciler:
                 await self._drop_lost_candidate(track, version, has_record=record is not None)
                 return None
             await self.docs.tracks.transition(
-                track.track_id, version=version, to="failed", stage="validating",
-                error_code="map_lost", error_reason="the track was mapped but its map is "
-                "not stored; analyse it again")
-            log.error("mapped track without a stored map failed", extra={"track_id": track.track_id})
+                track.track_id,
+                version=version,
+                to="failed",
+                stage="validating",
+                error_code="map_lost",
+                error_reason="the track was mapped but its map is not stored; analyse it again",
+            )
+            log.error(
+                "mapped track without a stored map failed", extra={"track_id": track.track_id}
+            )
             return None
         digest = await asyncio.to_thread(_sha256_hex, raw)  # up to 4 MiB, up to 200 a sweep
         return MapGenerated(
-            event_id=f"{track.track_id}.v{version}.map", track_id=track.track_id,
-            analysis_version=version, map_key=record.map_key, map_sha256=record.map_sha256,
-            object_sha256=digest, map_size_bytes=len(raw),
-            preset=record.preset, plot_key=record.plot_key, warnings=list(record.warnings)[:50],
-            candidate=candidate)
+            event_id=f"{track.track_id}.v{version}.map",
+            track_id=track.track_id,
+            analysis_version=version,
+            map_key=record.map_key,
+            map_sha256=record.map_sha256,
+            object_sha256=digest,
+            map_size_bytes=len(raw),
+            preset=record.preset,
+            plot_key=record.plot_key,
+            warnings=list(record.warnings)[:50],
+            candidate=candidate,
+        )
 
     async def _drop_lost_candidate(self, track: Track, version: int, *, has_record: bool) -> None:
         if has_record:
             await self.docs.analyses.update(
-                track.track_id, version, outcome="failed",
-                error_reason="the uploaded map was not stored; upload it again")
+                track.track_id,
+                version,
+                outcome="failed",
+                error_reason="the uploaded map was not stored; upload it again",
+            )
         await self.docs.tracks.drop_candidate(track.track_id, version=version)
-        log.error("uploaded map without a stored object dropped",
-                  extra={"track_id": track.track_id})
+        log.error(
+            "uploaded map without a stored object dropped", extra={"track_id": track.track_id}
+        )
 
 
 def _sha256_hex(data: bytes) -> str:
@@ -155,8 +197,7 @@ def _key(track: Track) -> tuple[str, int, str]:
     return track.track_id, track.analysis_version, track.status
 
 
-async def run_reconciler(reconciler: Reconciler, *, interval_s: float,
-                         stop: asyncio.Event) -> None:
+async def run_reconciler(reconciler: Reconciler, *, interval_s: float, stop: asyncio.Event) -> None:
     """Sweep every ``interval_s`` until ``stop`` is set; a failed sweep (store or broker down)
     is logged and tried again next time."""
     await every(reconciler.sweep, interval_s=interval_s, stop=stop, what="reconcile sweep")

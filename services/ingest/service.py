@@ -1,4 +1,5 @@
 """Ingest use cases: accept spooled audio, record the track, announce it. Ports come in."""
+
 from __future__ import annotations
 
 import asyncio
@@ -32,8 +33,9 @@ class Accepted:
     duplicate: bool
 
 
-async def accept_audio(spooled: Spooled, *, filename: str, preset: str, max_duration_s: float,
-                       ports: IngestPorts) -> Accepted:
+async def accept_audio(
+    spooled: Spooled, *, filename: str, preset: str, max_duration_s: float, ports: IngestPorts
+) -> Accepted:
     """Check the spooled file is real, decodable audio of a sane length, store it once per
     content hash, create (or find) its track and announce it. Raises IngestError subclasses."""
     fmt = require_format(spooled.head)
@@ -45,13 +47,21 @@ async def accept_audio(spooled: Spooled, *, filename: str, preset: str, max_dura
         return Accepted(track=existing, duplicate=True)
     audio_key = f"audio/{spooled.sha256}.{fmt}"
     with spooled.path.open("rb") as source:
-        await ports.objects.put_stream(audio_key, source, length=spooled.size_bytes,
-                                       content_type=SNIFFED_MEDIA_TYPE[fmt])
-    created = await ports.docs.tracks.create_track(NewTrack(
-        track_id=new_id(), audio_sha256=spooled.sha256, audio_key=audio_key, filename=filename,
-        content_type=SNIFFED_MEDIA_TYPE[fmt], size_bytes=spooled.size_bytes, preset=preset,
-        duration_ms=round(probe.duration_s * 1000.0, 1),
-    ))
+        await ports.objects.put_stream(
+            audio_key, source, length=spooled.size_bytes, content_type=SNIFFED_MEDIA_TYPE[fmt]
+        )
+    created = await ports.docs.tracks.create_track(
+        NewTrack(
+            track_id=new_id(),
+            audio_sha256=spooled.sha256,
+            audio_key=audio_key,
+            filename=filename,
+            content_type=SNIFFED_MEDIA_TYPE[fmt],
+            size_bytes=spooled.size_bytes,
+            preset=preset,
+            duration_ms=round(probe.duration_s * 1000.0, 1),
+        )
+    )
     track = created.track
     if created.created:
         await ports.docs.analyses.add(track.track_id, 1, preset=preset)
@@ -71,8 +81,13 @@ async def _reannounce_if_waiting(track: Track, ports: IngestPorts) -> None:
 def uploaded_event(track: Track) -> TrackUploaded:
     return TrackUploaded(
         event_id=f"{track.track_id}.v{track.analysis_version}.uploaded",
-        track_id=track.track_id, analysis_version=track.analysis_version,
-        audio_key=track.audio_key, audio_sha256=track.audio_sha256, filename=track.filename,
-        content_type=track.content_type, size_bytes=track.size_bytes,
-        duration_ms=track.duration_ms, preset=track.preset,
+        track_id=track.track_id,
+        analysis_version=track.analysis_version,
+        audio_key=track.audio_key,
+        audio_sha256=track.audio_sha256,
+        filename=track.filename,
+        content_type=track.content_type,
+        size_bytes=track.size_bytes,
+        duration_ms=track.duration_ms,
+        preset=track.preset,
     )

@@ -1,5 +1,6 @@
 """Streaming an upload to a temporary file: hashed and size-limited as it arrives, never whole
 in memory; and probing the spooled file with libsndfile."""
+
 from __future__ import annotations
 
 import hashlib
@@ -30,8 +31,9 @@ class Spooled:
         self.path.unlink(missing_ok=True)
 
 
-async def spool(chunks: AsyncIterable[bytes], *, limit_bytes: int, tmp_dir: Path | None = None
-                ) -> Spooled:
+async def spool(
+    chunks: AsyncIterable[bytes], *, limit_bytes: int, tmp_dir: Path | None = None
+) -> Spooled:
     """Write ``chunks`` to a temp file, hashing as it goes; TooLarge past ``limit_bytes``."""
     digest, size, head = hashlib.sha256(), 0, b""
     fd, name = tempfile.mkstemp(prefix="k1-upload-", dir=tmp_dir)

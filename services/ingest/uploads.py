@@ -6,6 +6,7 @@ whatever the object store), signed per id, method and expiry. Each upload id has
 ``complete`` or after expiry is refused; the sweeper expires unfinished records after their
 URL's lifetime and deletes their ``incoming/`` objects.
 """
+
 from __future__ import annotations
 
 import logging
@@ -55,32 +56,45 @@ class PresignedUploads:
         upload_id, now = new_id(), self.clock()
         expires = int(now + self.ttl_s)
         await self.repo.create(upload_id, subject=subject, now_s=now, expires_s=expires)
-        url = self.signer.sign(upload_key(upload_id), method="PUT", expires_s=expires - int(now),
-                               now=int(now))
+        url = self.signer.sign(
+            upload_key(upload_id), method="PUT", expires_s=expires - int(now), now=int(now)
+        )
         return Grant(upload_id, url, datetime.fromtimestamp(expires, UTC))
 
-    async def receive(self, upload_id: str, chunks: AsyncIterable[bytes], *, expires: str,
-                      sig: str, length: int | None = None) -> int:
+    async def receive(
+        self,
+        upload_id: str,
+        chunks: AsyncIterable[bytes],
+        *,
+        expires: str,
+        sig: str,
+        length: int | None = None,
+    ) -> int:
         """Store one PUT's body as the upload's object; returns its size."""
         now = self.clock()
         try:
-            self.signer.verify(upload_key(upload_id), method="PUT", expires=expires,
-                               signature=sig, now=now)
+            self.signer.verify(
+                upload_key(upload_id), method="PUT", expires=expires, signature=sig, now=now
+            )
         except SignatureExpired:
             raise _expired() from None
         except (InvalidSignature, InvalidKey):
             raise ApiError(403, "forbidden", "this link is not valid for that upload") from None
-        if await self.repo.claim(upload_id, from_state="pending", to="receiving",
-                                 now_s=now) is None:
+        if (
+            await self.repo.claim(upload_id, from_state="pending", to="receiving", now_s=now)
+            is None
+        ):
             raise _refusal(await self.repo.get(upload_id), now, verb="PUT")
         try:
             stored = await self.objects.put_stream(upload_key(upload_id), chunks, length=length)
         except Exception:
-            await self.repo.move(upload_id, from_state="receiving", to="pending",
-                                 now_s=self.clock())
+            await self.repo.move(
+                upload_id, from_state="receiving", to="pending", now_s=self.clock()
+            )
             raise
-        if not await self.repo.move(upload_id, from_state="receiving", to="received",
-                                    now_s=self.clock()):  # expired and swept meanwhile
+        if not await self.repo.move(
+            upload_id, from_state="receiving", to="received", now_s=self.clock()
+        ):  # expired and swept meanwhile
             await self.objects.delete(upload_key(upload_id))
             raise _expired()
         return stored.size_bytes
@@ -91,17 +105,21 @@ class PresignedUploads:
         record = await self.repo.get(upload_id)
         if record is None or record.subject != subject:
             raise ApiError(404, "not_found", "no such upload")
-        if await self.repo.claim(upload_id, from_state="received", to="completing",
-                                 now_s=now) is None:
+        if (
+            await self.repo.claim(upload_id, from_state="received", to="completing", now_s=now)
+            is None
+        ):
             raise _refusal(await self.repo.get(upload_id), now, verb="complete")
         return upload_key(upload_id)
 
-    async def end_complete(self, upload_id: str, *, to: UploadState,
-                           track_id: str | None = None) -> None:
+    async def end_complete(
+        self, upload_id: str, *, to: UploadState, track_id: str | None = None
+    ) -> None:
         """``completed`` or ``failed`` (the object is deleted), or back to ``received`` after
         a failure that was not the upload's fault, so complete can be tried again."""
-        await self.repo.move(upload_id, from_state="completing", to=to, now_s=self.clock(),
-                             track_id=track_id)
+        await self.repo.move(
+            upload_id, from_state="completing", to=to, now_s=self.clock(), track_id=track_id
+        )
         if to != "received":
             await self.objects.delete(upload_key(upload_id))
 
@@ -120,9 +138,12 @@ def _refusal(record: UploadRecord | None, now: float, *, verb: str) -> ApiError:
     if record.state in ("receiving", "completing"):
         return ApiError(409, "busy", f"this upload is still {record.state}; {verb} refused")
     if record.state == "completed":
-        return ApiError(409, "already_completed",
-                        f"this upload was completed as track {record.track_id}; ask for a new "
-                        "URL to upload again")
+        return ApiError(
+            409,
+            "already_completed",
+            f"this upload was completed as track {record.track_id}; ask for a new "
+            "URL to upload again",
+        )
     return ApiError(409, "already_used", "this upload link was already used; ask for a new one")
 
 
@@ -140,8 +161,9 @@ class UploadSweeper:
         found += await self.repo.expired(now_s=now - COMPLETING_GRACE_S, states=("completing",))
         swept = 0
         for record in found:
-            if await self.repo.move(record.upload_id, from_state=record.state, to="expired",
-                                    now_s=now):
+            if await self.repo.move(
+                record.upload_id, from_state=record.state, to="expired", now_s=now
+            ):
                 await self.objects.delete(upload_key(record.upload_id))
                 swept += 1
         if swept:

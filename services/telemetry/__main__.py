@@ -1,4 +1,5 @@
 """``python -m services.telemetry``: stores device telemetry, drift statistics, alerts."""
+
 from infra.runtime import run_worker
 from services.telemetry.router import setup
 

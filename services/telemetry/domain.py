@@ -5,6 +5,7 @@ P50/P95 of ``|drift_ms|`` (nearest rank) and the largest ``|drift_ms|``. A devic
 when ``|drift_ms|`` exceeds its threshold and it was within it before — or it has kept drifting
 for ``cooldown_s`` since its last alert — so a drifting device raises one alert, not ten a second.
 """
+
 from __future__ import annotations
 
 import math
@@ -33,10 +34,15 @@ class DriftWindow:
 
     def stats(self) -> dict[str, float | int]:
         values = sorted(abs(d) for _, d in self._items)
-        return {"count": len(values), "total_frames": self.total,
-                "p50_ms": percentile(values, 50), "p95_ms": percentile(values, 95),
-                "max_ms": values[-1] if values else 0.0, "last_drift_ms": self.last_drift_ms,
-                "window_s": self.window_s}
+        return {
+            "count": len(values),
+            "total_frames": self.total,
+            "p50_ms": percentile(values, 50),
+            "p95_ms": percentile(values, 95),
+            "max_ms": values[-1] if values else 0.0,
+            "last_drift_ms": self.last_drift_ms,
+            "window_s": self.window_s,
+        }
 
 
 def percentile(sorted_values: list[float], pct: float) -> float:

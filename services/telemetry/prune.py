@@ -1,5 +1,6 @@
 """Retention: frames older than ``retention_s`` are deleted by a periodic prune (numbers of
 Unix seconds, so it works on nx-27017, which has no TTL indexes, as on MongoDB)."""
+
 from __future__ import annotations
 
 import asyncio

@@ -5,6 +5,7 @@ Frames get deterministic ids (batch event id + index), so a redelivered batch st
 twice; the batch is claimed in the event ledger after its writes, so statistics and alerts are
 not counted twice either.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -46,11 +47,19 @@ class TelemetryState:
 
 
 def frame_doc(event_id: str, index: int, frame: TelemetryFrame) -> dict[str, Any]:
-    return {"_id": f"{event_id}:{index}", "device_id": frame.device_id,
-            "deployment_id": frame.deployment_id, "track_id": frame.track_id,
-            "seq": frame.seq, "drift_ms": frame.drift_ms, "cpu_pct": frame.cpu_pct,
-            "temperature_c": frame.temperature_c, "position_ms": frame.position_ms,
-            "received_at": frame.received_at, "received_s": frame.received_at.timestamp()}
+    return {
+        "_id": f"{event_id}:{index}",
+        "device_id": frame.device_id,
+        "deployment_id": frame.deployment_id,
+        "track_id": frame.track_id,
+        "seq": frame.seq,
+        "drift_ms": frame.drift_ms,
+        "cpu_pct": frame.cpu_pct,
+        "temperature_c": frame.temperature_c,
+        "position_ms": frame.position_ms,
+        "received_at": frame.received_at,
+        "received_s": frame.received_at.timestamp(),
+    }
 
 
 async def when_telemetry_received(batch: DeviceTelemetry, state: TelemetryState) -> None:
@@ -58,7 +67,8 @@ async def when_telemetry_received(batch: DeviceTelemetry, state: TelemetryState)
     if await ports.ledger.seen(CONSUMER, batch.event_id):
         return
     await ports.devices.telemetry.add_frames(
-        [frame_doc(batch.event_id, i, f) for i, f in enumerate(batch.frames)])
+        [frame_doc(batch.event_id, i, f) for i, f in enumerate(batch.frames)]
+    )
     touched: set[str] = set()
     alerts: list[TelemetryAlert] = []
     for frame in batch.frames:
@@ -88,10 +98,16 @@ def _keys(frame: TelemetryFrame) -> list[str]:
 def _alert(frame: TelemetryFrame, threshold_ms: float, gateway_id: str) -> TelemetryAlert:
     stamp = round(frame.received_at.timestamp() * 1000)
     return TelemetryAlert(
-        event_id=_alert_id(frame.device_id, stamp), device_id=frame.device_id,
-        drift_ms=frame.drift_ms, threshold_ms=threshold_ms, track_id=frame.track_id,
-        frame_received_at=frame.received_at, deployment_id=frame.deployment_id, seq=frame.seq,
-        gateway_id=gateway_id)
+        event_id=_alert_id(frame.device_id, stamp),
+        device_id=frame.device_id,
+        drift_ms=frame.drift_ms,
+        threshold_ms=threshold_ms,
+        track_id=frame.track_id,
+        frame_received_at=frame.received_at,
+        deployment_id=frame.deployment_id,
+        seq=frame.seq,
+        gateway_id=gateway_id,
+    )
 
 
 def _alert_id(device_id: str, stamp_ms: int) -> str:

@@ -1,4 +1,5 @@
 """``python -m services.validator``: validates generated maps."""
+
 from infra.runtime import run_worker
 from services.validator.router import setup
 

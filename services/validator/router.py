@@ -1,4 +1,5 @@
 """The validator's routing and composition root."""
+
 from __future__ import annotations
 
 from contracts.events import MapGenerated, ValidationIssue
@@ -20,8 +21,9 @@ async def setup(infra: Infra):
         if isinstance(msg, MapGenerated):
             await reject_map(msg, [ValidationIssue(field="validator", message=error[:500])], ports)
 
-    @subscribe(infra.broker, subscription("validator", "map.generated"), MapGenerated,
-               on_give_up=give_up)
+    @subscribe(
+        infra.broker, subscription("validator", "map.generated"), MapGenerated, on_give_up=give_up
+    )
     async def on_map_generated(msg: MapGenerated) -> None:
         await validate_generated_map(msg, ports)
 

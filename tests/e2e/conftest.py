@@ -1,5 +1,6 @@
 """The whole stack for end-to-end tests: every service as its own process, nx-27017, moto S3
 and an isolated RabbitMQ vhost."""
+
 from __future__ import annotations
 
 import asyncio
@@ -27,9 +28,13 @@ class LogTap:
 
 def s3_env(moto_s3, *, bucket: str, endpoint: str | None = None) -> dict[str, str]:
     """Settings that point a stack at moto's S3 (or at ``endpoint``, a proxy in front of it)."""
-    return {"K1_S3_ENDPOINT": endpoint or moto_s3.endpoint, "K1_S3_ACCESS_KEY": moto_s3.access_key,
-            "K1_S3_SECRET_KEY": moto_s3.secret_key, "K1_S3_REGION": moto_s3.region,
-            "K1_S3_BUCKET": bucket}
+    return {
+        "K1_S3_ENDPOINT": endpoint or moto_s3.endpoint,
+        "K1_S3_ACCESS_KEY": moto_s3.access_key,
+        "K1_S3_SECRET_KEY": moto_s3.secret_key,
+        "K1_S3_REGION": moto_s3.region,
+        "K1_S3_BUCKET": bucket,
+    }
 
 
 def start_stack(stack: Stack, tap: LogTap, *, timeout_s: float = 120) -> Stack:
@@ -54,10 +59,15 @@ def stack_vhost(_rabbit_vhost_pool) -> Iterator[str]:
 def e2e_stack(tmp_path_factory, stack_vhost, moto_s3) -> Iterator[tuple[Stack, LogTap]]:
     tap = LogTap()
     stack = Stack(
-        var_dir=tmp_path_factory.mktemp("stack"), amqp_url=stack_vhost,
-        database=f"e2e_{uuid.uuid4().hex[:8]}", log=tap,
-        extra_env={**s3_env(moto_s3, bucket=f"e2e-{uuid.uuid4().hex[:8]}"),
-                   "K1_RETRY_BACKOFF_S": "0.1"})
+        var_dir=tmp_path_factory.mktemp("stack"),
+        amqp_url=stack_vhost,
+        database=f"e2e_{uuid.uuid4().hex[:8]}",
+        log=tap,
+        extra_env={
+            **s3_env(moto_s3, bucket=f"e2e-{uuid.uuid4().hex[:8]}"),
+            "K1_RETRY_BACKOFF_S": "0.1",
+        },
+    )
     yield start_stack(stack, tap), tap
     stack.stop()
 

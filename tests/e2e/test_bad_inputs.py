@@ -2,6 +2,7 @@
 clear error (status + machine code + human detail) or a track that ends ``failed`` with a
 reason — and afterwards the system still serves: /health answers and a good song goes through.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -18,8 +19,8 @@ import soundfile as sf
 
 from contracts.topology import ERROR_HEADER, SUBSCRIPTIONS
 from infra.broker_topology import exchange
-from tests.e2e.waiting import wait_terminal
 from tests.e2e.songs import click_song
+from tests.e2e.waiting import wait_terminal
 
 pytestmark = pytest.mark.e2e
 
@@ -35,18 +36,29 @@ def _encode(x: np.ndarray, sr: int, fmt: str, subtype: str | None = None) -> byt
 def _tone(seconds: float, sr: int = SR, channels: int = 1) -> np.ndarray:
     t = np.arange(int(seconds * sr)) / sr
     x = 0.3 * np.sin(2 * np.pi * 220 * t) * (1 + (np.arange(t.size) // (sr // 2)) % 2)
-    return np.repeat(x[:, None], channels, axis=1).astype(np.float32) if channels > 1 else \
-        x.astype(np.float32)
+    return (
+        np.repeat(x[:, None], channels, axis=1).astype(np.float32)
+        if channels > 1
+        else x.astype(np.float32)
+    )
 
 
-def _post(stack, body: bytes, *, filename: str | None = "x.wav",
-          content_type: str = "audio/wav", role: str = "operator") -> httpx.Response:
+def _post(
+    stack,
+    body: bytes,
+    *,
+    filename: str | None = "x.wav",
+    content_type: str = "audio/wav",
+    role: str = "operator",
+) -> httpx.Response:
     params = {"filename": filename} if filename is not None else {}
-    return httpx.post(f"{stack.gateway_url}/api/v1/tracks", params=params, content=body,
-                      timeout=120, headers={"Authorization": f"Bearer {stack.token(role)}",
-                                            "Content-Type": content_type})
-
-
+    return httpx.post(
+        f"{stack.gateway_url}/api/v1/tracks",
+        params=params,
+        content=body,
+        timeout=120,
+        headers={"Authorization": f"Bearer {stack.token(role)}", "Content-Type": content_type},
+    )
 
 
 def _clear_error(response: httpx.Response, status: int, *words: str) -> None:
@@ -77,18 +89,39 @@ REFUSED = {
     "random bytes named .mp3": (os.urandom(64_000), "audio/mpeg", "noise.mp3", 415, "not WAV"),
     "zero bytes": (b"", "audio/wav", "empty.wav", 422, "empty"),
     "WAV header only": (_encode(_tone(10), SR, "WAV")[:200], "audio/wav", "h.wav", 422, "short"),
-    "truncated FLAC": ((f := _encode(_tone(10), SR, "FLAC"))[: len(f) // 3], "audio/flac",
-                       "cut.flac", 422, "cannot be decoded"),
-    "MP3 header only": (_encode(_tone(10), SR, "MP3")[:200], "audio/mpeg", "h.mp3", 422,
-                        "cannot be decoded"),
-    "Inf samples from the start": (_encode(np.full(SR * 5, np.inf, np.float32), SR, "WAV",
-                                           "FLOAT"), "audio/wav", "inf.wav", 422, "infinite"),
+    "truncated FLAC": (
+        (f := _encode(_tone(10), SR, "FLAC"))[: len(f) // 3],
+        "audio/flac",
+        "cut.flac",
+        422,
+        "cannot be decoded",
+    ),
+    "MP3 header only": (
+        _encode(_tone(10), SR, "MP3")[:200],
+        "audio/mpeg",
+        "h.mp3",
+        422,
+        "cannot be decoded",
+    ),
+    "Inf samples from the start": (
+        _encode(np.full(SR * 5, np.inf, np.float32), SR, "WAV", "FLOAT"),
+        "audio/wav",
+        "inf.wav",
+        422,
+        "infinite",
+    ),
     "0.5 s clip": (_encode(_tone(0.5), SR, "WAV"), "audio/wav", "clip.wav", 422, "too short"),
     "text/plain": (b"hello", "text/plain", "hello.txt", 415, "text/plain"),
     "JSON declared": (b'{"a": 1}', "application/json", "a.json", 415, "not audio"),
-    "multipart form": (b"--b\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\n"
-                       + b"A" * (8 * 1024 * 1024) + b"\r\n--b--\r\n",
-                       "multipart/form-data; boundary=b", "form.wav", 415, "not audio"),
+    "multipart form": (
+        b'--b\r\nContent-Disposition: form-data; name="f"\r\n\r\n'
+        + b"A" * (8 * 1024 * 1024)
+        + b"\r\n--b--\r\n",
+        "multipart/form-data; boundary=b",
+        "form.wav",
+        415,
+        "not audio",
+    ),
 }
 
 
@@ -119,20 +152,27 @@ def test_huge_multipart_is_refused_before_it_is_read(e2e_stack):
     stack, _ = e2e_stack
 
     def body():
-        yield b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.wav\"\r\n\r\n"
+        yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="x.wav"\r\n\r\n'
         for _ in range(300):
             yield b"\0" * (1024 * 1024)
 
     try:
-        response = httpx.post(f"{stack.gateway_url}/api/v1/tracks", content=body(), timeout=60,
-                              headers={"Authorization": f"Bearer {stack.token('operator')}",
-                                       "Content-Type": "multipart/form-data; boundary=b"})
+        response = httpx.post(
+            f"{stack.gateway_url}/api/v1/tracks",
+            content=body(),
+            timeout=60,
+            headers={
+                "Authorization": f"Bearer {stack.token('operator')}",
+                "Content-Type": "multipart/form-data; boundary=b",
+            },
+        )
     except httpx.HTTPError:  # the server answered and closed before the body was all sent
         return
     _clear_error(response, 415, "not audio")
 
 
 # -------------------------------------------------------------------- accepted, then judged
+
 
 def test_path_traversal_in_the_file_name_is_neutralised(e2e_stack, docs_reader):
     stack, _ = e2e_stack
@@ -153,12 +193,15 @@ def test_nan_in_the_middle_ends_failed_with_its_reason(e2e_stack, docs_reader):
     assert track.status == "failed" and "NaN" in track.error_reason
 
 
-@pytest.mark.parametrize("name,body", [
-    ("8 kHz mono", _encode(click_song(bpm=120, seconds=8) and _tone(8, 8000), 8000, "WAV")),
-    ("96 kHz 6 channels", _encode(_tone(6, 96000, channels=6), 96000, "WAV", "PCM_16")),
-    ("truncated WAV", (w := _encode(_tone(12), SR, "WAV"))[: len(w) // 2]),
-    ("truncated MP3", (m := _encode(_tone(12), SR, "MP3"))[: len(m) // 2]),
-])
+@pytest.mark.parametrize(
+    "name,body",
+    [
+        ("8 kHz mono", _encode(click_song(bpm=120, seconds=8) and _tone(8, 8000), 8000, "WAV")),
+        ("96 kHz 6 channels", _encode(_tone(6, 96000, channels=6), 96000, "WAV", "PCM_16")),
+        ("truncated WAV", (w := _encode(_tone(12), SR, "WAV"))[: len(w) // 2]),
+        ("truncated MP3", (m := _encode(_tone(12), SR, "MP3"))[: len(m) // 2]),
+    ],
+)
 def test_odd_but_real_audio_is_analysed_to_an_end(e2e_stack, docs_reader, name, body):
     stack, _ = e2e_stack
     ctype = "audio/mpeg" if "MP3" in name else "audio/wav"
@@ -174,11 +217,17 @@ def test_odd_but_real_audio_is_analysed_to_an_end(e2e_stack, docs_reader, name, 
 
 # -------------------------------------------------------------------------------- maps
 
+
 def _map_post(stack, track_id: str, body: bytes, content_type: str = "application/json"):
-    return httpx.post(f"{stack.gateway_url}/api/v1/tracks/{track_id}/genesis-map",
-                      content=body, timeout=60,
-                      headers={"Authorization": f"Bearer {stack.token('operator')}",
-                               "Content-Type": content_type})
+    return httpx.post(
+        f"{stack.gateway_url}/api/v1/tracks/{track_id}/genesis-map",
+        content=body,
+        timeout=60,
+        headers={
+            "Authorization": f"Bearer {stack.token('operator')}",
+            "Content-Type": content_type,
+        },
+    )
 
 
 @pytest.fixture(scope="module")
@@ -190,17 +239,21 @@ def finished_track(e2e_stack, docs_reader) -> str:
     return track_id
 
 
-@pytest.mark.parametrize("body,ctype,status,words", [
-    (b'{"metadata": ', "application/json", 400, "not valid JSON"),
-    (b"\xff\xfe garbage", "application/json", 400, "not valid JSON"),
-    (b"[]", "application/json", 422, "schema"),
-    (b'{"metadata": {"version": 4}}', "application/json", 422, "schema"),
-    (b'{"a": NaN}', "application/json", 422, ""),
-    (b"{}", "text/plain", 415, "application/json"),
-    (b'{"pad": "' + b"x" * (5 * 1024 * 1024) + b'"}', "application/json", 413, ""),
-])
-def test_malformed_and_oversized_maps_are_refused(e2e_stack, finished_track, body, ctype,
-                                                  status, words):
+@pytest.mark.parametrize(
+    "body,ctype,status,words",
+    [
+        (b'{"metadata": ', "application/json", 400, "not valid JSON"),
+        (b"\xff\xfe garbage", "application/json", 400, "not valid JSON"),
+        (b"[]", "application/json", 422, "schema"),
+        (b'{"metadata": {"version": 4}}', "application/json", 422, "schema"),
+        (b'{"a": NaN}', "application/json", 422, ""),
+        (b"{}", "text/plain", 415, "application/json"),
+        (b'{"pad": "' + b"x" * (5 * 1024 * 1024) + b'"}', "application/json", 413, ""),
+    ],
+)
+def test_malformed_and_oversized_maps_are_refused(
+    e2e_stack, finished_track, body, ctype, status, words
+):
     stack, _ = e2e_stack
     _clear_error(_map_post(stack, finished_track, body, ctype), status, words)
 
@@ -213,6 +266,7 @@ def test_deeply_nested_json_map_is_refused_not_crashed(e2e_stack, finished_track
 
 # -------------------------------------------------------------------- garbage on every queue
 
+
 async def _poison_every_queue(url: str, queues: list[str]) -> dict[str, dict]:
     connection = await aio_pika.connect_robust(url)
     try:
@@ -220,8 +274,10 @@ async def _poison_every_queue(url: str, queues: list[str]) -> dict[str, dict]:
         events = await channel.get_exchange(exchange().name)
         key_of = {s.queue: s.routing_key for s in SUBSCRIPTIONS}
         for queue in queues:
-            await events.publish(aio_pika.Message(b'{"not": "this schema", \x00', message_id=
-                                                  f"garbage-{queue}"), routing_key=key_of[queue])
+            await events.publish(
+                aio_pika.Message(b'{"not": "this schema", \x00', message_id=f"garbage-{queue}"),
+                routing_key=key_of[queue],
+            )
         found: dict[str, dict] = {}
         deadline = time.monotonic() + 30
         while len(found) < len(queues) and time.monotonic() < deadline:
@@ -271,8 +327,22 @@ def _queues_with_consumers(stack) -> set[str]:
     from urllib.parse import unquote, urlsplit
 
     vhost = unquote(urlsplit(stack.amqp_url).path.lstrip("/")) or "/"
-    out = subprocess.run(["rabbitmqctl", "-q", "list_queues", "-p", vhost, "name", "consumers",
-                          "--formatter", "json"], capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [
+            "rabbitmqctl",
+            "-q",
+            "list_queues",
+            "-p",
+            vhost,
+            "name",
+            "consumers",
+            "--formatter",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     return {row["name"] for row in json.loads(out.stdout or "[]") if row["consumers"] > 0}
 
 
@@ -284,9 +354,17 @@ async def _publish_flood(url: str, routing_key: str) -> None:
     try:
         channel = await connection.channel(publisher_confirms=True)
         events = await channel.get_exchange(exchange().name)
-        await asyncio.gather(*(events.publish(aio_pika.Message(
-            json.dumps({"event_id": f"flood-{i}", "track_id": "x" * 500}).encode()),
-            routing_key=routing_key) for i in range(FLOOD)))
+        await asyncio.gather(
+            *(
+                events.publish(
+                    aio_pika.Message(
+                        json.dumps({"event_id": f"flood-{i}", "track_id": "x" * 500}).encode()
+                    ),
+                    routing_key=routing_key,
+                )
+                for i in range(FLOOD)
+            )
+        )
     finally:
         await connection.close()
 
@@ -296,10 +374,25 @@ def _messages(stack, queue: str) -> int:
     from urllib.parse import unquote, urlsplit
 
     vhost = unquote(urlsplit(stack.amqp_url).path.lstrip("/")) or "/"
-    out = subprocess.run(["rabbitmqctl", "-q", "list_queues", "-p", vhost, "name", "messages",
-                          "--formatter", "json"], capture_output=True, text=True, timeout=60)
-    return next((row["messages"] for row in json.loads(out.stdout or "[]")
-                 if row["name"] == queue), 0)
+    out = subprocess.run(
+        [
+            "rabbitmqctl",
+            "-q",
+            "list_queues",
+            "-p",
+            vhost,
+            "name",
+            "messages",
+            "--formatter",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return next(
+        (row["messages"] for row in json.loads(out.stdout or "[]") if row["name"] == queue), 0
+    )
 
 
 def test_a_flood_of_invalid_messages_is_drained_to_the_dlq(e2e_stack, docs_reader):
@@ -313,11 +406,14 @@ def test_a_flood_of_invalid_messages_is_drained_to_the_dlq(e2e_stack, docs_reade
     # lock-step (the DLQ can show all 500 while the source still reports some), so wait for
     # both ends to settle rather than reading the source once.
     deadline = time.monotonic() + 90
-    while (_messages(stack, "analyzer.track.uploaded.dlq") < before + FLOOD
-           or _messages(stack, "analyzer.track.uploaded") != 0):
+    while (
+        _messages(stack, "analyzer.track.uploaded.dlq") < before + FLOOD
+        or _messages(stack, "analyzer.track.uploaded") != 0
+    ):
         assert time.monotonic() < deadline, (
             "the flood was not drained to the DLQ in 90 s: "
             f"dlq={_messages(stack, 'analyzer.track.uploaded.dlq') - before}/{FLOOD}, "
-            f"left={_messages(stack, 'analyzer.track.uploaded')}")
+            f"left={_messages(stack, 'analyzer.track.uploaded')}"
+        )
         time.sleep(0.5)
     assert "analyzer.track.uploaded" in _queues_with_consumers(stack)

@@ -1,4 +1,5 @@
 """`k1 upload` against the running stack: the journey is shown live and the exit code tells."""
+
 from __future__ import annotations
 
 import subprocess
@@ -13,9 +14,23 @@ pytestmark = pytest.mark.e2e
 
 def _k1_upload(stack, path, tmp_path):
     return subprocess.run(
-        [sys.executable, "-m", "k1.cli", "upload", str(path), "--url", stack.gateway_url,
-         "--token", stack.token("operator"), "--run-json", str(tmp_path / "none.json")],
-        capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "k1.cli",
+            "upload",
+            str(path),
+            "--url",
+            stack.gateway_url,
+            "--token",
+            stack.token("operator"),
+            "--run-json",
+            str(tmp_path / "none.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_upload_shows_the_journey_until_ready(e2e_stack, tmp_path):
@@ -52,7 +67,19 @@ def test_upload_refused_at_the_door_exits_2_with_one_line(e2e_stack, tmp_path):
 def test_upload_without_a_stack_says_how_to_start_one(tmp_path):
     song = tmp_path / "a.wav"
     song.write_bytes(b"x")
-    done = subprocess.run([sys.executable, "-m", "k1.cli", "upload", str(song), "--run-json",
-                           str(tmp_path / "missing.json")], capture_output=True, text=True,
-                          timeout=60, env={"PATH": "/usr/bin:/bin"})
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "k1.cli",
+            "upload",
+            str(song),
+            "--run-json",
+            str(tmp_path / "missing.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin"},
+    )
     assert done.returncode == 2 and "make run" in done.stderr

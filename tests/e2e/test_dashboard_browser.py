@@ -6,6 +6,7 @@ httpx, so no browser download and no extra Python package. If Chromium is missin
 installs it with apt-get (CI runs as root; ``make e2e-deps`` does the same) and skips, with the
 reason, only when that is impossible.
 """
+
 from __future__ import annotations
 
 import os
@@ -48,9 +49,19 @@ class Browser:
 
     def __init__(self, driver_url: str, chromium: str) -> None:
         self.http = httpx.Client(base_url=driver_url, timeout=60)
-        caps = {"browserName": "chrome", "goog:chromeOptions": {"binary": chromium, "args": [
-            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-            "--window-size=1280,1500"]}}
+        caps = {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": [
+                    "--headless=new",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-dev-shm-usage",
+                    "--window-size=1280,1500",
+                ],
+            },
+        }
         session = self._call("POST", "/session", {"capabilities": {"alwaysMatch": caps}})
         self.sid = session["sessionId"]
 
@@ -105,8 +116,9 @@ class Browser:
 def browser() -> Iterator[Browser]:
     chromium, chromedriver = _ensure_chromium()
     port = free_port()
-    driver = subprocess.Popen([chromedriver, f"--port={port}"], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    driver = subprocess.Popen(
+        [chromedriver, f"--port={port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 20
@@ -130,8 +142,12 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, stack_vhost) -> Iterator[Stack]:
     tap = LogTap()
-    s = Stack(var_dir=tmp_path_factory.mktemp("dash"), amqp_url=stack_vhost,
-              database=f"dash_{uuid.uuid4().hex[:8]}", log=tap)
+    s = Stack(
+        var_dir=tmp_path_factory.mktemp("dash"),
+        amqp_url=stack_vhost,
+        database=f"dash_{uuid.uuid4().hex[:8]}",
+        log=tap,
+    )
     yield start_stack(s, tap)
     s.stop()
 
@@ -140,25 +156,42 @@ def test_upload_watch_ready_and_see_the_picture(stack, browser):
     browser.open(stack.gateway_url + "/")
     browser.type("#token", stack.token("operator"))
     browser.click("#signin-button")
-    browser.wait_for("return !document.getElementById('app').hidden", timeout_s=10,
-                     what="the signed-in dashboard")
-    browser.wait_for("return document.getElementById('live').classList.contains('on')",
-                     timeout_s=10, what="the live feed to connect")
+    browser.wait_for(
+        "return !document.getElementById('app').hidden",
+        timeout_s=10,
+        what="the signed-in dashboard",
+    )
+    browser.wait_for(
+        "return document.getElementById('live').classList.contains('on')",
+        timeout_s=10,
+        what="the live feed to connect",
+    )
     browser.type("#file", str(SONG))
     browser.click("#upload-button")
-    browser.wait_for("return document.getElementById('upload-progress').value === 100",
-                     timeout_s=30, what="the upload progress bar to fill")
+    browser.wait_for(
+        "return document.getElementById('upload-progress').value === 100",
+        timeout_s=30,
+        what="the upload progress bar to fill",
+    )
     row = "document.querySelector('#tracks tbody tr')"
     status = browser.wait_for(
         f"const r = {row}; return r && ['ready','warning','failed'].includes(r.dataset.status)"
-        " && r.dataset.status", timeout_s=90, what="the track to finish")
+        " && r.dataset.status",
+        timeout_s=90,
+        what="the track to finish",
+    )
     assert status == "ready", browser.js(f"return {row}.innerText")
     browser.click("#tracks tbody tr")
-    browser.wait_for("const i = document.getElementById('picture');"
-                     " return !i.hidden && i.naturalWidth > 100", timeout_s=20,
-                     what="the map picture")
-    browser.wait_for("return /^\\d+ \\(/.test(document.getElementById('d-beats').textContent)",
-                     timeout_s=10, what="the beat count")
+    browser.wait_for(
+        "const i = document.getElementById('picture'); return !i.hidden && i.naturalWidth > 100",
+        timeout_s=20,
+        what="the map picture",
+    )
+    browser.wait_for(
+        "return /^\\d+ \\(/.test(document.getElementById('d-beats').textContent)",
+        timeout_s=10,
+        what="the beat count",
+    )
     bpm = float(browser.js("return document.getElementById('d-bpm').textContent"))
     assert 60 <= bpm <= 200
     assert browser.js("return document.getElementById('d-status').textContent").startswith("ready")

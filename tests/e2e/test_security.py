@@ -17,6 +17,7 @@ signed object URLs are enforced by our own code, distinctive secrets so a leak i
 * the progress socket closes on any oversize frame, text or binary, with 1009; CORS answers
   carry ``Vary: Origin`` (item 10).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -57,11 +58,18 @@ def secure(tmp_path_factory, stack_vhost) -> Iterator[tuple[Stack, LogTap, dict]
     tap = LogTap()
     secrets_ = {"s3": "s3secret-" + secrets.token_urlsafe(24)}
     # No jwt_secret given: the stack makes its own, as `make run` does (never a constant).
-    stack = Stack(var_dir=tmp_path_factory.mktemp("secure"), amqp_url=stack_vhost,
-                  database=f"sec_{uuid.uuid4().hex[:8]}", log=tap,
-                  extra_env={"K1_S3_SECRET_KEY": secrets_["s3"], "K1_LOG_LEVEL": "DEBUG",
-                             "K1_DEVICE_OFFER_URL_EXPIRY_S": str(OFFER_URL_EXPIRY_S),
-                             "K1_RETRY_BACKOFF_S": "0.1"})
+    stack = Stack(
+        var_dir=tmp_path_factory.mktemp("secure"),
+        amqp_url=stack_vhost,
+        database=f"sec_{uuid.uuid4().hex[:8]}",
+        log=tap,
+        extra_env={
+            "K1_S3_SECRET_KEY": secrets_["s3"],
+            "K1_LOG_LEVEL": "DEBUG",
+            "K1_DEVICE_OFFER_URL_EXPIRY_S": str(OFFER_URL_EXPIRY_S),
+            "K1_RETRY_BACKOFF_S": "0.1",
+        },
+    )
     secrets_["jwt"] = stack.jwt_secret
     yield start_stack(stack, tap), tap, secrets_
     stack.stop()
@@ -78,8 +86,12 @@ def _call(stack: Stack, method: str, path: str, token: str | None = None, **kw) 
 
 def _operations(stack: Stack) -> list[tuple[str, str]]:
     schema = httpx.get(f"{stack.gateway_url}/schema/openapi.json", timeout=10).json()
-    ops = [(method.upper(), path) for path, item in schema["paths"].items()
-           for method in item if method in ("get", "post", "put", "patch", "delete")]
+    ops = [
+        (method.upper(), path)
+        for path, item in schema["paths"].items()
+        for method in item
+        if method in ("get", "post", "put", "patch", "delete")
+    ]
     assert len(ops) >= 10, ops
     return ops
 
@@ -96,6 +108,7 @@ def _probe(stack: Stack, method: str, path: str, token: str | None) -> httpx.Res
 
 
 # ---------------------------------------------------------------------------- who may call
+
 
 def test_every_operation_but_health_needs_a_token(secure):
     stack, _, _ = secure
@@ -118,17 +131,22 @@ def test_each_role_is_held_to_its_rights(secure):
     for method, path in _operations(stack):
         if path in PUBLIC:
             continue
-        allowed = [role for role in ROLES
-                   if _probe(stack, method, path, stack.token(role)).status_code not in (401, 403)]
+        allowed = [
+            role
+            for role in ROLES
+            if _probe(stack, method, path, stack.token(role)).status_code not in (401, 403)
+        ]
         assert allowed, f"{method} {path} admits nobody"
         # ordered: once a role may, every higher role may too
-        assert allowed == list(ROLES[ROLES.index(allowed[0]):]), (method, path, allowed)
+        assert allowed == list(ROLES[ROLES.index(allowed[0]) :]), (method, path, allowed)
         needed[(method, path)] = allowed[0]
-    expected = {("POST", "/api/v1/tracks"): "operator",
-                ("DELETE", "/api/v1/tracks/{track_id}"): "admin",
-                ("GET", "/api/v1/tracks"): "viewer",
-                ("POST", "/api/v1/devices"): "admin",
-                ("POST", "/api/v1/deployments"): "operator"}
+    expected = {
+        ("POST", "/api/v1/tracks"): "operator",
+        ("DELETE", "/api/v1/tracks/{track_id}"): "admin",
+        ("GET", "/api/v1/tracks"): "viewer",
+        ("POST", "/api/v1/devices"): "admin",
+        ("POST", "/api/v1/deployments"): "operator",
+    }
     for op, role in expected.items():
         if op in needed:
             assert needed[op] == role, (op, needed[op])
@@ -137,6 +155,7 @@ def test_each_role_is_held_to_its_rights(secure):
 
 
 # ---------------------------------------------------------------------------------- JWTs
+
 
 def _b64(data: dict) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
@@ -148,8 +167,7 @@ def _bad_tokens(secret: str) -> dict[str, str]:
     head, payload, sig = good.split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
     return {
-        "expired": issue_token(secret, subject="mallory", role="admin", ttl_s=60,
-                               now=now - 3600),
+        "expired": issue_token(secret, subject="mallory", role="admin", ttl_s=60, now=now - 3600),
         "tampered role": f"{head}.{_b64({**claims, 'role': 'admin'})}.{sig}",
         "tampered signature": f"{head}.{payload}.{sig[:-4]}AAAA",
         "wrong key": issue_token("another-secret-" + "x" * 32, subject="m", role="admin"),
@@ -166,9 +184,13 @@ def _bad_tokens(secret: str) -> dict[str, str]:
 OLD_DEV_SECRET = "dev-insecure-jwt-secret-change-me-please"
 """The constant the code used to default to: public, so nothing may accept what it signs."""
 ODD_CLAIMS = {
-    "role list": {"role": ["admin"]}, "role object": {"role": {"admin": True}},
-    "role int": {"role": 2}, "sub int": {"sub": 7}, "sub list": {"sub": ["a"]},
-    "exp string": {"exp": str(int(time.time()) + 600)}, "exp bool": {"exp": True},
+    "role list": {"role": ["admin"]},
+    "role object": {"role": {"admin": True}},
+    "role int": {"role": 2},
+    "sub int": {"sub": 7},
+    "sub list": {"sub": ["a"]},
+    "exp string": {"exp": str(int(time.time()) + 600)},
+    "exp bool": {"exp": True},
     "exp a century away": {"exp": int(time.time()) + 100 * 365 * 24 * 3600},
     "viewer for 31 days": {"exp": int(time.time()) + 31 * 24 * 3600},
 }
@@ -208,18 +230,26 @@ def test_a_bad_jwt_cannot_open_the_monitor_socket(secure):
 
 # ------------------------------------------------------------------------------- devices
 
+
 @pytest.fixture(scope="module")
 def offer(secure) -> dict:
     """Two devices; a ready track deployed to the first; the offer it got."""
     stack, _, _ = secure
-    response = _call(stack, "POST", "/api/v1/tracks", stack.token("operator"),
-                     params={"filename": "sec.wav"}, content=click_song(bpm=120, seed=3),
-                     headers={"Content-Type": "audio/wav"})
+    response = _call(
+        stack,
+        "POST",
+        "/api/v1/tracks",
+        stack.token("operator"),
+        params={"filename": "sec.wav"},
+        content=click_song(bpm=120, seed=3),
+        headers={"Content-Type": "audio/wav"},
+    )
     assert response.status_code == 201, response.text
     track_id = response.json()["track_id"]
     deadline = time.monotonic() + 90
-    while _call(stack, "GET", f"/api/v1/tracks/{track_id}",
-                stack.token("viewer")).json()["status"] not in ("ready", "warning"):
+    while _call(stack, "GET", f"/api/v1/tracks/{track_id}", stack.token("viewer")).json()[
+        "status"
+    ] not in ("ready", "warning"):
         assert time.monotonic() < deadline, "track never ready"
         time.sleep(0.3)
     devices = register_devices(stack.gateway_url, stack.token("admin"), count=2, group="sec")
@@ -227,13 +257,18 @@ def offer(secure) -> dict:
     url = f"{stack.gateway_url.replace('http', 'ws', 1)}/ws/telemetry/{mine}"
 
     async def take_offer() -> dict:
-        async with websockets.connect(url, additional_headers={
-                "Authorization": f"Bearer {my_token}"}) as ws:
+        async with websockets.connect(
+            url, additional_headers={"Authorization": f"Bearer {my_token}"}
+        ) as ws:
             await asyncio.wait_for(ws.recv(), 10)  # hello
             for _ in range(50):  # the bundle may still be building: deploy until offered
-                deployed = _call(stack, "POST", "/api/v1/deployments", stack.token("operator"),
-                                 json={"track_id": track_id, "device_ids": [mine],
-                                       "timeout_s": 30})
+                deployed = _call(
+                    stack,
+                    "POST",
+                    "/api/v1/deployments",
+                    stack.token("operator"),
+                    json={"track_id": track_id, "device_ids": [mine], "timeout_s": 30},
+                )
                 if deployed.status_code == 202:
                     break
                 await asyncio.sleep(0.3)
@@ -243,8 +278,12 @@ def offer(secure) -> dict:
                     return msg
 
     got = asyncio.run(take_offer())
-    return {"offer": got, "mine": (mine, my_token), "other": (other, other_token),
-            "received_at": time.monotonic()}
+    return {
+        "offer": got,
+        "mine": (mine, my_token),
+        "other": (other, other_token),
+        "received_at": time.monotonic(),
+    }
 
 
 def test_a_device_cannot_connect_as_another_device(secure, offer):
@@ -254,8 +293,9 @@ def test_a_device_cannot_connect_as_another_device(secure, offer):
     url = f"{stack.gateway_url.replace('http', 'ws', 1)}/ws/telemetry/{other_id}"
 
     async def attempt() -> int:
-        async with websockets.connect(url, additional_headers={
-                "Authorization": f"Bearer {my_token}"}) as ws:
+        async with websockets.connect(
+            url, additional_headers={"Authorization": f"Bearer {my_token}"}
+        ) as ws:
             with pytest.raises(websockets.ConnectionClosed) as closed:
                 await asyncio.wait_for(ws.recv(), 10)
             return closed.value.rcvd.code
@@ -282,9 +322,11 @@ def test_a_bundle_link_opens_only_its_own_object_and_expires(secure, offer):
     assert dict(parse_qsl(urlsplit(url).query)).get("sig"), url  # signed, not public
     assert httpx.get(url, timeout=10).status_code == 200
     path = urlsplit(url).path
-    for other in (path.replace("/bundles/", "/maps/").replace("bundle.k1b", "map.json"),
-                  path.rsplit("/", 3)[0] + "/someone-else/v1/bundle.k1b",
-                  path + "/../../audio"):
+    for other in (
+        path.replace("/bundles/", "/maps/").replace("bundle.k1b", "map.json"),
+        path.rsplit("/", 3)[0] + "/someone-else/v1/bundle.k1b",
+        path + "/../../audio",
+    ):
         assert httpx.get(_with_path(url, other), timeout=10).status_code in (403, 404), other
     unsigned = urlunsplit(urlsplit(url)._replace(query=""))
     assert httpx.get(unsigned, timeout=10).status_code in (400, 403, 404)
@@ -296,8 +338,13 @@ def test_a_bundle_link_opens_only_its_own_object_and_expires(secure, offer):
 
 def test_a_presigned_upload_link_is_bound_to_its_object_and_method(secure):
     stack, _, _ = secure
-    grant = _call(stack, "POST", "/api/v1/tracks/presigned", stack.token("operator"),
-                  json={"filename": "p.wav"})
+    grant = _call(
+        stack,
+        "POST",
+        "/api/v1/tracks/presigned",
+        stack.token("operator"),
+        json={"filename": "p.wav"},
+    )
     assert grant.status_code == 201, grant.text
     url = grant.json()["upload_url"]
     assert httpx.get(url, timeout=10).status_code in (403, 404, 405)  # a PUT link, not GET
@@ -306,6 +353,7 @@ def test_a_presigned_upload_link_is_bound_to_its_object_and_method(secure):
 
 
 # ------------------------------------------------------------------- signed objects, maps
+
 
 def _ready_track(stack: Stack) -> str:
     page = _call(stack, "GET", "/api/v1/tracks", stack.token("viewer")).json()
@@ -321,8 +369,9 @@ def test_an_object_url_signed_with_the_old_public_secret_is_refused(secure, offe
     key = f"maps/{_ready_track(stack)}/v1/map.json"
     forged = UrlSigner(derive_url_secret(OLD_DEV_SECRET), base_url=f"{stack.gateway_url}/objects")
     before = (stack.data_dir / "objects" / key).read_bytes()
-    put = httpx.put(forged.sign(key, method="PUT", expires_s=600), content=b'{"evil": 1}',
-                    timeout=10)
+    put = httpx.put(
+        forged.sign(key, method="PUT", expires_s=600), content=b'{"evil": 1}', timeout=10
+    )
     SEEN.append(put)
     assert put.status_code == 403, put.text
     assert (stack.data_dir / "objects" / key).read_bytes() == before
@@ -352,9 +401,12 @@ def test_a_map_altered_in_the_store_is_refused_not_served_under_its_old_etag(sec
 
 # ------------------------------------------------------------------------ sockets, CORS
 
+
 def test_the_progress_socket_closes_on_an_oversize_frame_text_or_binary(secure):
     stack, _, _ = secure
-    url = f"{stack.gateway_url.replace('http', 'ws', 1)}/api/v1/events?token={stack.token('viewer')}"
+    url = (
+        f"{stack.gateway_url.replace('http', 'ws', 1)}/api/v1/events?token={stack.token('viewer')}"
+    )
 
     async def close_code(frame: str | bytes) -> int | None:
         async with websockets.connect(url) as ws:
@@ -363,7 +415,7 @@ def test_the_progress_socket_closes_on_an_oversize_frame_text_or_binary(secure):
                 await asyncio.wait_for(ws.recv(), 5)
             except websockets.ConnectionClosed as closed:
                 return closed.rcvd.code if closed.rcvd else None
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return None  # still open
         return None
 
@@ -374,9 +426,16 @@ def test_the_progress_socket_closes_on_an_oversize_frame_text_or_binary(secure):
 def test_cors_preflights_vary_on_origin(secure):
     stack, _, _ = secure
     for origin, status in (("http://127.0.0.1:8000", 204), ("http://evil.example", 400)):
-        answer = _call(stack, "OPTIONS", "/api/v1/tracks", headers={
-            "Origin": origin, "Access-Control-Request-Method": "GET",
-            "Access-Control-Request-Headers": "authorization"})
+        answer = _call(
+            stack,
+            "OPTIONS",
+            "/api/v1/tracks",
+            headers={
+                "Origin": origin,
+                "Access-Control-Request-Method": "GET",
+                "Access-Control-Request-Headers": "authorization",
+            },
+        )
         assert answer.status_code == status, (origin, answer.status_code)
         assert "origin" in answer.headers.get("vary", "").lower(), (origin, answer.headers)
         allowed = answer.headers.get("access-control-allow-origin")
@@ -385,15 +444,21 @@ def test_cors_preflights_vary_on_origin(secure):
 
 # ------------------------------------------------------------------------------- leaks
 
+
 def test_zz_no_secret_or_token_in_any_log_line_or_error_body(secure, offer):
     """Runs last: scans everything the stack logged while the tests above ran."""
     stack, tap, keys = secure
     _call(stack, "GET", "/api/v1/tracks", "Bearer-garbage-" + keys["jwt"][:12])
-    needles = {"JWT secret": keys["jwt"], "S3 secret key": keys["s3"],
-               "device token": offer["mine"][1], "other device token": offer["other"][1],
-               **{f"{r} token": stack.token(r) for r in ROLE_RANK}}
-    needles.update({f"bad token: {n}": t for n, t in _bad_tokens(keys["jwt"]).items()
-                    if len(t) > 20})
+    needles = {
+        "JWT secret": keys["jwt"],
+        "S3 secret key": keys["s3"],
+        "device token": offer["mine"][1],
+        "other device token": offer["other"][1],
+        **{f"{r} token": stack.token(r) for r in ROLE_RANK},
+    }
+    needles.update(
+        {f"bad token: {n}": t for n, t in _bad_tokens(keys["jwt"]).items() if len(t) > 20}
+    )
     logged = {line.split("]")[0].strip("[ ") for line in tap.lines if line.startswith("[")}
     assert len(tap.lines) > 40 and {"gateway", "ingest", "analyzer"} <= logged, logged
     for what, needle in needles.items():

@@ -1,9 +1,8 @@
 """Issue 12, items 4 and 8, end to end (every service its own process, real RabbitMQ,
 nx-27017, moto S3): a rejected uploaded map fails on its own and leaves the track ready,
 served and deployable; deployments to nothing, to unknown devices or to too many are 422."""
-from __future__ import annotations
 
-import time
+from __future__ import annotations
 
 import httpx
 import pytest
@@ -16,20 +15,33 @@ pytestmark = pytest.mark.e2e
 
 
 def _call(stack, method: str, path: str, role: str = "viewer", **kw) -> httpx.Response:
-    return httpx.request(method, stack.gateway_url + path, timeout=30,
-                         headers={"Authorization": f"Bearer {stack.token(role)}",
-                                  **kw.pop("headers", {})}, **kw)
+    return httpx.request(
+        method,
+        stack.gateway_url + path,
+        timeout=30,
+        headers={"Authorization": f"Bearer {stack.token(role)}", **kw.pop("headers", {})},
+        **kw,
+    )
 
 
 def _ready_track(stack, seed: int) -> str:
-    response = httpx.post(f"{stack.ingest_url}/uploads", params={"filename": f"s{seed}.wav"},
-                          content=click_song(bpm=120 + seed, seed=seed), timeout=60,
-                          headers={"Authorization": f"Bearer {stack.token('operator')}",
-                                   "Content-Type": "audio/wav"})
+    response = httpx.post(
+        f"{stack.ingest_url}/uploads",
+        params={"filename": f"s{seed}.wav"},
+        content=click_song(bpm=120 + seed, seed=seed),
+        timeout=60,
+        headers={"Authorization": f"Bearer {stack.token('operator')}", "Content-Type": "audio/wav"},
+    )
     assert response.status_code == 201, response.text
     track_id = response.json()["track_id"]
-    until(lambda: _call(stack, "GET", f"/api/v1/tracks/{track_id}").json()["status"]
-           in ("ready", "warning"), timeout_s=90, what=f"track {track_id} to be ready")
+    until(
+        lambda: (
+            _call(stack, "GET", f"/api/v1/tracks/{track_id}").json()["status"]
+            in ("ready", "warning")
+        ),
+        timeout_s=90,
+        what=f"track {track_id} to be ready",
+    )
     return track_id
 
 
@@ -42,14 +54,21 @@ def tracks(e2e_stack) -> tuple[str, str]:
 @pytest.fixture(scope="module")
 def device(e2e_stack) -> str:
     stack, _ = e2e_stack
-    [registered] = register_devices(stack.gateway_url, stack.token("admin"), count=1,
-                                    group="maps-sec")
+    [registered] = register_devices(
+        stack.gateway_url, stack.token("admin"), count=1, group="maps-sec"
+    )
     return registered["device_id"]
 
 
 def _upload_map(stack, track_id: str, body: bytes) -> httpx.Response:
-    return _call(stack, "POST", f"/api/v1/tracks/{track_id}/genesis-map", "operator",
-                 content=body, headers={"Content-Type": "application/json"})
+    return _call(
+        stack,
+        "POST",
+        f"/api/v1/tracks/{track_id}/genesis-map",
+        "operator",
+        content=body,
+        headers={"Content-Type": "application/json"},
+    )
 
 
 def _deploy(stack, **body) -> httpx.Response:
@@ -57,12 +76,20 @@ def _deploy(stack, **body) -> httpx.Response:
 
 
 def _settled_task(stack, task_id: str) -> dict:
-    return until(lambda: (t := _call(stack, "GET", f"/api/v1/tasks/{task_id}").json())["state"]
-                  in ("succeeded", "failed") and t, timeout_s=30, what=f"task {task_id}")
+    return until(
+        lambda: (
+            (t := _call(stack, "GET", f"/api/v1/tasks/{task_id}").json())["state"]
+            in ("succeeded", "failed")
+            and t
+        ),
+        timeout_s=30,
+        what=f"task {task_id}",
+    )
 
 
 def test_another_tracks_map_is_rejected_on_its_own_and_the_track_stays_deployable(
-        e2e_stack, tracks, device):
+    e2e_stack, tracks, device
+):
     stack, _ = e2e_stack
     mine, other = tracks
     before = _call(stack, "GET", f"/api/v1/tracks/{mine}").json()
@@ -79,7 +106,10 @@ def test_another_tracks_map_is_rejected_on_its_own_and_the_track_stays_deployabl
 
     after = _call(stack, "GET", f"/api/v1/tracks/{mine}").json()
     assert (after["status"], after["analysis_version"], after["error_reason"]) == (
-        before["status"], 1, None)
+        before["status"],
+        1,
+        None,
+    )
     assert after["candidate"]["version"] == 2 and after["candidate"]["outcome"] == "failed"
     assert "audio_sha256" in after["candidate"]["error_reason"]
     assert _call(stack, "GET", f"/api/v1/tasks/{mine}.v1").json()["state"] == "succeeded"
@@ -95,10 +125,15 @@ def test_another_tracks_map_is_rejected_on_its_own_and_the_track_stays_deployabl
     assert _settled_task(stack, f"{mine}.v3")["state"] == "succeeded"
     current = _call(stack, "GET", f"/api/v1/tracks/{mine}").json()
     assert (current["analysis_version"], current["preset"], current["candidate"]) == (
-        3, "external", None)
+        3,
+        "external",
+        None,
+    )
     assert current["status"] in ("ready", "warning")
-    assert _call(stack, "GET", f"/api/v1/tracks/{mine}/genesis-map").headers[
-        "x-k1-analysis-version"] == "3"
+    assert (
+        _call(stack, "GET", f"/api/v1/tracks/{mine}/genesis-map").headers["x-k1-analysis-version"]
+        == "3"
+    )
 
 
 def test_deployments_to_nothing_unknown_or_too_many_devices_are_422(e2e_stack, tracks, device):
@@ -111,17 +146,20 @@ def test_deployments_to_nothing_unknown_or_too_many_devices_are_422(e2e_stack, t
 
     schema = _call(stack, "GET", "/schema/openapi.json").json()
     cap = schema["components"]["schemas"]["DeploymentCreate"]["properties"]["device_ids"][
-        "maxItems"]
+        "maxItems"
+    ]
     ghosts = [f"ghost-{i:04d}" for i in range(cap)]
     unknown = _deploy(stack, track_id=track_id, device_ids=[device, *ghosts])
     assert unknown.status_code == 422, unknown.text
     assert unknown.json()["error"] == "too_many_devices"
-    unknown = _deploy(stack, track_id=track_id, device_ids=[device, *ghosts[:cap - 1]])
+    unknown = _deploy(stack, track_id=track_id, device_ids=[device, *ghosts[: cap - 1]])
     body = unknown.json()
     assert (unknown.status_code, body["error"], body["unknown_count"]) == (
-        422, "unknown_devices", cap - 1)
+        422,
+        "unknown_devices",
+        cap - 1,
+    )
     assert body["device_ids"] == ghosts[:100]
 
-    fine = _deploy(stack, track_id=track_id, group="maps-sec", device_ids=[device],
-                   timeout_s=1)
+    fine = _deploy(stack, track_id=track_id, group="maps-sec", device_ids=[device], timeout_s=1)
     assert fine.status_code == 202, fine.text

@@ -11,6 +11,7 @@
 
 The stack runs with short upload limits so each scenario ends in seconds.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -62,8 +63,9 @@ class Guarded:
 
     def call(self, method: str, path: str, *, subject: str = "k1-stack", **kw) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.token(subject)}", **kw.pop("headers", {})}
-        response = httpx.request(method, self.stack.gateway_url + path, headers=headers,
-                                 timeout=60, **kw)
+        response = httpx.request(
+            method, self.stack.gateway_url + path, headers=headers, timeout=60, **kw
+        )
         self.seen.append(response)
         return response
 
@@ -72,14 +74,18 @@ class Guarded:
 
     def object_exists(self, key: str) -> bool:
         async def check() -> bool:
-            store = S3ObjectStore.create(endpoint=self.moto.endpoint,
-                                         access_key=self.moto.access_key,
-                                         secret_key=self.moto.secret_key, bucket=self.bucket,
-                                         region=self.moto.region)
+            store = S3ObjectStore.create(
+                endpoint=self.moto.endpoint,
+                access_key=self.moto.access_key,
+                secret_key=self.moto.secret_key,
+                bucket=self.bucket,
+                region=self.moto.region,
+            )
             try:
                 return await store.exists(key)
             finally:
                 await store.close()
+
         return self.run(check())
 
 
@@ -88,16 +94,23 @@ def guarded(tmp_path_factory, stack_vhost, moto_s3) -> Iterator[Guarded]:
     tap, var = LogTap(), tmp_path_factory.mktemp("uploads")
     bucket = f"up-{uuid.uuid4().hex[:8]}"
     spool = var / "spool"
-    stack = Stack(var_dir=var, amqp_url=stack_vhost, database=f"up_{uuid.uuid4().hex[:8]}",
-                  log=tap, extra_env={
-                      **s3_env(moto_s3, bucket=bucket), "K1_RETRY_BACKOFF_S": "0.1",
-                      "K1_UPLOAD_IDLE_TIMEOUT_S": str(IDLE_TIMEOUT_S),
-                      "K1_UPLOAD_RATE_GRACE_S": str(IDLE_TIMEOUT_S),
-                      "K1_UPLOAD_MAX_PER_CLIENT": str(PER_CLIENT),
-                      "K1_UPLOAD_MAX_PER_SUBJECT": str(PER_SUBJECT),
-                      "K1_UPLOAD_URL_TTL_S": str(URL_TTL_S),
-                      "K1_UPLOAD_SWEEP_INTERVAL_S": "0.5",
-                      "K1_UPLOAD_SPOOL_DIR": str(spool)})
+    stack = Stack(
+        var_dir=var,
+        amqp_url=stack_vhost,
+        database=f"up_{uuid.uuid4().hex[:8]}",
+        log=tap,
+        extra_env={
+            **s3_env(moto_s3, bucket=bucket),
+            "K1_RETRY_BACKOFF_S": "0.1",
+            "K1_UPLOAD_IDLE_TIMEOUT_S": str(IDLE_TIMEOUT_S),
+            "K1_UPLOAD_RATE_GRACE_S": str(IDLE_TIMEOUT_S),
+            "K1_UPLOAD_MAX_PER_CLIENT": str(PER_CLIENT),
+            "K1_UPLOAD_MAX_PER_SUBJECT": str(PER_SUBJECT),
+            "K1_UPLOAD_URL_TTL_S": str(URL_TTL_S),
+            "K1_UPLOAD_SWEEP_INTERVAL_S": "0.5",
+            "K1_UPLOAD_SPOOL_DIR": str(spool),
+        },
+    )
     start_stack(stack, tap)
     loop = asyncio.new_event_loop()
     docs = MongoDocStore.from_url(stack.mongodb_url, stack.database)
@@ -112,6 +125,7 @@ def _terminal(g: Guarded, track_id: str):
 
 
 # ------------------------------------------------------------------ 3. stalled uploads
+
 
 @dataclass
 class Raw:
@@ -131,9 +145,13 @@ async def _response_head(reader: asyncio.StreamReader) -> tuple[int, dict[str, s
 
 async def _stall(port: int, *, source_ip: str, token: str, body_bytes: int = 100_000) -> Raw:
     reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source_ip, 0))
-    writer.write((f"POST /api/v1/tracks?filename=stall.wav HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                  f"Authorization: Bearer {token}\r\nContent-Type: audio/wav\r\n"
-                  f"Content-Length: 100000000\r\n\r\n").encode())
+    writer.write(
+        (
+            f"POST /api/v1/tracks?filename=stall.wav HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Authorization: Bearer {token}\r\nContent-Type: audio/wav\r\n"
+            f"Content-Length: 100000000\r\n\r\n"
+        ).encode()
+    )
     await writer.drain()
     raw = Raw(writer, asyncio.ensure_future(_response_head(reader)))
     raw.answer.add_done_callback(lambda _: setattr(raw, "answered_at", time.monotonic()))
@@ -148,17 +166,25 @@ async def _flood(g: Guarded) -> list[Raw]:
     """Half from one address with a token each (the client cap bites), half from 15
     addresses with one token (the subject cap bites)."""
     port = g.stack.ports["gateway"]
-    one_client = [(f"127.0.0.2", g.token(f"attacker-{i}")) for i in range(STALLED // 2)]
+    one_client = [("127.0.0.2", g.token(f"attacker-{i}")) for i in range(STALLED // 2)]
     shared = g.token("attacker")
     one_subject = [(f"127.0.0.{3 + i % 15}", shared) for i in range(STALLED - len(one_client))]
-    return list(await asyncio.gather(*(_stall(port, source_ip=ip, token=t)
-                                       for ip, t in one_client + one_subject)))
+    return list(
+        await asyncio.gather(
+            *(_stall(port, source_ip=ip, token=t) for ip, t in one_client + one_subject)
+        )
+    )
 
 
-def _upload(g: Guarded, body: bytes, *, filename: str, subject: str = "k1-stack"
-            ) -> httpx.Response:
-    return g.call("POST", "/api/v1/tracks", subject=subject, params={"filename": filename},
-                  content=body, headers={"Content-Type": "audio/wav"})
+def _upload(g: Guarded, body: bytes, *, filename: str, subject: str = "k1-stack") -> httpx.Response:
+    return g.call(
+        "POST",
+        "/api/v1/tracks",
+        subject=subject,
+        params={"filename": filename},
+        content=body,
+        headers={"Content-Type": "audio/wav"},
+    )
 
 
 def test_stalled_uploads_beyond_the_pool_do_not_deny_service(guarded):
@@ -168,30 +194,35 @@ def test_stalled_uploads_beyond_the_pool_do_not_deny_service(guarded):
     async def scenario():
         raws = await _flood(g)
         refused = [r for r in raws if r.answer.done()]
-        assert all(r.answer.result()[0] == 429 for r in refused), \
-            {r.answer.result()[0] for r in refused}
-        assert {r.answer.result()[1].get("retry-after") for r in refused} == {
-            str(IDLE_TIMEOUT_S)}
+        assert all(r.answer.result()[0] == 429 for r in refused), {
+            r.answer.result()[0] for r in refused
+        }
+        assert {r.answer.result()[1].get("retry-after") for r in refused} == {str(IDLE_TIMEOUT_S)}
         hanging = [r for r in raws if not r.answer.done()]
         assert len(refused) == STALLED - PER_CLIENT - PER_SUBJECT, len(refused)
         assert len(hanging) == PER_CLIENT + PER_SUBJECT
         assert g.spooled(), "the admitted stalled uploads should be spooling at ingest"
 
-        normal = await asyncio.to_thread(_upload, g, click_song(bpm=121, seed=31),
-                                         filename="normal.wav")
+        normal = await asyncio.to_thread(
+            _upload, g, click_song(bpm=121, seed=31), filename="normal.wav"
+        )
         assert normal.status_code == 201, normal.text
         assert not any(r.answer.done() for r in hanging), "stalled uploads ended too early"
 
-        await asyncio.wait_for(asyncio.gather(*(r.answer for r in hanging)),
-                               timeout=IDLE_TIMEOUT_S + 20)
+        await asyncio.wait_for(
+            asyncio.gather(*(r.answer for r in hanging)), timeout=IDLE_TIMEOUT_S + 20
+        )
         assert {r.answer.result()[0] for r in hanging} == {408}
         for r in raws:
             r.writer.close()
         return normal.json()["track_id"]
 
     track_id = asyncio.run(scenario())
-    until(lambda: not g.spooled(), timeout_s=15,
-          what="the spool files of the cut uploads to be removed")
+    until(
+        lambda: not g.spooled(),
+        timeout_s=15,
+        what="the spool files of the cut uploads to be removed",
+    )
     assert _terminal(g, track_id).status == "ready"
     after = _upload(g, click_song(bpm=123, seed=32), filename="after.wav", subject="attacker")
     assert after.status_code == 201, after.text  # the cut uploads gave their slots back
@@ -201,8 +232,12 @@ def test_an_upload_abandoned_mid_body_leaves_no_spool_file(guarded):
     g = guarded
 
     async def walk_away():
-        raw = await _stall(g.stack.ports["gateway"], source_ip="127.0.0.20",
-                           token=g.token("quitter"), body_bytes=300_000)
+        raw = await _stall(
+            g.stack.ports["gateway"],
+            source_ip="127.0.0.20",
+            token=g.token("quitter"),
+            body_bytes=300_000,
+        )
         deadline = time.monotonic() + 10
         while not g.spooled() and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
@@ -210,14 +245,20 @@ def test_an_upload_abandoned_mid_body_leaves_no_spool_file(guarded):
         raw.writer.transport.abort()
 
     asyncio.run(walk_away())
-    until(lambda: not g.spooled(), timeout_s=IDLE_TIMEOUT_S - 2, every_s=0.1,
-          what="the spool file of an abandoned upload to be removed")
+    until(
+        lambda: not g.spooled(),
+        timeout_s=IDLE_TIMEOUT_S - 2,
+        every_s=0.1,
+        what="the spool file of an abandoned upload to be removed",
+    )
 
 
 # ------------------------------------------------------------------ 6. no paths in errors
 
-PATHLIKE = re.compile(r"/tmp\b|/var/|/work\b|/home/|/root/|/usr/|/proc/|\.spool|"
-                      r"k1-upload-|k1-analyse-|[A-Za-z]:\\|\\\\")
+PATHLIKE = re.compile(
+    r"/tmp\b|/var/|/work\b|/home/|/root/|/usr/|/proc/|\.spool|"
+    r"k1-upload-|k1-analyse-|[A-Za-z]:\\|\\\\"
+)
 
 
 def _odd_audio() -> dict[str, tuple[bytes, str]]:
@@ -225,27 +266,36 @@ def _odd_audio() -> dict[str, tuple[bytes, str]]:
     wav = _encode(_tone(12), SR, "WAV")
     mp3 = _encode(_tone(12), SR, "MP3")
     flac = _encode(_tone(10), SR, "FLAC")
-    return {"truncated OGG": (ogg[:200], "audio/ogg"),
-            "OGG cut in half": (ogg[: len(ogg) // 2], "audio/ogg"),
-            "OGG magic then zeros": (b"OggS" + bytes(4000), "audio/ogg"),
-            "truncated WAV": (wav[: len(wav) // 2], "audio/wav"),
-            "truncated MP3": (mp3[: len(mp3) // 2], "audio/mpeg"),
-            "FLAC cut to a third": (flac[: len(flac) // 3], "audio/flac"),
-            "NaN float WAV": (_encode(np.full(SR * 5, np.nan, np.float32), SR, "WAV",
-                                      "FLOAT"), "audio/wav")}
+    return {
+        "truncated OGG": (ogg[:200], "audio/ogg"),
+        "OGG cut in half": (ogg[: len(ogg) // 2], "audio/ogg"),
+        "OGG magic then zeros": (b"OggS" + bytes(4000), "audio/ogg"),
+        "truncated WAV": (wav[: len(wav) // 2], "audio/wav"),
+        "truncated MP3": (mp3[: len(mp3) // 2], "audio/mpeg"),
+        "FLAC cut to a third": (flac[: len(flac) // 3], "audio/flac"),
+        "NaN float WAV": (
+            _encode(np.full(SR * 5, np.nan, np.float32), SR, "WAV", "FLOAT"),
+            "audio/wav",
+        ),
+    }
 
 
 def test_no_error_body_of_the_bad_input_corpus_names_a_file_system_path(guarded):
     g = guarded
     bodies: dict[str, str] = {}
-    cases = {name: (body, ctype, filename) for name, (body, ctype, filename, *_) in
-             REFUSED.items()}
-    cases.update({name: (body, ctype, f"{name}.bin") for name, (body, ctype)
-                  in _odd_audio().items()})
+    cases = {name: (body, ctype, filename) for name, (body, ctype, filename, *_) in REFUSED.items()}
+    cases.update(
+        {name: (body, ctype, f"{name}.bin") for name, (body, ctype) in _odd_audio().items()}
+    )
     cases["a very long name"] = (_encode(_tone(4), SR, "WAV"), "audio/wav", "a" * 5000)
     for name, (body, ctype, filename) in cases.items():
-        response = g.call("POST", "/api/v1/tracks", params={"filename": filename},
-                          content=body, headers={"Content-Type": ctype})
+        response = g.call(
+            "POST",
+            "/api/v1/tracks",
+            params={"filename": filename},
+            content=body,
+            headers={"Content-Type": ctype},
+        )
         if response.status_code >= 400:
             bodies[name] = response.text
             continue
@@ -263,6 +313,7 @@ def test_no_error_body_of_the_bad_input_corpus_names_a_file_system_path(guarded)
 
 # ------------------------------------------------------------------ 7. presigned URLs
 
+
 def _presign(g: Guarded, filename: str = "big.wav") -> dict:
     grant = g.call("POST", "/api/v1/tracks/presigned", json={"filename": filename})
     assert grant.status_code == 201, grant.text
@@ -270,8 +321,9 @@ def _presign(g: Guarded, filename: str = "big.wav") -> dict:
 
 
 def _complete(g: Guarded, upload_id: str, filename: str = "big.wav") -> httpx.Response:
-    return g.call("POST", f"/api/v1/tracks/uploads/{upload_id}/complete",
-                  json={"filename": filename})
+    return g.call(
+        "POST", f"/api/v1/tracks/uploads/{upload_id}/complete", json={"filename": filename}
+    )
 
 
 def test_a_presigned_upload_url_works_once(guarded):
@@ -298,8 +350,12 @@ def test_an_expired_presigned_upload_is_refused_and_its_object_swept(guarded):
     assert put.status_code == 200, put.text
     key = f"incoming/{abandoned['upload_id']}"
     assert g.object_exists(key)
-    until(lambda: not g.object_exists(key), timeout_s=URL_TTL_S + 15, every_s=0.5,
-          what="the abandoned upload to be swept")
+    until(
+        lambda: not g.object_exists(key),
+        timeout_s=URL_TTL_S + 15,
+        every_s=0.5,
+        what="the abandoned upload to be swept",
+    )
     # expiry is whole seconds, so the second grant may outlive the first by up to a second
     unused_expiry_s = datetime.fromisoformat(unused["expires_at"]).timestamp()
     time.sleep(max(0.0, unused_expiry_s - time.time() + 0.2))
@@ -311,11 +367,15 @@ def test_an_expired_presigned_upload_is_refused_and_its_object_swept(guarded):
 
 # ------------------------------------------------------------------ 9. Unicode file names
 
-@pytest.mark.parametrize("seed,sent,kept", [
-    (61, "ñandú—song 🎵.wav", "ñandú—song 🎵.wav"),
-    (62, unicodedata.normalize("NFD", "Beyoncé – Halo.wav"), "Beyoncé – Halo.wav"),
-    (63, "../x/ev\u202eil\x07 日本語.wav", "evil 日本語.wav"),
-])
+
+@pytest.mark.parametrize(
+    "seed,sent,kept",
+    [
+        (61, "ñandú—song 🎵.wav", "ñandú—song 🎵.wav"),
+        (62, unicodedata.normalize("NFD", "Beyoncé – Halo.wav"), "Beyoncé – Halo.wav"),
+        (63, "../x/ev\u202eil\x07 日本語.wav", "evil 日本語.wav"),
+    ],
+)
 def test_unicode_file_names_are_kept(guarded, seed, sent, kept):
     g = guarded
     response = _upload(g, click_song(bpm=111, seed=seed), filename=sent)
@@ -330,7 +390,9 @@ def test_unicode_file_names_are_kept(guarded, seed, sent, kept):
 def test_a_unicode_name_survives_a_presigned_upload(guarded):
     g = guarded
     grant = _presign(g, "ñandú—song 🎵.wav")
-    assert httpx.put(grant["upload_url"], content=click_song(bpm=113, seed=71),
-                     timeout=30).status_code == 200
+    assert (
+        httpx.put(grant["upload_url"], content=click_song(bpm=113, seed=71), timeout=30).status_code
+        == 200
+    )
     done = _complete(g, grant["upload_id"], "ñandú—song 🎵.wav")
     assert done.status_code == 201 and done.json()["filename"] == "ñandú—song 🎵.wav", done.text

@@ -1,4 +1,5 @@
 """Waiting for a track to finish its journey, read straight from the stack's documents."""
+
 from __future__ import annotations
 
 import time

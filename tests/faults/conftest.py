@@ -1,6 +1,7 @@
 """The real stack (every service its own process) on a private RabbitMQ node, nx-27017 and moto
 S3 behind a proxy the tests can cut — one fresh stack per test, so a fault never leaks into the
 next test. Each test keeps a ledger of what went in and what came out."""
+
 from __future__ import annotations
 
 import asyncio
@@ -60,10 +61,14 @@ class Ledger:
     """Upload attempts answered 5xx or not at all during the fault (then retried)."""
 
     def summary(self, tracks: dict[str, Track]) -> dict:
-        return {"songs": len(self.sent), "attempts": self.attempts, "refused": self.refused,
-                "tracks": len(tracks),
-                "ready": sum(t.status == "ready" for t in tracks.values()),
-                "failed": sum(t.status == "failed" for t in tracks.values())}
+        return {
+            "songs": len(self.sent),
+            "attempts": self.attempts,
+            "refused": self.refused,
+            "tracks": len(tracks),
+            "ready": sum(t.status == "ready" for t in tracks.values()),
+            "failed": sum(t.status == "failed" for t in tracks.values()),
+        }
 
 
 class FaultStack:
@@ -71,10 +76,16 @@ class FaultStack:
         self.stack, self.tap, self.bucket = stack, tap, bucket
         self.ledger = Ledger()
         self.loop = asyncio.new_event_loop()
-        self.docs = MongoDocStore.from_url(stack.mongodb_url, stack.database,
-                                           serverSelectionTimeoutMS=2000)
-        self.s3 = Minio(moto.endpoint, access_key=moto.access_key, secret_key=moto.secret_key,
-                        secure=False, region=moto.region)
+        self.docs = MongoDocStore.from_url(
+            stack.mongodb_url, stack.database, serverSelectionTimeoutMS=2000
+        )
+        self.s3 = Minio(
+            moto.endpoint,
+            access_key=moto.access_key,
+            secret_key=moto.secret_key,
+            secure=False,
+            region=moto.region,
+        )
 
     def run(self, coro_fn, *, retry_s: float = 30.0):
         """Run a document-store read, retried while nx-27017 is down."""
@@ -90,14 +101,20 @@ class FaultStack:
     def upload(self, name: str, data: bytes, *, deadline_s: float = 90.0) -> str:
         """Upload through the gateway like a client that retries until the song is accepted."""
         deadline = time.monotonic() + deadline_s
-        headers = {"Authorization": f"Bearer {self.stack.token('operator')}",
-                   "Content-Type": "audio/wav"}
+        headers = {
+            "Authorization": f"Bearer {self.stack.token('operator')}",
+            "Content-Type": "audio/wav",
+        }
         while True:
             self.ledger.attempts += 1
             try:
-                response = httpx.post(f"{self.stack.gateway_url}/api/v1/tracks",
-                                      params={"filename": name}, content=data, headers=headers,
-                                      timeout=60)
+                response = httpx.post(
+                    f"{self.stack.gateway_url}/api/v1/tracks",
+                    params={"filename": name},
+                    content=data,
+                    headers=headers,
+                    timeout=60,
+                )
                 if response.status_code in (200, 201):
                     track_id = response.json()["track_id"]
                     self.ledger.sent[name] = track_id
@@ -132,8 +149,10 @@ class FaultStack:
         return done
 
     def map_objects(self, track_id: str) -> list[str]:
-        return sorted(o.object_name for o in self.s3.list_objects(
-            self.bucket, prefix=f"maps/{track_id}/", recursive=True))
+        return sorted(
+            o.object_name
+            for o in self.s3.list_objects(self.bucket, prefix=f"maps/{track_id}/", recursive=True)
+        )
 
     def assert_nothing_lost(self, *, expect_ready: bool = True) -> dict:
         """Every song accepted is exactly one track; every track is finished, ready, with one
@@ -146,12 +165,17 @@ class FaultStack:
         assert len(ids) == len(self.ledger.sent), "two songs became one track"
         assert set(tracks) == ids, f"tracks in, tracks out differ: {summary}"
         if expect_ready:
-            bad = {t.track_id: (t.status, t.error_reason) for t in finished.values()
-                   if t.status != "ready"}
+            bad = {
+                t.track_id: (t.status, t.error_reason)
+                for t in finished.values()
+                if t.status != "ready"
+            }
             assert not bad, bad
             for track_id in ids:
-                assert self.map_objects(track_id) == [f"maps/{track_id}/v1/map.json",
-                                                      f"maps/{track_id}/v1/map.png"]
+                assert self.map_objects(track_id) == [
+                    f"maps/{track_id}/v1/map.json",
+                    f"maps/{track_id}/v1/map.png",
+                ]
         self.assert_serving()
         return summary
 
@@ -170,12 +194,18 @@ def fault_stack(request, tmp_path, private_rabbit, s3_proxy, moto_s3) -> Iterato
     tap = LogTap()
     bucket = f"faults-{uuid.uuid4().hex[:8]}"
     stack = Stack(
-        var_dir=tmp_path / "stack", amqp_url=private_rabbit.add_vhost(),
-        database=f"faults_{uuid.uuid4().hex[:8]}", log=tap,
-        extra_env={**s3_env(moto_s3, bucket=bucket, endpoint=s3_proxy.endpoint),
-                   "K1_RETRY_BACKOFF_S": str(RETRY_BACKOFF_S),
-                   "K1_RECONCILE_INTERVAL_S": "1", "K1_STUCK_AFTER_S": str(STUCK_AFTER_S),
-                   "K1_SHUTDOWN_GRACE_S": "5"})
+        var_dir=tmp_path / "stack",
+        amqp_url=private_rabbit.add_vhost(),
+        database=f"faults_{uuid.uuid4().hex[:8]}",
+        log=tap,
+        extra_env={
+            **s3_env(moto_s3, bucket=bucket, endpoint=s3_proxy.endpoint),
+            "K1_RETRY_BACKOFF_S": str(RETRY_BACKOFF_S),
+            "K1_RECONCILE_INTERVAL_S": "1",
+            "K1_STUCK_AFTER_S": str(STUCK_AFTER_S),
+            "K1_SHUTDOWN_GRACE_S": "5",
+        },
+    )
     harness = FaultStack(start_stack(stack, tap), tap, bucket, moto_s3)
     yield harness
     if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:

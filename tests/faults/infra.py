@@ -7,6 +7,7 @@
   socket closed, open connections reset: clients get "connection refused") and restored on the
   same port, while moto keeps its state.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -33,17 +34,25 @@ class PrivateRabbit:
         self.dir = Path(tempfile.mkdtemp(prefix="k1faults-rabbit-"))
 
     def _env(self) -> dict[str, str]:
-        return {**os.environ, "RABBITMQ_NODENAME": self.name,
-                "RABBITMQ_NODE_PORT": str(self.port), "RABBITMQ_DIST_PORT": str(self.dist_port),
-                # /etc/rabbitmq/rabbitmq.conf pins the listener to 5672: use a config of our own
-                "RABBITMQ_CONFIG_FILE": str(self.dir / "rabbitmq.conf"),
-                "RABBITMQ_MNESIA_BASE": str(self.dir / "mnesia"),
-                "RABBITMQ_LOG_BASE": str(self.dir / "log"),
-                "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.dir / "enabled_plugins")}
+        return {
+            **os.environ,
+            "RABBITMQ_NODENAME": self.name,
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
+            # /etc/rabbitmq/rabbitmq.conf pins the listener to 5672: use a config of our own
+            "RABBITMQ_CONFIG_FILE": str(self.dir / "rabbitmq.conf"),
+            "RABBITMQ_MNESIA_BASE": str(self.dir / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(self.dir / "log"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.dir / "enabled_plugins"),
+        }
 
     def ctl(self, *args: str, timeout: float = CTL_TIMEOUT_S, check: bool = True) -> str:
-        done = subprocess.run(["rabbitmqctl", "-q", "-n", self.name, *args], capture_output=True,
-                              text=True, timeout=timeout)
+        done = subprocess.run(
+            ["rabbitmqctl", "-q", "-n", self.name, *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         if check and done.returncode != 0:
             raise RuntimeError(f"rabbitmqctl {' '.join(args)}: {done.stderr.strip()[-500:]}")
         return done.stdout
@@ -58,21 +67,31 @@ class PrivateRabbit:
             for path in self.dir.rglob("*"):
                 shutil.chown(path, "rabbitmq", "rabbitmq")
         os.chmod(self.dir, 0o755)
-        subprocess.run(["rabbitmq-server", "-detached"], env=self._env(), check=True,
-                       capture_output=True, timeout=30)
+        subprocess.run(
+            ["rabbitmq-server", "-detached"],
+            env=self._env(),
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
         self.await_startup()
         return self
 
     def await_startup(self, timeout_s: float = 90) -> None:
         deadline = time.monotonic() + timeout_s
         while True:  # await_startup fails at once until the node has registered with epmd
-            done = subprocess.run(["rabbitmqctl", "-q", "-n", self.name, "await_startup",
-                                   "--timeout", "60"], capture_output=True, text=True, timeout=90)
+            done = subprocess.run(
+                ["rabbitmqctl", "-q", "-n", self.name, "await_startup", "--timeout", "60"],
+                capture_output=True,
+                text=True,
+                timeout=90,
+            )
             if done.returncode == 0 and port_open(self.port):
                 return
             if time.monotonic() > deadline:
-                raise RuntimeError(f"private RabbitMQ {self.name} did not start: "
-                                   f"{done.stderr.strip()[-500:]}")
+                raise RuntimeError(
+                    f"private RabbitMQ {self.name} did not start: {done.stderr.strip()[-500:]}"
+                )
             time.sleep(0.5)
 
     def add_vhost(self) -> str:
@@ -137,7 +156,9 @@ class ToggleProxy:
             conns, self._conns = self._conns, set()
         for conn in conns:
             with contextlib.suppress(OSError):
-                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                conn.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+                )
                 conn.close()
 
     def restore(self) -> None:

@@ -1,6 +1,7 @@
 """kill -9 the only analyzer in the middle of analysing a 4-minute track, keep it down past the
 reconciler's timeout (so the track is re-announced while its first delivery is still unacked),
 then restart it: every track reaches ``ready`` with exactly one current map."""
+
 from __future__ import annotations
 
 import signal
@@ -28,16 +29,19 @@ def _wait_for(predicate, *, timeout_s: float, step_s: float = 0.02):
 def test_analyzer_killed_mid_analysis(fault_stack):
     fs = fault_stack
     long_id = fs.upload("four-minutes.wav", click_song(bpm=124, seconds=240, seed=1))
-    queued = [fs.upload(f"queued{i}.wav", click_song(bpm=100 + 9 * i, seed=20 + i))
-              for i in range(2)]
-    _wait_for(lambda: (t := fs.track(long_id)) is not None and t.status == "analyzing",
-              timeout_s=60)
+    queued = [
+        fs.upload(f"queued{i}.wav", click_song(bpm=100 + 9 * i, seed=20 + i)) for i in range(2)
+    ]
+    _wait_for(
+        lambda: (t := fs.track(long_id)) is not None and t.status == "analyzing", timeout_s=60
+    )
     fs.stack.stop_service("analyzer", sig=signal.SIGKILL)
     assert fs.track(long_id).status == "analyzing", "the kill missed the analysis"
 
     # Down for longer than the reconciler waits: it re-announces the stuck track.
-    _wait_for(lambda: fs.tap.matching("re-announced", long_id), timeout_s=STUCK_AFTER_S + 15,
-              step_s=0.2)
+    _wait_for(
+        lambda: fs.tap.matching("re-announced", long_id), timeout_s=STUCK_AFTER_S + 15, step_s=0.2
+    )
     fs.stack.start_service("analyzer")
     fs.stack.wait_ready(timeout_s=90, names=("analyzer",))
 

@@ -3,6 +3,7 @@
 and data folder) and the object store (its address refuses connections for a while). Clients
 retry refused uploads, as clients do; every song ends as exactly one ``ready`` track, and every
 service is still up and ready afterwards without being restarted."""
+
 from __future__ import annotations
 
 import threading
@@ -19,8 +20,10 @@ BATCH = 8
 
 
 def _songs(seed: int) -> dict[str, bytes]:
-    return {f"s{seed}-{i}.wav": click_song(bpm=90 + 6 * i, seconds=6, seed=seed + i)
-            for i in range(BATCH)}
+    return {
+        f"s{seed}-{i}.wav": click_song(bpm=90 + 6 * i, seconds=6, seed=seed + i)
+        for i in range(BATCH)
+    }
 
 
 def _upload_while(fs, songs: dict[str, bytes], fault, *, after: int = 3) -> None:
@@ -60,14 +63,20 @@ def test_nx27017_killed_and_restarted_during_a_batch(fault_stack):
         stack.nx.process.kill()
         stack.nx.process.wait(timeout=10)
         time.sleep(7)  # longer than a client's 5 s server selection: operations fail meanwhile
-        stack.nx = start_nx27017(port=stack.ports["mongo"], data_dir=stack.var_dir / "mongo",
-                                 log_file=stack.var_dir / "logs" / "nx-27017.log")
+        stack.nx = start_nx27017(
+            port=stack.ports["mongo"],
+            data_dir=stack.var_dir / "mongo",
+            log_file=stack.var_dir / "logs" / "nx-27017.log",
+        )
 
     _upload_while(fs, _songs(200), restart)
     summary = fs.assert_nothing_lost()
     assert summary["songs"] == summary["tracks"] == summary["ready"] == BATCH, summary
-    assert fs.ledger.refused or fs.tap.matching("handler failed, retry") or \
-        fs.tap.matching("retrying in place"), "outage not noticed"
+    assert (
+        fs.ledger.refused
+        or fs.tap.matching("handler failed, retry")
+        or fs.tap.matching("retrying in place")
+    ), "outage not noticed"
 
 
 S3_OUTAGE_S = 20.0

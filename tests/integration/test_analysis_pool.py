@@ -1,6 +1,7 @@
 """The analyzer's process pool: processes are replaced after their quota of calls (bounding a
 long-lived process's memory), without losing or hanging work, and a crashed process does not
 leave the pool refusing everything."""
+
 from __future__ import annotations
 
 import asyncio
@@ -29,7 +30,8 @@ async def test_a_backlog_larger_than_the_quota_all_completes():
     pool = AnalysisPool(2, tasks_per_worker=1)
     try:
         results = await asyncio.wait_for(
-            asyncio.gather(*(pool.run(pow, n, 2) for n in range(12))), timeout=120)
+            asyncio.gather(*(pool.run(pow, n, 2) for n in range(12))), timeout=120
+        )
     finally:
         pool.shutdown()
     assert results == [n * n for n in range(12)]

@@ -1,4 +1,5 @@
 """The messaging layer against the real RabbitMQ: one fresh vhost per test."""
+
 from __future__ import annotations
 
 import asyncio
@@ -165,7 +166,8 @@ async def test_handler_that_recovers_is_acked_and_nothing_dead_lettered(amqp_url
 
 
 async def test_an_outage_longer_than_the_delivery_budget_is_held_not_counted(
-        amqp_url, raw, monkeypatch) -> None:
+    amqp_url, raw, monkeypatch
+) -> None:
     """MongoDB or the object store away for more failures than the queue allows deliveries:
     the message is held and retried in place, its delivery count untouched, then handled."""
     from infra import broker_consume
@@ -316,8 +318,9 @@ async def test_broadcast_queues_each_see_every_key(amqp_url) -> None:
     for name in seen:
         broker = make_broker(amqp_url, declare=())
 
-        @subscribe_broadcast(broker, broadcast_queue("gateway", ["test.ping", "test.pong"]),
-                             Ping, Pong)
+        @subscribe_broadcast(
+            broker, broadcast_queue("gateway", ["test.ping", "test.pong"]), Ping, Pong
+        )
         async def on_event(msg: Message, _name: str = name) -> None:
             seen[_name].append(msg)
 
@@ -337,9 +340,16 @@ async def _returns_until_dead_lettered(channel, name: str, how: str) -> list[int
     dead = await channel.declare_exchange("probe.dead", "direct", durable=True)
     dlq = await channel.declare_queue(f"{name}.dlq", durable=True)
     await dlq.bind(dead, routing_key=name)
-    queue = await channel.declare_queue(name, durable=True, arguments={
-        "x-queue-type": "quorum", "x-delivery-limit": 2,
-        "x-dead-letter-exchange": "probe.dead", "x-dead-letter-routing-key": name})
+    queue = await channel.declare_queue(
+        name,
+        durable=True,
+        arguments={
+            "x-queue-type": "quorum",
+            "x-delivery-limit": 2,
+            "x-dead-letter-exchange": "probe.dead",
+            "x-dead-letter-routing-key": name,
+        },
+    )
     await channel.default_exchange.publish(aio_pika.Message(b"x"), routing_key=name)
     counts: list[int] = []
     for _ in range(6):

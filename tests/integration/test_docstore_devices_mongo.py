@@ -1,4 +1,5 @@
 """The device documents over PyMongo against nx-27017 pass the device store contract."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,8 +21,9 @@ class TestMongoDeviceDocs(DeviceDocsContract):
     def test_adapter_satisfies_the_port(self, docs):
         assert isinstance(docs, DeviceDocs)
 
-    async def test_shares_the_client_and_sees_writes_from_another(self, docs, mongo_docstore,
-                                                                  nx_url):
+    async def test_shares_the_client_and_sees_writes_from_another(
+        self, docs, mongo_docstore, nx_url
+    ):
         from infra.docstore import MongoDocStore
 
         assert docs._client is mongo_docstore._client

@@ -1,4 +1,5 @@
 """The PyMongo adapter over TCP against nx-27017 passes the document store contract."""
+
 from __future__ import annotations
 
 import pytest
@@ -49,12 +50,14 @@ class TestMongoDocStore(DocStoreContract):
         await store.tracks.create_track(new_track("t1"))
         await store.tracks.transition("t1", version=1, to="failed", error_reason="x")
         tracks = store._client[store.database]["tracks"]
-        await tracks.update_one({"_id": "t1"},
-                                {"$unset": {"candidate_version": "", "latest_version": ""}})
+        await tracks.update_one(
+            {"_id": "t1"}, {"$unset": {"candidate_version": "", "latest_version": ""}}
+        )
         opened = await store.tracks.open_candidate("t1", from_version=1)
         assert opened.applied and opened.track.candidate_version == 2
         await store.tracks.drop_candidate("t1", version=2)
-        await tracks.update_one({"_id": "t1"},
-                                {"$unset": {"candidate_version": "", "latest_version": ""}})
+        await tracks.update_one(
+            {"_id": "t1"}, {"$unset": {"candidate_version": "", "latest_version": ""}}
+        )
         again = await store.tracks.start_reanalysis("t1", from_version=1, preset="chill")
         assert again.applied and again.track.analysis_version == 2

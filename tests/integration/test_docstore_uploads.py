@@ -1,4 +1,5 @@
 """The upload records behave the same over nx-27017 (MongoDB wire protocol) as the fake."""
+
 from __future__ import annotations
 
 import pytest
@@ -27,11 +28,14 @@ async def test_claims_are_single_and_respect_expiry(repo):
     assert await repo.claim("u1", from_state="pending", to="receiving", now_s=151.0) is None
     assert await repo.move("u1", from_state="receiving", to="received", now_s=152.0)
     assert await repo.claim("u1", from_state="received", to="completing", now_s=200.0) is None
-    assert await repo.move("u1", from_state="received", to="completed", now_s=201.0,
-                           track_id="t9")
+    assert await repo.move("u1", from_state="received", to="completed", now_s=201.0, track_id="t9")
     done = await repo.get("u1")
-    assert (done.state, done.track_id, done.subject, done.expires_s) == \
-        ("completed", "t9", "op", 200.0)
+    assert (done.state, done.track_id, done.subject, done.expires_s) == (
+        "completed",
+        "t9",
+        "op",
+        200.0,
+    )
     assert not await repo.move("u1", from_state="received", to="expired", now_s=300.0)
 
 

@@ -1,5 +1,6 @@
 """One object store contract, run against the local folder, S3 (minio SDK -> moto over HTTP)
 and the in-memory fake."""
+
 from __future__ import annotations
 
 import asyncio
@@ -7,6 +8,7 @@ import hashlib
 import io
 import os
 import secrets
+
 import httpx
 import pytest
 
@@ -19,8 +21,20 @@ from infra.settings import Settings
 
 pytestmark = pytest.mark.integration
 
-BAD_KEYS = ["", "/etc/passwd", "../secret", "a/../../b", "a/./b", "a//b", "a/b/", "a\\b",
-            "a\x00b", "a\nb", "x" * 513, "é" * 300]
+BAD_KEYS = [
+    "",
+    "/etc/passwd",
+    "../secret",
+    "a/../../b",
+    "a/./b",
+    "a//b",
+    "a/b/",
+    "a\\b",
+    "a\x00b",
+    "a\nb",
+    "x" * 513,
+    "é" * 300,
+]
 MB = 1024 * 1024
 
 
@@ -42,7 +56,7 @@ def store(kind, tmp_path, request) -> ObjectStore:
 async def chunked(data: bytes, size: int = 64 * 1024):
     for start in range(0, len(data), size):
         await asyncio.sleep(0)
-        yield data[start:start + size]
+        yield data[start : start + size]
 
 
 async def test_multi_mb_stream_round_trips_with_its_sha256(store):
@@ -59,9 +73,10 @@ async def test_multi_mb_stream_round_trips_with_its_sha256(store):
 
 
 async def test_known_length_stream_and_bytes(store):
-    data = b"{\"version\": 4}"
-    put = await store.put_stream("maps/t1/v1.json", chunked(data, 3), length=len(data),
-                                 content_type="application/json")
+    data = b'{"version": 4}'
+    put = await store.put_stream(
+        "maps/t1/v1.json", chunked(data, 3), length=len(data), content_type="application/json"
+    )
     assert put.size_bytes == len(data)
     assert await store.get_bytes("maps/t1/v1.json") == data
     assert (await store.stat("maps/t1/v1.json")).content_type == "application/json"
@@ -85,8 +100,13 @@ async def test_missing_objects_are_not_found(store):
 
 
 async def test_delete_and_prefix_delete(store):
-    for key in ("tracks/a/1.bin", "tracks/a/2.bin", "tracks/a/deep/3.bin", "tracks/ab/4.bin",
-                "tracks/b/5.bin"):
+    for key in (
+        "tracks/a/1.bin",
+        "tracks/a/2.bin",
+        "tracks/a/deep/3.bin",
+        "tracks/ab/4.bin",
+        "tracks/b/5.bin",
+    ):
         await store.put_bytes(key, key.encode())
     await store.delete("tracks/b/5.bin")
     assert not await store.exists("tracks/b/5.bin")
@@ -98,8 +118,14 @@ async def test_delete_and_prefix_delete(store):
 
 async def test_unsafe_keys_are_rejected_everywhere(store):
     for key in BAD_KEYS:
-        for call in (store.get_bytes, store.stat, store.delete, store.exists,
-                     store.presigned_get_url, store.presigned_put_url):
+        for call in (
+            store.get_bytes,
+            store.stat,
+            store.delete,
+            store.exists,
+            store.presigned_get_url,
+            store.presigned_put_url,
+        ):
             with pytest.raises(InvalidKey):
                 await call(key)
         with pytest.raises(InvalidKey):
@@ -112,13 +138,13 @@ async def test_unsafe_keys_are_rejected_everywhere(store):
 
 
 async def test_presigned_urls_grant_get_and_put(store, kind):
-    await store.put_bytes("maps/t1/v1.json", b"{\"a\": 1}", content_type="application/json")
+    await store.put_bytes("maps/t1/v1.json", b'{"a": 1}', content_type="application/json")
     get_url = await store.presigned_get_url("maps/t1/v1.json", expires_s=60)
     put_url = await store.presigned_put_url("uploads/t2.bin", expires_s=60)
     if kind == "s3":
         async with httpx.AsyncClient(timeout=10) as http:
             got = await http.get(get_url)
-            assert got.status_code == 200 and got.content == b"{\"a\": 1}"
+            assert got.status_code == 200 and got.content == b'{"a": 1}'
             assert (await http.put(put_url, content=b"from a client")).status_code == 200
             assert "X-Amz-Expires=60" in get_url and "X-Amz-Signature=" in put_url
         assert await store.get_bytes("uploads/t2.bin") == b"from a client"
@@ -146,9 +172,13 @@ def test_signed_urls_expire_and_resist_tampering():
     assert signer.verify_url(url, method="GET", now=1029.0) == "maps/t1/v1.json"
     with pytest.raises(SignatureExpired):
         signer.verify_url(url, method="GET", now=1030.0)
-    for forged in (url.replace("expires=1030", "expires=9999"),
-                   url.replace("v1.json", "v2.json"), url[:-1] + ("0" if url[-1] != "0" else "1"),
-                   url.split("?")[0], url.replace("/objects/maps", "/objects/../maps")):
+    for forged in (
+        url.replace("expires=1030", "expires=9999"),
+        url.replace("v1.json", "v2.json"),
+        url[:-1] + ("0" if url[-1] != "0" else "1"),
+        url.split("?")[0],
+        url.replace("/objects/maps", "/objects/../maps"),
+    ):
         with pytest.raises(InvalidSignature):
             signer.verify_url(forged, method="GET", now=1001.0)
     other = UrlSigner("other", base_url="http://h/api/v1/objects")
@@ -184,8 +214,9 @@ async def test_local_store_writes_atomically_and_stays_in_its_root(tmp_path):
 def test_factory_picks_the_adapter_from_settings(tmp_path):
     with pytest.raises(RuntimeError, match="K1_JWT_SECRET is not set"):  # no public key
         build_object_store(Settings(_env_file=None, s3_endpoint=None, data_dir=tmp_path))
-    local = build_object_store(Settings(s3_endpoint=None, data_dir=tmp_path,
-                                        jwt_secret=secrets.token_urlsafe(48)))
+    local = build_object_store(
+        Settings(s3_endpoint=None, data_dir=tmp_path, jwt_secret=secrets.token_urlsafe(48))
+    )
     assert isinstance(local, LocalObjectStore) and local.root == tmp_path / "objects"
     s3 = build_object_store(Settings(s3_endpoint="minio:9000", s3_secret_key="p4ss-w0rd"))
     assert isinstance(s3, S3ObjectStore) and s3.bucket == "k1"

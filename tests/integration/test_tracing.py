@@ -5,6 +5,7 @@ free ports, the analyzer (with genesis) and the validator as their real subscrib
 brokers in a fresh RabbitMQ vhost, nx-27017 for documents, a local folder for objects — each
 with its own tracer provider (its ``service.name``) exporting into one in-memory exporter.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -37,8 +38,11 @@ from tests.e2e.songs import click_song
 pytestmark = pytest.mark.integration
 
 SERVICES = ("gateway", "ingest", "analyzer", "validator")
-QUEUES = {"analyzer": "analyzer.track.uploaded", "genesis": "genesis.beats.detected",
-          "validator": "validator.map.generated"}
+QUEUES = {
+    "analyzer": "analyzer.track.uploaded",
+    "genesis": "genesis.beats.detected",
+    "validator": "validator.map.generated",
+}
 WAIT_S = 45.0
 
 
@@ -53,13 +57,22 @@ class InlineRunner:
 def settings(rabbit_vhost, nx_url, tmp_path) -> Settings:
     ingest_port, gateway_port = free_port(), free_port()
     return Settings(
-        amqp_url=rabbit_vhost.url, mongodb_url=nx_url,
-        mongodb_database=f"trace_{uuid.uuid4().hex[:8]}", s3_endpoint=None,
-        data_dir=tmp_path / "objects", http_host="127.0.0.1", health_port=0,
-        ingest_port=ingest_port, ingest_url=f"http://127.0.0.1:{ingest_port}",
-        gateway_port=gateway_port, public_url=f"http://127.0.0.1:{gateway_port}",
-        retry_backoff_s=0.1, shutdown_grace_s=5, dev_mode=True,
-        jwt_secret=secrets.token_urlsafe(48))
+        amqp_url=rabbit_vhost.url,
+        mongodb_url=nx_url,
+        mongodb_database=f"trace_{uuid.uuid4().hex[:8]}",
+        s3_endpoint=None,
+        data_dir=tmp_path / "objects",
+        http_host="127.0.0.1",
+        health_port=0,
+        ingest_port=ingest_port,
+        ingest_url=f"http://127.0.0.1:{ingest_port}",
+        gateway_port=gateway_port,
+        public_url=f"http://127.0.0.1:{gateway_port}",
+        retry_backoff_s=0.1,
+        shutdown_grace_s=5,
+        dev_mode=True,
+        jwt_secret=secrets.token_urlsafe(48),
+    )
 
 
 @pytest.fixture
@@ -73,14 +86,16 @@ def exporter() -> Iterator[InMemorySpanExporter]:
 def providers(settings, exporter) -> Iterator[dict]:
     """A tracer provider per service; the analyzer's is also the process's global one while
     the test runs (its ``analysis`` span comes from the global tracer), restored after."""
-    made = {name: configure_tracing(name, settings, exporter=exporter, set_global=False)
-            for name in SERVICES}
-    saved = trace._TRACER_PROVIDER  # noqa: SLF001 — test-only swap of the global provider
-    trace._TRACER_PROVIDER = made["analyzer"]  # noqa: SLF001
+    made = {
+        name: configure_tracing(name, settings, exporter=exporter, set_global=False)
+        for name in SERVICES
+    }
+    saved = trace._TRACER_PROVIDER
+    trace._TRACER_PROVIDER = made["analyzer"]
     try:
         yield made
     finally:
-        trace._TRACER_PROVIDER = saved  # noqa: SLF001
+        trace._TRACER_PROVIDER = saved
         for provider in made.values():
             provider.shutdown()
 
@@ -92,8 +107,11 @@ async def _start_worker(infra: Infra) -> None:
 
 
 async def _serve(app, port: int) -> tuple[uvicorn.Server, asyncio.Task]:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
-                                           log_level="warning", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_config=None, log_level="warning", lifespan="on"
+        )
+    )
     task = asyncio.create_task(server.serve())
     deadline = time.monotonic() + 20
     while not server.started:
@@ -106,17 +124,27 @@ async def _serve(app, port: int) -> tuple[uvicorn.Server, asyncio.Task]:
 @pytest.fixture
 async def stack(settings, providers) -> AsyncIterator[Settings]:
     analyzer = build_infra(settings, service="analyzer", tracer_provider=providers["analyzer"])
-    register_analyzer(analyzer, AnalyzerPorts(
-        docs=analyzer.docs, objects=analyzer.objects, publisher=analyzer.publisher,
-        runner=InlineRunner(), max_duration_s=settings.max_duration_s), analysis_slots=1)
+    register_analyzer(
+        analyzer,
+        AnalyzerPorts(
+            docs=analyzer.docs,
+            objects=analyzer.objects,
+            publisher=analyzer.publisher,
+            runner=InlineRunner(),
+            max_duration_s=settings.max_duration_s,
+        ),
+        analysis_slots=1,
+    )
     validator = build_infra(settings, service="validator", tracer_provider=providers["validator"])
     cleanup = await setup_validator(validator)
     for infra in (analyzer, validator):
         await _start_worker(infra)
     ingest_app, _ = build_ingest(settings, tracer_provider=providers["ingest"])
     gateway_app = build_gateway(settings, tracer_provider=providers["gateway"])
-    servers = [await _serve(ingest_app, settings.ingest_port),
-               await _serve(gateway_app, settings.gateway_port)]
+    servers = [
+        await _serve(ingest_app, settings.ingest_port),
+        await _serve(gateway_app, settings.gateway_port),
+    ]
     try:
         yield settings
     finally:
@@ -133,12 +161,14 @@ async def stack(settings, providers) -> AsyncIterator[Settings]:
 
 
 async def _wait_finished(settings: Settings, track_id: str) -> str:
-    docs = MongoDocStore.from_url(settings.mongodb_url.get_secret_value(),
-                                  settings.mongodb_database)
+    docs = MongoDocStore.from_url(
+        settings.mongodb_url.get_secret_value(), settings.mongodb_database
+    )
     deadline = time.monotonic() + WAIT_S
     try:
-        while (track := await docs.tracks.get_track(track_id)) is None or \
-                track.status not in FINISHED:
+        while (
+            track := await docs.tracks.get_track(track_id)
+        ) is None or track.status not in FINISHED:
             if time.monotonic() > deadline:
                 raise AssertionError(f"track stuck at {track and track.status}")
             await asyncio.sleep(0.1)
@@ -149,8 +179,9 @@ async def _wait_finished(settings: Settings, track_id: str) -> str:
 
 async def _wait_for_span(exporter: InMemorySpanExporter, queue: str) -> None:
     deadline = time.monotonic() + 10
-    while not any(s.attributes.get(QUEUE_SPAN_ATTRIBUTE) == queue
-                  for s in exporter.get_finished_spans()):
+    while not any(
+        s.attributes.get(QUEUE_SPAN_ATTRIBUTE) == queue for s in exporter.get_finished_spans()
+    ):
         if time.monotonic() > deadline:
             raise AssertionError(f"no consume span for {queue}")
         await asyncio.sleep(0.05)
@@ -166,16 +197,19 @@ async def test_one_upload_is_one_connected_trace_across_every_service(stack, exp
     token = issue_token(settings.jwt_secret.get_secret_value(), subject="t", role="operator")
     async with httpx.AsyncClient(base_url=settings.public_url, timeout=30) as client:
         response = await client.post(
-            "/api/v1/tracks", params={"filename": "click.wav"},
+            "/api/v1/tracks",
+            params={"filename": "click.wav"},
             content=click_song(bpm=120, seconds=6.0),
-            headers={"authorization": f"Bearer {token}", "content-type": "audio/wav"})
+            headers={"authorization": f"Bearer {token}", "content-type": "audio/wav"},
+        )
     assert response.status_code == 201, response.text
     assert await _wait_finished(settings, response.json()["track_id"]) in ("ready", "warning")
     await _wait_for_span(exporter, QUEUES["validator"])
 
     spans = exporter.get_finished_spans()
     assert {format(s.context.trace_id, "032x") for s in spans} == {
-        format(spans[0].context.trace_id, "032x")}, "spans of more than one trace"
+        format(spans[0].context.trace_id, "032x")
+    }, "spans of more than one trace"
     ids = {s.context.span_id for s in spans}
     roots = [s for s in spans if s.parent is None]
     assert [(_service(r), r.kind.name) for r in roots] == [("gateway", "SERVER")]
@@ -192,13 +226,15 @@ async def test_one_upload_is_one_connected_trace_across_every_service(stack, exp
     assert _parent(spans, analysis[0]).attributes.get(QUEUE_SPAN_ATTRIBUTE) == QUEUES["analyzer"]
 
     async with httpx.AsyncClient(timeout=10) as client:  # /metrics is not traced
-        scraped = {url: (await client.get(f"{url}/metrics")).text
-                   for url in (settings.public_url, settings.ingest_url)}
+        scraped = {
+            url: (await client.get(f"{url}/metrics")).text
+            for url in (settings.public_url, settings.ingest_url)
+        }
     for queue in QUEUES.values():
         assert f'k1_messages_consumed_total{{queue="{queue}"}}' in scraped[settings.ingest_url]
     assert "k1_analysis_seconds_count" in scraped[settings.public_url]
-    assert 'k1_ingest_requests_total{' in scraped[settings.ingest_url]
-    assert 'k1_gateway_requests_total{' in scraped[settings.public_url]
+    assert "k1_ingest_requests_total{" in scraped[settings.ingest_url]
+    assert "k1_gateway_requests_total{" in scraped[settings.public_url]
     assert len(exporter.get_finished_spans()) == len(spans)
 
 

@@ -1,6 +1,7 @@
 """A worker's /readyz stays red until its consumers are attached: its health server starts
 first (so liveness answers during a slow start), and readiness must not send it traffic — or
 tell an operator a rollout is done — while no consumer is on its queues yet."""
+
 from __future__ import annotations
 
 import asyncio
@@ -27,13 +28,20 @@ async def _readyz(port: int) -> httpx.Response | None:
 
 
 async def test_readyz_turns_green_only_after_the_consumers_are_attached(
-        rabbit_vhost, nx_url, tmp_path):
+    rabbit_vhost, nx_url, tmp_path
+):
     port = free_port()
-    settings = Settings(amqp_url=rabbit_vhost.url, mongodb_url=nx_url,
-                        mongodb_database=f"ready_{uuid.uuid4().hex[:8]}", s3_endpoint=None,
-                        data_dir=tmp_path / "objects", health_host="127.0.0.1",
-                        health_port=port, shutdown_grace_s=5,
-                        jwt_secret=secrets.token_urlsafe(48))
+    settings = Settings(
+        amqp_url=rabbit_vhost.url,
+        mongodb_url=nx_url,
+        mongodb_database=f"ready_{uuid.uuid4().hex[:8]}",
+        s3_endpoint=None,
+        data_dir=tmp_path / "objects",
+        health_host="127.0.0.1",
+        health_port=port,
+        shutdown_grace_s=5,
+        jwt_secret=secrets.token_urlsafe(48),
+    )
     attaching, attach = asyncio.Event(), asyncio.Event()
 
     async def register(infra):
@@ -49,8 +57,7 @@ async def test_readyz_turns_green_only_after_the_consumers_are_attached(
         return None
 
     stop = asyncio.Event()
-    worker = asyncio.create_task(serve_worker("validator", register, settings=settings,
-                                              stop=stop))
+    worker = asyncio.create_task(serve_worker("validator", register, settings=settings, stop=stop))
     try:
         await asyncio.wait_for(attaching.wait(), timeout=30)
         before = await _readyz(port)

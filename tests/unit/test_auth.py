@@ -10,7 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from infra.auth import (
-    CLOCK_SKEW_S, DAY_S, MAX_TTL_S, ROLE_RANK, AuthError, bearer, check_secret, issue_token,
+    CLOCK_SKEW_S,
+    DAY_S,
+    MAX_TTL_S,
+    ROLE_RANK,
+    AuthError,
+    bearer,
+    check_secret,
+    issue_token,
     verify_token,
 )
 from infra.secret_strength import secret_problem
@@ -83,8 +90,10 @@ WEAK = [
 
 @pytest.mark.parametrize("secret", PLACEHOLDERS)
 def test_placeholder_secrets_are_refused_at_start_outside_dev_mode(secret):
-    with pytest.raises(RuntimeError, match="K1_JWT_SECRET is refused because it looks like a "
-                                           "placeholder.*token_urlsafe"):
+    with pytest.raises(
+        RuntimeError,
+        match="K1_JWT_SECRET is refused because it looks like a placeholder.*token_urlsafe",
+    ):
         check_secret(secret, dev_mode=False)
     check_secret(secret, dev_mode=True)  # dev mode is explicit: make run and the tests
 
@@ -103,8 +112,7 @@ def test_no_secret_is_refused_even_in_dev_mode():
 
 def test_generated_secrets_pass():
     for _ in range(300):
-        for secret in (secrets.token_urlsafe(32), secrets.token_urlsafe(48),
-                       secrets.token_hex(32)):
+        for secret in (secrets.token_urlsafe(32), secrets.token_urlsafe(48), secrets.token_hex(32)):
             assert secret_problem(secret) is None, secret
             check_secret(secret, dev_mode=False)
     check_secret("correct horse battery staple, then nine more words", dev_mode=False)
@@ -135,18 +143,29 @@ def _signed(claims: object, secret: str = SECRET) -> str:
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
-                                                                max_size=3),
-    max_leaves=8)
-TIMES = (st.integers(NOW - 40 * DAY_S, NOW + 40 * DAY_S)
-         | st.floats(NOW - 40 * DAY_S, NOW + 40 * DAY_S)
-         | st.integers(NOW - 40 * DAY_S, NOW + 40 * DAY_S).map(str)
-         | st.sampled_from([NOW + 100 * 365 * DAY_S, 2**63, -1, True, 10**30]))
-CLAIMS = st.fixed_dictionaries({}, optional={
-    "sub": st.text(max_size=140) | JSON,
-    "role": st.sampled_from(sorted(ROLE_RANK)) | st.text(max_size=8) | JSON,
-    "iat": TIMES | JSON, "exp": TIMES | JSON, "nbf": TIMES | JSON,
-    "aud": JSON, "extra": JSON})
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+TIMES = (
+    st.integers(NOW - 40 * DAY_S, NOW + 40 * DAY_S)
+    | st.floats(NOW - 40 * DAY_S, NOW + 40 * DAY_S)
+    | st.integers(NOW - 40 * DAY_S, NOW + 40 * DAY_S).map(str)
+    | st.sampled_from([NOW + 100 * 365 * DAY_S, 2**63, -1, True, 10**30])
+)
+CLAIMS = st.fixed_dictionaries(
+    {},
+    optional={
+        "sub": st.text(max_size=140) | JSON,
+        "role": st.sampled_from(sorted(ROLE_RANK)) | st.text(max_size=8) | JSON,
+        "iat": TIMES | JSON,
+        "exp": TIMES | JSON,
+        "nbf": TIMES | JSON,
+        "aud": JSON,
+        "extra": JSON,
+    },
+)
 
 
 @settings(max_examples=400, deadline=None)
@@ -161,21 +180,29 @@ def test_any_claim_shape_gives_a_principal_or_auth_error_never_a_crash(claims):
     assert principal.subject == claims["sub"] and 0 < len(claims["sub"]) <= 128
     iat, exp = claims["iat"], claims["exp"]
     assert type(iat) in (int, float) and type(exp) in (int, float)
-    assert iat <= NOW + CLOCK_SKEW_S and NOW < exp
+    assert iat <= NOW + CLOCK_SKEW_S and exp > NOW
     assert exp - iat <= MAX_TTL_S[principal.role]
 
 
-@pytest.mark.parametrize("claims", [
-    {"sub": "a", "role": ["admin"]}, {"sub": "a", "role": {"admin": 1}}, {"sub": "a", "role": 2},
-    {"sub": 7, "role": "admin"}, {"sub": ["a"], "role": "viewer"}, {"sub": "", "role": "viewer"},
-    {"sub": "a", "role": "viewer", "exp": str(NOW + 600)},
-    {"sub": "a", "role": "viewer", "iat": str(NOW)},
-    {"sub": "a", "role": "viewer", "exp": True},
-    {"sub": "a", "role": "viewer", "exp": NOW + 100 * 365 * DAY_S},
-    {"sub": "a", "role": "admin", "exp": NOW + 8 * DAY_S},
-    {"sub": "a", "role": "viewer", "iat": NOW + 3600},
-    {"sub": "a", "role": "viewer", "iat": None},
-], ids=lambda c: ",".join(f"{k}={v!r}"[:24] for k, v in c.items()))
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"sub": "a", "role": ["admin"]},
+        {"sub": "a", "role": {"admin": 1}},
+        {"sub": "a", "role": 2},
+        {"sub": 7, "role": "admin"},
+        {"sub": ["a"], "role": "viewer"},
+        {"sub": "", "role": "viewer"},
+        {"sub": "a", "role": "viewer", "exp": str(NOW + 600)},
+        {"sub": "a", "role": "viewer", "iat": str(NOW)},
+        {"sub": "a", "role": "viewer", "exp": True},
+        {"sub": "a", "role": "viewer", "exp": NOW + 100 * 365 * DAY_S},
+        {"sub": "a", "role": "admin", "exp": NOW + 8 * DAY_S},
+        {"sub": "a", "role": "viewer", "iat": NOW + 3600},
+        {"sub": "a", "role": "viewer", "iat": None},
+    ],
+    ids=lambda c: ",".join(f"{k}={v!r}"[:24] for k, v in c.items()),
+)
 def test_odd_claims_and_overlong_lifetimes_are_refused(claims):
     full = {"iat": NOW, "exp": NOW + 600, **claims}
     with pytest.raises(AuthError):
@@ -184,8 +211,9 @@ def test_odd_claims_and_overlong_lifetimes_are_refused(claims):
 
 def test_lifetimes_up_to_the_role_cap_pass_and_the_cap_binds_minting():
     for role, cap in MAX_TTL_S.items():
-        verify_token(SECRET, issue_token(SECRET, subject="a", role=role, ttl_s=cap, now=NOW),
-                     now=NOW)
+        verify_token(
+            SECRET, issue_token(SECRET, subject="a", role=role, ttl_s=cap, now=NOW), now=NOW
+        )
         with pytest.raises(ValueError, match="ttl_s"):
             issue_token(SECRET, subject="a", role=role, ttl_s=cap + 1)
     assert MAX_TTL_S["admin"] <= MAX_TTL_S["operator"] <= MAX_TTL_S["viewer"] <= 30 * DAY_S

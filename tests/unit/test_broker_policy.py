@@ -1,4 +1,5 @@
 """Pure parts of the messaging layer: retry timing, give-up decision, error text, topology."""
+
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -119,8 +120,13 @@ class Job(Message):
 class FakeMessage:
     def __init__(self, body: bytes, delivery_count: int = 0) -> None:
         self.raw_message = SimpleNamespace(
-            body=body, headers={"x-delivery-count": delivery_count}, message_id="m1",
-            correlation_id=None, content_type="application/json", type="test.job")
+            body=body,
+            headers={"x-delivery-count": delivery_count},
+            message_id="m1",
+            correlation_id=None,
+            content_type="application/json",
+            type="test.job",
+        )
         self.settled: list[tuple[str, bool | None]] = []
 
     async def ack(self) -> None:

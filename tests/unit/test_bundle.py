@@ -1,4 +1,5 @@
 """The device bundle round-trips a map and refuses anything damaged with a clear reason."""
+
 from __future__ import annotations
 
 import json
@@ -19,21 +20,35 @@ def _four_minute_map() -> dict:
     frames = int(DURATION_MS * RATE_HZ / 1000) + 1
 
     def envelope() -> dict:
-        return {"start_ms": 0.0, "frame_rate_hz": RATE_HZ,
-                "values": [round(float(v), 3) for v in rng.random(frames)]}
+        return {
+            "start_ms": 0.0,
+            "frame_rate_hz": RATE_HZ,
+            "values": [round(float(v), 3) for v in rng.random(frames)],
+        }
 
     bounds = [0, 30_000, 60_000, 90_000, 150_000, 200_000, DURATION_MS]
     labels = ["intro", "verse", "build", "drop", "breakdown", "outro"]
     return {
         "metadata": SEED_EXAMPLE_MAP["metadata"],
-        "global_metrics": {"duration_ms": DURATION_MS, "bpm": 128.0, "f_measure": 0.9, "cemgil": 0.7},
+        "global_metrics": {
+            "duration_ms": DURATION_MS,
+            "bpm": 128.0,
+            "f_measure": 0.9,
+            "cemgil": 0.7,
+        },
         "layers": {
-            "rhythm": {"beat_grid_ms": beats, "downbeat_ms": beats[::4],
-                       "beat_strength": [0.5] * len(beats)},
+            "rhythm": {
+                "beat_grid_ms": beats,
+                "downbeat_ms": beats[::4],
+                "beat_strength": [0.5] * len(beats),
+            },
             "frequency": {"bass": envelope(), "mids": envelope(), "highs": envelope()},
-            "annotations": {"sections": [
-                {"start_ms": a, "end_ms": b, "label": label, "energy": 0.25 * (i % 4)}
-                for i, (a, b, label) in enumerate(zip(bounds, bounds[1:], labels))]},
+            "annotations": {
+                "sections": [
+                    {"start_ms": a, "end_ms": b, "label": label, "energy": 0.25 * (i % 4)}
+                    for i, (a, b, label) in enumerate(zip(bounds, bounds[1:], labels, strict=False))
+                ]
+            },
             "choreography": {"preset": "edm", "intensity": envelope()},
         },
     }
@@ -62,7 +77,10 @@ def test_round_trip_keeps_header_times_and_envelopes(song_map: dict, bundle: byt
     intensity = np.array(song_map["layers"]["choreography"]["intensity"]["values"])
     assert np.abs(decoded.envelopes["intensity"] - intensity).max() <= 1 / 255
     assert [(s.start_ms, s.label) for s in decoded.sections][:3] == [
-        (0, "intro"), (30_000, "verse"), (60_000, "build")]
+        (0, "intro"),
+        (30_000, "verse"),
+        (60_000, "build"),
+    ]
 
 
 def test_bundle_is_much_smaller_than_the_json_map(song_map: dict, bundle: bytes) -> None:

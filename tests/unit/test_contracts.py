@@ -1,4 +1,5 @@
 """Contracts: the Genesis Map v4 schema, canonical hashing and event envelopes."""
+
 import copy
 import json
 
@@ -12,8 +13,11 @@ from contracts.topology import SUBSCRIPTIONS, subscription
 
 SEED_TEST_MAP = {  # the map of the seeds' unit test `test_genesis_map_validation`
     "metadata": {
-        "filename": "test.mp3", "analysis_engine": "test", "timestamp_utc": "2025-10-31T12:00:00Z",
-        "version": "4.0.0", "hashes": {"audio_sha256": "a" * 64, "map_sha256": "b" * 64},
+        "filename": "test.mp3",
+        "analysis_engine": "test",
+        "timestamp_utc": "2025-10-31T12:00:00Z",
+        "version": "4.0.0",
+        "hashes": {"audio_sha256": "a" * 64, "map_sha256": "b" * 64},
         "analysis_config": {},
     },
     "global_metrics": {"duration_ms": 240000, "bpm": 128, "f_measure": 0.95, "cemgil": 0.68},
@@ -105,8 +109,12 @@ def test_every_event_has_an_envelope_and_a_unique_routing_key():
 
 def test_event_round_trips_through_json_and_rejects_unsafe_ids():
     ev = events.TrackUploaded(
-        track_id="t1", audio_key="audio/t1", audio_sha256="c" * 64, filename="a.wav",
-        content_type="audio/wav", size_bytes=10,
+        track_id="t1",
+        audio_key="audio/t1",
+        audio_sha256="c" * 64,
+        filename="a.wav",
+        content_type="audio/wav",
+        size_bytes=10,
     )
     again = events.TrackUploaded.model_validate_json(ev.model_dump_json())
     assert again == ev

@@ -11,6 +11,7 @@ Service ports, NetworkPolicies. Every K1_* name in those files must be a real se
 The validator packages (kubernetes-validate, check-jsonschema) are part of the ``dev`` extra; if
 they are missing these tests fail (they do not skip), because CI must validate the manifests.
 """
+
 from __future__ import annotations
 
 import copy
@@ -25,7 +26,9 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("validate_deploy", ROOT / "tools" / "validate_deploy.py")
+_spec = importlib.util.spec_from_file_location(
+    "validate_deploy", ROOT / "tools" / "validate_deploy.py"
+)
 assert _spec and _spec.loader
 vd = importlib.util.module_from_spec(_spec)
 sys.modules["validate_deploy"] = vd
@@ -48,10 +51,15 @@ HTTP_SERVICES = {"gateway": "K1_GATEWAY_PORT", "ingest": "K1_INGEST_PORT"}
 
 
 def test_validator_dependencies_installed() -> None:
-    missing = [m for m in ("kubernetes_validate", "check_jsonschema", "jsonschema")
-               if importlib.util.find_spec(m) is None]
-    assert not missing, (f"deploy validators missing: {missing}; "
-                         "install them with `pip install -e '.[dev]'` (or '.[deploy]')")
+    missing = [
+        m
+        for m in ("kubernetes_validate", "check_jsonschema", "jsonschema")
+        if importlib.util.find_spec(m) is None
+    ]
+    assert not missing, (
+        f"deploy validators missing: {missing}; "
+        "install them with `pip install -e '.[dev]'` (or '.[deploy]')"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +81,9 @@ def test_whole_validation_passes() -> None:
     targets = {r.target for r in results}
     assert "docker-compose.yml" in targets
     assert {"deploy/k8s/base", "deploy/k8s/overlays/example"} <= targets
-    assert sum(1 for r in results if r.document.startswith("apps/v1 Deployment")) >= 6 * len(OVERLAYS)
+    assert sum(1 for r in results if r.document.startswith("apps/v1 Deployment")) >= 6 * len(
+        OVERLAYS
+    )
 
 
 def test_builtin_renderer_matches_kubectl_when_present() -> None:
@@ -92,7 +102,9 @@ def _by(docs: list[dict], kind: str) -> dict[str, dict]:
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_every_service_has_deployment_probes_limits_pdb(rendered, overlay) -> None:
     docs = rendered[overlay]
-    deployments, pdbs, services = (_by(docs, k) for k in ("Deployment", "PodDisruptionBudget", "Service"))
+    deployments, pdbs, services = (
+        _by(docs, k) for k in ("Deployment", "PodDisruptionBudget", "Service")
+    )
     for svc in SERVICES:
         name = f"k1-{svc}"
         assert name in deployments, f"{overlay}: no Deployment for {svc}"
@@ -130,8 +142,10 @@ def test_queue_names_match_the_topology() -> None:
     docs = vd.render_builtin(vd.K8S_DIR / "base")
     triggers = _by(docs, "ScaledObject")["k1-analyzer"]["spec"]["triggers"]
     queues = {t["metadata"]["queueName"] for t in triggers}
-    assert queues == {subscription("analyzer", "track.uploaded").queue,
-                      subscription("analyzer", "cmd.analysis.request").queue}
+    assert queues == {
+        subscription("analyzer", "track.uploaded").queue,
+        subscription("analyzer", "cmd.analysis.request").queue,
+    }
 
 
 def test_network_policies_and_ingress(rendered) -> None:
@@ -155,12 +169,18 @@ def _deployment() -> dict:
     return copy.deepcopy(_by(vd.render_builtin(vd.K8S_DIR / "base"), "Deployment")["k1-gateway"])
 
 
-@pytest.mark.parametrize("breakage", [
-    lambda d: d["spec"].__setitem__("replicas", "two"),
-    lambda d: d["spec"]["template"]["spec"]["containers"][0].__setitem__("livenessProbes", {}),
-    lambda d: d["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"].__setitem__("cpu", [1]),
-    lambda d: d["spec"].pop("selector"),
-], ids=["replicas-string", "unknown-field", "limit-type", "missing-selector"])
+@pytest.mark.parametrize(
+    "breakage",
+    [
+        lambda d: d["spec"].__setitem__("replicas", "two"),
+        lambda d: d["spec"]["template"]["spec"]["containers"][0].__setitem__("livenessProbes", {}),
+        lambda d: d["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"].__setitem__(
+            "cpu", [1]
+        ),
+        lambda d: d["spec"].pop("selector"),
+    ],
+    ids=["replicas-string", "unknown-field", "limit-type", "missing-selector"],
+)
 def test_broken_deployment_is_rejected(breakage) -> None:
     doc = _deployment()
     assert vd.validate_k8s_document(doc)[0]
@@ -172,11 +192,14 @@ def test_broken_deployment_is_rejected(breakage) -> None:
 def test_broken_scaledobject_is_rejected() -> None:
     scaled = _by(vd.render_builtin(vd.K8S_DIR / "base"), "ScaledObject")["k1-analyzer"]
     assert vd.validate_k8s_document(scaled)[0]
-    for mutate in (lambda s: s["spec"]["triggers"][0]["metadata"].pop("queueName"),
-                   lambda s: s["spec"].__setitem__("maxReplicas", 3),
-                   lambda s: s["spec"].__setitem__("minReplicaCount", 50),
-                   lambda s: s["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
-                   ["scaleDown"].__setitem__("stabilizationWindowSeconds", "long")):
+    for mutate in (
+        lambda s: s["spec"]["triggers"][0]["metadata"].pop("queueName"),
+        lambda s: s["spec"].__setitem__("maxReplicas", 3),
+        lambda s: s["spec"].__setitem__("minReplicaCount", 50),
+        lambda s: s["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"][
+            "scaleDown"
+        ].__setitem__("stabilizationWindowSeconds", "long"),
+    ):
         broken = copy.deepcopy(scaled)
         mutate(broken)
         assert not vd.validate_k8s_document(broken)[0]
@@ -225,7 +248,7 @@ def test_compose_has_every_service_with_healthcheck(compose) -> None:
 
 def test_broken_compose_is_rejected(tmp_path: Path) -> None:
     model = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    model["services"]["gateway"]["healthcheck"]["intervall"] = "5s"   # typo
+    model["services"]["gateway"]["healthcheck"]["intervall"] = "5s"  # typo
     model["services"]["validator"]["depends_on"] = {"rabbit": {"condition": "service_healthy"}}
     broken = tmp_path / "docker-compose.yml"
     broken.write_text(yaml.safe_dump(model))
@@ -247,7 +270,10 @@ def test_compose_requires_the_jwt_secret_from_the_environment() -> None:
 
 def test_interpolation() -> None:
     env = {"SET": "x", "EMPTY": ""}
-    assert vd.interpolate("${SET:-d}/${EMPTY:-d}/${EMPTY-d}/${UNSET-d}/$$SET/$SET", env) == "x/d//d/$SET/x"
+    assert (
+        vd.interpolate("${SET:-d}/${EMPTY:-d}/${EMPTY-d}/${UNSET-d}/$$SET/$SET", env)
+        == "x/d//d/$SET/x"
+    )
     with pytest.raises(ValueError):
         vd.interpolate("${UNSET:?needed}", env)
 
@@ -257,7 +283,11 @@ def test_dockerfile_has_a_target_per_service() -> None:
     for svc in SERVICES:
         assert f" AS {svc}\n" in text, svc
         assert f'"services.{svc}"' in text, svc
-    assert "USER 10001" in text and "libsndfile1" in text and text.count("HEALTHCHECK") >= len(SERVICES)
+    assert (
+        "USER 10001" in text
+        and "libsndfile1" in text
+        and text.count("HEALTHCHECK") >= len(SERVICES)
+    )
 
 
 # --------------------------------------------------------------------- service contract
@@ -291,8 +321,12 @@ def test_validator_uses_the_same_contract_and_settings() -> None:
         assert ep.public == (svc == "gateway")
     assert {k: s.secret for k, s in vd.known_settings().items()} == KNOWN
     # every settings class reading K1_* variables is one the validator knows
-    sources = {str(p.relative_to(ROOT)) for d in ("infra", "services", "contracts", "k1")
-               for p in (ROOT / d).rglob("*.py") if re.search(r'env_prefix="K1_', p.read_text())}
+    sources = {
+        str(p.relative_to(ROOT))
+        for d in ("infra", "services", "contracts", "k1")
+        for p in (ROOT / d).rglob("*.py")
+        if re.search(r'env_prefix="K1_', p.read_text())
+    }
     assert sources == {rel for rel, _ in vd.SETTINGS_SOURCES}
 
 
@@ -308,8 +342,9 @@ async def test_contract_matches_what_the_services_serve(tmp_path: Path) -> None:
     assert defaults["health_port"] == CONTRACT["analyzer"][0]
     assert defaults["http_host"] == defaults["health_host"] == "127.0.0.1"  # hence 0.0.0.0 below
 
-    settings = Settings(_env_file=None, data_dir=tmp_path, s3_endpoint=None,
-                        jwt_secret=secrets.token_urlsafe(48))
+    settings = Settings(
+        _env_file=None, data_dir=tmp_path, s3_endpoint=None, jwt_secret=secrets.token_urlsafe(48)
+    )
     ingest, _ = build_ingest(settings)
     gateway = build_gateway(settings)
     for svc, app in (("ingest", ingest), ("gateway", gateway)):
@@ -340,14 +375,23 @@ def test_k8s_ports_probes_and_scrapes_follow_the_contract(rendered, overlay) -> 
     for svc, (port, live, ready) in CONTRACT.items():
         dep = deployments[f"k1-{svc}"]
         pod = dep["spec"]["template"]["spec"]
-        assert pod["enableServiceLinks"] is False, f"{svc}: Service links would set K1_*_PORT=tcp://…"
+        assert pod["enableServiceLinks"] is False, (
+            f"{svc}: Service links would set K1_*_PORT=tcp://…"
+        )
         (c,) = pod["containers"]
         assert [p["containerPort"] for p in c["ports"]] == [port], svc
-        for probe, path in (("startupProbe", live), ("livenessProbe", live), ("readinessProbe", ready)):
+        for probe, path in (
+            ("startupProbe", live),
+            ("livenessProbe", live),
+            ("readinessProbe", ready),
+        ):
             get = c[probe]["httpGet"]
             assert (_container_port(c, get["port"]), get["path"]) == (port, path), (svc, probe)
         notes = dep["spec"]["template"]["metadata"]["annotations"]
-        assert (notes["prometheus.io/port"], notes["prometheus.io/path"]) == (str(port), "/metrics"), svc
+        assert (notes["prometheus.io/port"], notes["prometheus.io/path"]) == (
+            str(port),
+            "/metrics",
+        ), svc
         for p in services[f"k1-{svc}"]["spec"]["ports"]:
             assert _container_port(c, p["targetPort"]) == port, svc
         assert 9100 not in [p["port"] for p in services["k1-ingest"]["spec"]["ports"]]
@@ -383,13 +427,17 @@ def test_every_k1_name_is_a_setting_and_secrets_stay_secret(rendered, overlay) -
     for dep in _by(docs, "Deployment").values():
         for c in dep["spec"]["template"]["spec"]["containers"]:
             names |= {e["name"] for e in c.get("env") or []}
-    assert {n for n in names if n.startswith("K1_")} <= set(KNOWN), \
-        sorted(n for n in names if n.startswith("K1_") and n not in KNOWN)
+    assert {n for n in names if n.startswith("K1_")} <= set(KNOWN), sorted(
+        n for n in names if n.startswith("K1_") and n not in KNOWN
+    )
     assert not [k for k in config if KNOWN.get(k)], "secret settings in the ConfigMap"
     assert {k for k, is_secret in KNOWN.items() if is_secret} <= secret_keys
     example = (vd.K8S_DIR / "overlays" / "example" / "secrets.example.env").read_text()
-    env_keys = {line.split("=", 1)[0] for line in example.splitlines()
-                if line.strip() and not line.startswith("#")}
+    env_keys = {
+        line.split("=", 1)[0]
+        for line in example.splitlines()
+        if line.strip() and not line.startswith("#")
+    }
     assert env_keys <= set(KNOWN) and all(KNOWN[k] for k in env_keys)
 
 
@@ -410,8 +458,9 @@ def test_compose_follows_the_contract(compose) -> None:
     assert services["gateway"]["environment"]["K1_INGEST_URL"] == "http://ingest:8001"
     assert services["ingest"]["expose"] == ["8001"]
     assert urlsplit(services["gateway"]["environment"]["K1_PUBLIC_URL"]).port == 8000
-    assert any(str(p).endswith(":9000") for p in services["minio"]["ports"]), \
+    assert any(str(p).endswith(":9000") for p in services["minio"]["ports"]), (
         "presigned URLs point at MinIO: its S3 API must be published"
+    )
     assert vd.compose_contract(compose, raw) == []
 
 
@@ -422,7 +471,9 @@ def test_dockerfile_follows_the_contract() -> None:
     for svc, (port, live, _) in CONTRACT.items():
         stage = re.search(rf"FROM runtime AS {svc}\n(.*?)(?=\nFROM |\Z)", text, re.S).group(1)
         assert re.findall(r"^EXPOSE (.+)$", stage, re.M) == [str(port)], svc
-        assert re.findall(r"u\.urlopen\('(http://[^']+)'", stage) == [f"http://127.0.0.1:{port}{live}"], svc
+        assert re.findall(r"u\.urlopen\('(http://[^']+)'", stage) == [
+            f"http://127.0.0.1:{port}{live}"
+        ], svc
     assert vd.dockerfile_contract() == []
 
 
@@ -432,32 +483,83 @@ def _set_env(docs, dep, name, value):
     c.setdefault("env", []).append({"name": name, "value": value})
 
 
-@pytest.mark.parametrize("breakage, expected", [
-    (lambda d: _by(d, "Deployment")["k1-ingest"]["spec"]["template"]["spec"]["containers"][0]
-     ["readinessProbe"]["httpGet"].__setitem__("path", "/readyz"), "readinessProbe hits :8001/readyz"),
-    (lambda d: _by(d, "Deployment")["k1-ingest"]["spec"]["template"]["spec"]["containers"][0]
-     ["ports"][0].__setitem__("containerPort", 9100), "containerPorts [9100]"),
-    (lambda d: _by(d, "Deployment")["k1-gateway"]["spec"]["template"]["metadata"]["annotations"]
-     .__setitem__("prometheus.io/port", "9100"), "Prometheus scrapes :9100"),
-    (lambda d: _config(d).pop("K1_HTTP_HOST"), "K1_HTTP_HOST is '127.0.0.1'"),
-    (lambda d: _config(d).pop("K1_INGEST_URL"), "K1_INGEST_URL http://127.0.0.1:8001"),
-    (lambda d: _config(d).__setitem__("K1_INGEST_URL", "http://ingest:8001"), "is not a Service"),
-    (lambda d: _config(d).__setitem__("K1_OTEL_EXPORTR", "otlp"), "K1_OTEL_EXPORTR is not a setting"),
-    (lambda d: _config(d).__setitem__("K1_JWT_SECRET", "x" * 40), "K1_JWT_SECRET is a secret"),
-    (lambda d: _set_env(d, "k1-ingest", "K1_INGEST_PORT", "9100"), "K1_INGEST_PORT is 9100"),
-    (lambda d: _config(d).__setitem__("K1_PUBLIC_URL", "http://127.0.0.1:8000"), "K1_PUBLIC_URL"),
-    (lambda d: _config(d).pop("K1_SHUTDOWN_GRACE_S"), "K1_SHUTDOWN_GRACE_S 60"),
-    (lambda d: _by(d, "Deployment")["k1-telemetry"]["spec"]["template"]["spec"]
-     .pop("enableServiceLinks"), "K1_GATEWAY_PORT, K1_INGEST_PORT"),
-    (lambda d: d.remove(_by(d, "NetworkPolicy")["allow-ingest-from-gateway"]),
-     "k1-ingest does not accept k1-gateway on 8001"),
-    (lambda d: d.remove(_by(d, "NetworkPolicy")["allow-gateway-to-ingest-egress"]),
-     "k1-gateway may not connect to k1-ingest:8001"),
-    (lambda d: _by(d, "NetworkPolicy")["allow-metrics-scrape"]["spec"]["ingress"][0]["ports"].pop(),
-     "may not scrape k1-ingest on 8001"),
-], ids=["ingest-readyz", "ingest-9100", "scrape-port", "http-host", "ingest-url-unset",
-        "ingest-url-no-service", "typo", "secret-in-configmap", "port-setting", "public-url",
-        "shutdown-grace", "service-links", "policy-ingress", "policy-egress", "policy-scrape"])
+@pytest.mark.parametrize(
+    "breakage, expected",
+    [
+        (
+            lambda d: _by(d, "Deployment")["k1-ingest"]["spec"]["template"]["spec"]["containers"][
+                0
+            ]["readinessProbe"]["httpGet"].__setitem__("path", "/readyz"),
+            "readinessProbe hits :8001/readyz",
+        ),
+        (
+            lambda d: _by(d, "Deployment")["k1-ingest"]["spec"]["template"]["spec"]["containers"][
+                0
+            ]["ports"][0].__setitem__("containerPort", 9100),
+            "containerPorts [9100]",
+        ),
+        (
+            lambda d: _by(d, "Deployment")["k1-gateway"]["spec"]["template"]["metadata"][
+                "annotations"
+            ].__setitem__("prometheus.io/port", "9100"),
+            "Prometheus scrapes :9100",
+        ),
+        (lambda d: _config(d).pop("K1_HTTP_HOST"), "K1_HTTP_HOST is '127.0.0.1'"),
+        (lambda d: _config(d).pop("K1_INGEST_URL"), "K1_INGEST_URL http://127.0.0.1:8001"),
+        (
+            lambda d: _config(d).__setitem__("K1_INGEST_URL", "http://ingest:8001"),
+            "is not a Service",
+        ),
+        (
+            lambda d: _config(d).__setitem__("K1_OTEL_EXPORTR", "otlp"),
+            "K1_OTEL_EXPORTR is not a setting",
+        ),
+        (lambda d: _config(d).__setitem__("K1_JWT_SECRET", "x" * 40), "K1_JWT_SECRET is a secret"),
+        (lambda d: _set_env(d, "k1-ingest", "K1_INGEST_PORT", "9100"), "K1_INGEST_PORT is 9100"),
+        (
+            lambda d: _config(d).__setitem__("K1_PUBLIC_URL", "http://127.0.0.1:8000"),
+            "K1_PUBLIC_URL",
+        ),
+        (lambda d: _config(d).pop("K1_SHUTDOWN_GRACE_S"), "K1_SHUTDOWN_GRACE_S 60"),
+        (
+            lambda d: _by(d, "Deployment")["k1-telemetry"]["spec"]["template"]["spec"].pop(
+                "enableServiceLinks"
+            ),
+            "K1_GATEWAY_PORT, K1_INGEST_PORT",
+        ),
+        (
+            lambda d: d.remove(_by(d, "NetworkPolicy")["allow-ingest-from-gateway"]),
+            "k1-ingest does not accept k1-gateway on 8001",
+        ),
+        (
+            lambda d: d.remove(_by(d, "NetworkPolicy")["allow-gateway-to-ingest-egress"]),
+            "k1-gateway may not connect to k1-ingest:8001",
+        ),
+        (
+            lambda d: _by(d, "NetworkPolicy")["allow-metrics-scrape"]["spec"]["ingress"][0][
+                "ports"
+            ].pop(),
+            "may not scrape k1-ingest on 8001",
+        ),
+    ],
+    ids=[
+        "ingest-readyz",
+        "ingest-9100",
+        "scrape-port",
+        "http-host",
+        "ingest-url-unset",
+        "ingest-url-no-service",
+        "typo",
+        "secret-in-configmap",
+        "port-setting",
+        "public-url",
+        "shutdown-grace",
+        "service-links",
+        "policy-ingress",
+        "policy-egress",
+        "policy-scrape",
+    ],
+)
 def test_contract_catches(rendered, breakage, expected) -> None:
     docs = copy.deepcopy(rendered["base"])
     breakage(docs)
@@ -465,24 +567,58 @@ def test_contract_catches(rendered, breakage, expected) -> None:
     assert any(expected in p for p in problems), problems
 
 
-@pytest.mark.parametrize("breakage, expected", [
-    (lambda m: m["services"]["ingest"]["healthcheck"].__setitem__(
-        "test", ["CMD", "python", "-c", "u.urlopen('http://127.0.0.1:9100/healthz')"]),
-     "ingest: healthcheck calls :9100/healthz"),
-    (lambda m: m["services"]["ingest"].__setitem__("ports", ["8001:8001"]), "ingest is internal"),
-    (lambda m: m["services"]["gateway"]["environment"].pop("K1_INGEST_URL"), "K1_INGEST_URL"),
-    (lambda m: m["services"]["gateway"]["environment"].pop("K1_HTTP_HOST"), "gateway: K1_HTTP_HOST"),
-    (lambda m: m["services"]["analyzer"]["environment"].__setitem__("K1_ANALYSIS_WORKER", "2"),
-     "K1_ANALYSIS_WORKER is not a setting"),
-    (lambda m: m["services"]["validator"]["environment"].__setitem__("K1_JWT_SECRET", "x" * 40),
-     "secret K1_JWT_SECRET is a literal"),
-    (lambda m: m["services"]["minio"].__setitem__("ports", ["127.0.0.1:9001:9001"]),
-     "does not publish port 9000"),
-    (lambda m: m["services"]["gateway"]["environment"].__setitem__(
-        "K1_JWT_SECRET", "${K1_JWT_SECRET:-compose-only-jwt-secret-change-me-0123456789}"),
-     "gateway: K1_JWT_SECRET signs tokens and URLs; require it"),
-], ids=["healthcheck", "ingest-published", "ingest-url", "http-host", "typo", "literal-secret",
-        "minio-unpublished", "defaulted-jwt-secret"])
+@pytest.mark.parametrize(
+    "breakage, expected",
+    [
+        (
+            lambda m: m["services"]["ingest"]["healthcheck"].__setitem__(
+                "test", ["CMD", "python", "-c", "u.urlopen('http://127.0.0.1:9100/healthz')"]
+            ),
+            "ingest: healthcheck calls :9100/healthz",
+        ),
+        (
+            lambda m: m["services"]["ingest"].__setitem__("ports", ["8001:8001"]),
+            "ingest is internal",
+        ),
+        (lambda m: m["services"]["gateway"]["environment"].pop("K1_INGEST_URL"), "K1_INGEST_URL"),
+        (
+            lambda m: m["services"]["gateway"]["environment"].pop("K1_HTTP_HOST"),
+            "gateway: K1_HTTP_HOST",
+        ),
+        (
+            lambda m: m["services"]["analyzer"]["environment"].__setitem__(
+                "K1_ANALYSIS_WORKER", "2"
+            ),
+            "K1_ANALYSIS_WORKER is not a setting",
+        ),
+        (
+            lambda m: m["services"]["validator"]["environment"].__setitem__(
+                "K1_JWT_SECRET", "x" * 40
+            ),
+            "secret K1_JWT_SECRET is a literal",
+        ),
+        (
+            lambda m: m["services"]["minio"].__setitem__("ports", ["127.0.0.1:9001:9001"]),
+            "does not publish port 9000",
+        ),
+        (
+            lambda m: m["services"]["gateway"]["environment"].__setitem__(
+                "K1_JWT_SECRET", "${K1_JWT_SECRET:-compose-only-jwt-secret-change-me-0123456789}"
+            ),
+            "gateway: K1_JWT_SECRET signs tokens and URLs; require it",
+        ),
+    ],
+    ids=[
+        "healthcheck",
+        "ingest-published",
+        "ingest-url",
+        "http-host",
+        "typo",
+        "literal-secret",
+        "minio-unpublished",
+        "defaulted-jwt-secret",
+    ],
+)
 def test_compose_contract_catches(breakage, expected) -> None:
     raw = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     breakage(raw)
@@ -493,9 +629,11 @@ def test_compose_contract_catches(breakage, expected) -> None:
 def test_dockerfile_contract_catches(tmp_path: Path) -> None:
     text = (ROOT / "Dockerfile").read_text()
     broken = tmp_path / "Dockerfile"
-    broken.write_text(text.replace("EXPOSE 8001", "EXPOSE 9100")
-                      .replace("127.0.0.1:8001/health", "127.0.0.1:9100/healthz")
-                      .replace("    K1_HTTP_HOST=0.0.0.0 \\\n", ""))
+    broken.write_text(
+        text.replace("EXPOSE 8001", "EXPOSE 9100")
+        .replace("127.0.0.1:8001/health", "127.0.0.1:9100/healthz")
+        .replace("    K1_HTTP_HOST=0.0.0.0 \\\n", "")
+    )
     problems = vd.dockerfile_contract(broken)
     assert "ingest: EXPOSE [9100], ingest listens on 8001" in problems
     assert any("ingest: HEALTHCHECK calls :9100/healthz" in p for p in problems)

@@ -1,4 +1,5 @@
 """The in-memory device store passes the same contract as the MongoDB adapter."""
+
 from __future__ import annotations
 
 import pytest

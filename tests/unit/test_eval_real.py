@@ -1,4 +1,5 @@
 """``make eval-real``: scoring conventions, error diagnostics and the command's behaviour."""
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,12 @@ def test_beats_in_the_first_five_seconds_are_ignored() -> None:
 
 
 def test_an_empty_estimate_scores_zero_not_an_error() -> None:
-    assert rm.beat_scores(_reference(), np.zeros(0)) == {"f": 0.0, "cemgil": 0.0, "cmlt": 0.0,
-                                                        "amlt": 0.0}
+    assert rm.beat_scores(_reference(), np.zeros(0)) == {
+        "f": 0.0,
+        "cemgil": 0.0,
+        "cmlt": 0.0,
+        "amlt": 0.0,
+    }
 
 
 def test_tempo_accuracy_one_and_two() -> None:
@@ -64,19 +69,19 @@ def test_missing_folder_exits_non_zero_and_says_so(tmp_path: Path, capsys) -> No
     assert "no annotated recordings" in capsys.readouterr().err
 
 
-def test_a_folder_of_annotated_audio_is_scored_per_item_and_in_json(tmp_path: Path,
-                                                                  capsys) -> None:
+def test_a_folder_of_annotated_audio_is_scored_per_item_and_in_json(tmp_path: Path, capsys) -> None:
     sr, bpm = 22050, 120.0
     ref = _reference(bpm, seconds=14.0)
     y = np.zeros(int(15 * sr), dtype=np.float32)
-    click = (np.random.default_rng(0).standard_normal(400) * np.exp(-np.arange(400) / 60))
+    click = np.random.default_rng(0).standard_normal(400) * np.exp(-np.arange(400) / 60)
     for i, t in enumerate(ref.beats_s):
-        y[int(t * sr): int(t * sr) + 400] += (1.0 if i % 4 == 0 else 0.5) * click
+        y[int(t * sr) : int(t * sr) + 400] += (1.0 if i % 4 == 0 else 0.5) * click
     (tmp_path / "audio").mkdir()
     (tmp_path / "annotations").mkdir()
     sf.write(tmp_path / "audio" / "clicks_01.wav", 0.5 * y, sr)
     (tmp_path / "annotations" / "clicks_01.beats").write_text(
-        "\n".join(f"{t:.4f} {i % 4 + 1}" for i, t in enumerate(ref.beats_s)))
+        "\n".join(f"{t:.4f} {i % 4 + 1}" for i, t in enumerate(ref.beats_s))
+    )
     assert real.main(["--data", str(tmp_path), "--no-librosa", "--jobs", "1"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert any(line.startswith("clicks_01") for line in out)

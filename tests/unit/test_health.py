@@ -32,12 +32,16 @@ async def test_metrics_need_the_metrics_token_when_one_is_set():
     await server.start()
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}") as client:
-            for headers in ({}, {"Authorization": "Bearer wrong"},
-                            {"Authorization": "Basic scrape-secret"}):
+            for headers in (
+                {},
+                {"Authorization": "Bearer wrong"},
+                {"Authorization": "Basic scrape-secret"},
+            ):
                 refused = await client.get("/metrics", headers=headers)
                 assert refused.status_code == 401 and "python_info" not in refused.text
-            allowed = await client.get("/metrics",
-                                       headers={"Authorization": "Bearer scrape-secret"})
+            allowed = await client.get(
+                "/metrics", headers={"Authorization": "Bearer scrape-secret"}
+            )
             assert allowed.status_code == 200 and "python_info" in allowed.text
             assert (await client.get("/readyz")).status_code == 200  # probes need no token
             assert (await client.get("/healthz")).status_code == 200

@@ -1,4 +1,5 @@
 """`make run`'s JWT secret: random on first start, private, reused; never a constant."""
+
 from __future__ import annotations
 
 import stat

@@ -1,4 +1,5 @@
 """The README's configuration table and event catalogue stay true to the code."""
+
 from pathlib import Path
 
 from contracts.events import ALL_MESSAGES

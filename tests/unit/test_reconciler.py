@@ -1,5 +1,6 @@
 """The reconciler over fakes: a track stuck after its write but before its publish is announced
 again with the event that moves it on, once per timeout; everything else is left alone."""
+
 from __future__ import annotations
 
 import asyncio
@@ -28,7 +29,12 @@ class Clock:
 
 @pytest.fixture
 def world():
-    docs, objects, publisher, clock = FakeDocStore(), FakeObjectStore(), RecordingPublisher(), Clock()
+    docs, objects, publisher, clock = (
+        FakeDocStore(),
+        FakeObjectStore(),
+        RecordingPublisher(),
+        Clock(),
+    )
     rec = Reconciler(docs, objects, publisher, stuck_after_s=STUCK_S, clock=clock)
     return docs, objects, publisher, clock, rec
 
@@ -39,10 +45,18 @@ def later(seconds: float = STUCK_S + 1) -> datetime:
 
 async def _track(docs: FakeDocStore, n: int = 1) -> str:
     track_id = f"t{n:031d}"
-    await docs.tracks.create_track(NewTrack(
-        track_id=track_id, audio_sha256=f"{n:064x}", audio_key=f"audio/{n}.wav",
-        filename=f"song{n}.wav", content_type="audio/wav", size_bytes=1000, preset="ambient_chill",
-        duration_ms=8000.0))
+    await docs.tracks.create_track(
+        NewTrack(
+            track_id=track_id,
+            audio_sha256=f"{n:064x}",
+            audio_key=f"audio/{n}.wav",
+            filename=f"song{n}.wav",
+            content_type="audio/wav",
+            size_bytes=1000,
+            preset="ambient_chill",
+            duration_ms=8000.0,
+        )
+    )
     await docs.analyses.add(track_id, 1, preset="ambient_chill")
     return track_id
 
@@ -61,8 +75,11 @@ async def test_a_track_stuck_in_uploaded_is_announced_again_with_the_same_event_
     assert [type(m) for m in sent] == [TrackUploaded]
     event = publisher.sent[0]
     assert event.event_id == f"{track_id}.v1.uploaded"
-    assert (event.track_id, event.audio_key, event.preset) == (track_id, "audio/1.wav",
-                                                               "ambient_chill")
+    assert (event.track_id, event.audio_key, event.preset) == (
+        track_id,
+        "audio/1.wav",
+        "ambient_chill",
+    )
 
 
 async def test_announced_once_per_timeout_not_on_every_sweep(world):
@@ -97,8 +114,14 @@ async def test_mapped_gets_map_generated_with_the_stored_bytes_sha(world):
     track_id = await _track(docs)
     raw = b'{"a map": true}'
     await objects.put_bytes("maps/x/v1/map.json", raw, content_type="application/json")
-    await docs.analyses.update(track_id, 1, map_key="maps/x/v1/map.json", map_sha256="ab" * 32,
-                               plot_key="maps/x/v1/map.png", warnings=["quiet"])
+    await docs.analyses.update(
+        track_id,
+        1,
+        map_key="maps/x/v1/map.json",
+        map_sha256="ab" * 32,
+        plot_key="maps/x/v1/map.png",
+        warnings=["quiet"],
+    )
     await docs.tracks.transition(track_id, version=1, to="analyzing")
     await docs.tracks.transition(track_id, version=1, to="mapped")
     [event] = await rec.sweep(now=later())
@@ -106,7 +129,11 @@ async def test_mapped_gets_map_generated_with_the_stored_bytes_sha(world):
     assert event.event_id == f"{track_id}.v1.map"
     assert event.object_sha256 == hashlib.sha256(raw).hexdigest()
     assert (event.map_sha256, event.map_size_bytes, event.plot_key, event.warnings) == (
-        "ab" * 32, len(raw), "maps/x/v1/map.png", ["quiet"])
+        "ab" * 32,
+        len(raw),
+        "maps/x/v1/map.png",
+        ["quiet"],
+    )
 
 
 async def test_mapped_without_its_map_fails_with_a_reason(world):
@@ -140,7 +167,10 @@ async def test_an_uploaded_map_waiting_for_validation_is_announced_again(world):
     [event] = await rec.sweep(now=later())
     assert isinstance(event, MapGenerated) and event.candidate
     assert (event.event_id, event.analysis_version, event.preset) == (
-        f"{track_id}.v2.map", 2, "external")
+        f"{track_id}.v2.map",
+        2,
+        "external",
+    )
     assert event.object_sha256 == hashlib.sha256(b'{"up": 1}').hexdigest()
     clock.t += STUCK_S / 2
     assert await rec.sweep(now=later()) == []  # once per timeout, like any other

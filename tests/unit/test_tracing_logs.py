@@ -1,4 +1,5 @@
 """Log lines carry the current trace; tracing is configured from settings; metrics count."""
+
 from __future__ import annotations
 
 import io
@@ -23,8 +24,9 @@ TRACEPARENT = f"00-{'a' * 32}-{'b' * 16}-01"
 
 @pytest.fixture
 def tracer() -> trace.Tracer:
-    provider = configure_tracing("test", Settings(), exporter=InMemorySpanExporter(),
-                                 set_global=False)
+    provider = configure_tracing(
+        "test", Settings(), exporter=InMemorySpanExporter(), set_global=False
+    )
     yield provider.get_tracer("test")
     provider.shutdown()
 
@@ -45,8 +47,9 @@ def _log_through(formatter: logging.Formatter, emit) -> str:
 
 def test_a_json_line_inside_a_span_carries_its_trace_and_span_ids(tracer):
     with tracer.start_as_current_span("work") as span:
-        text = _log_through(JsonFormatter("analyzer"),
-                            lambda log: log.info("handled", extra={"track_id": "t1"}))
+        text = _log_through(
+            JsonFormatter("analyzer"), lambda log: log.info("handled", extra={"track_id": "t1"})
+        )
     line = json.loads(text)
     ctx = span.get_span_context()
     assert line["service"] == "analyzer" and line["track_id"] == "t1"
@@ -93,12 +96,12 @@ def test_published_messages_take_the_current_span_or_continue_their_own(tracer):
 def test_the_exporter_follows_the_settings():
     def processors(settings: Settings) -> list:
         provider = configure_tracing("svc", settings, set_global=False)
-        active = provider._active_span_processor._span_processors  # noqa: SLF001
+        active = provider._active_span_processor._span_processors
         return [p.span_exporter for p in active]
 
     assert processors(Settings(otel_exporter="none")) == []
     [otlp] = processors(Settings(otel_exporter="otlp", otel_endpoint="http://collector:4318/"))
-    assert otlp._endpoint == "http://collector:4318/v1/traces"  # noqa: SLF001
+    assert otlp._endpoint == "http://collector:4318/v1/traces"
     [console] = processors(Settings(otel_exporter="console"))
     assert type(console).__name__ == "ConsoleSpanExporter"
 
@@ -106,12 +109,20 @@ def test_the_exporter_follows_the_settings():
 async def test_tracks_by_state_are_counted_from_the_store():
     docs = FakeDocStore()
     for i in range(3):
-        await docs.tracks.create_track(NewTrack(
-            track_id=f"t{i}", audio_sha256=f"{i:064x}", audio_key=f"audio/t{i}",
-            filename="a.wav", content_type="audio/wav", size_bytes=1, preset="edm_high_energy"))
+        await docs.tracks.create_track(
+            NewTrack(
+                track_id=f"t{i}",
+                audio_sha256=f"{i:064x}",
+                audio_key=f"audio/t{i}",
+                filename="a.wav",
+                content_type="audio/wav",
+                size_bytes=1,
+                preset="edm_high_energy",
+            )
+        )
     await count_track_states(docs.tracks, ("uploaded", "ready"))
-    assert TRACKS.labels(state="uploaded")._value.get() == 3  # noqa: SLF001
-    assert TRACKS.labels(state="ready")._value.get() == 0  # noqa: SLF001
+    assert TRACKS.labels(state="uploaded")._value.get() == 3
+    assert TRACKS.labels(state="ready")._value.get() == 0
 
 
 def test_analysis_metrics_record_duration_and_real_time_factor():
@@ -129,7 +140,7 @@ def test_otlp_export_posts_spans_to_the_collector():
     received: list[tuple[str, int]] = []
 
     class Collector(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 — http.server's naming
+        def do_POST(self):
             body = self.rfile.read(int(self.headers["content-length"]))
             received.append((self.path, len(body)))
             self.send_response(200)
@@ -141,8 +152,9 @@ def test_otlp_export_posts_spans_to_the_collector():
     server = HTTPServer(("127.0.0.1", 0), Collector)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        settings = Settings(otel_exporter="otlp",
-                            otel_endpoint=f"http://127.0.0.1:{server.server_port}")
+        settings = Settings(
+            otel_exporter="otlp", otel_endpoint=f"http://127.0.0.1:{server.server_port}"
+        )
         provider = configure_tracing("svc", settings, set_global=False)
         with provider.get_tracer("t").start_as_current_span("upload"):
             pass

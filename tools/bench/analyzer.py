@@ -11,6 +11,7 @@ result (``k1 analyze``, which includes the SHA-256). Ends with one JSON line of 
 
     python tools/bench/analyzer.py [--runs 5] [--cold-runs 3] [--out var/bench]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,10 +26,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 DURATION_S = 240.0
 SR = 44100
-ONE_THREAD = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                                "NUMBA_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")}
+ONE_THREAD = dict.fromkeys(("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"), "1")
 COLD_ENGINE = "from k1.cli import main; main(['analyze', {path!r}, '-o', {out!r}, '--quiet'])"
-COLD_LIBROSA = "import librosa; y, sr = librosa.load({path!r}, sr=22050); librosa.beat.beat_track(y=y, sr=sr)"
+COLD_LIBROSA = (
+    "import librosa; y, sr = librosa.load({path!r}, sr=22050); librosa.beat.beat_track(y=y, sr=sr)"
+)
 
 
 def make_track(out_dir: Path) -> dict[str, Path]:
@@ -46,8 +48,14 @@ def make_track(out_dir: Path) -> dict[str, Path]:
     spb = 60.0 / 124.0
     beat_pos = (t % spb) / spb
     beat_idx = (t // spb).astype(np.int64)
-    level = np.interp(t, [0, 30, 31, 90, 91, 120, 150, 151, 210, 211, 240], [0.3, 0.3, 1, 1, 0.4, 0.4, 0.9, 1, 1, 0.3, 0.2])
-    kick = np.sin(2 * np.pi * (45 + 90 * np.exp(-beat_pos * spb * 40)) * beat_pos * spb) * np.exp(-beat_pos * spb * 12)
+    level = np.interp(
+        t,
+        [0, 30, 31, 90, 91, 120, 150, 151, 210, 211, 240],
+        [0.3, 0.3, 1, 1, 0.4, 0.4, 0.9, 1, 1, 0.3, 0.2],
+    )
+    kick = np.sin(2 * np.pi * (45 + 90 * np.exp(-beat_pos * spb * 40)) * beat_pos * spb) * np.exp(
+        -beat_pos * spb * 12
+    )
     snare_on = (beat_idx % 2 == 1) * np.exp(-beat_pos * spb * 25)
     noise = rng.standard_normal(n)
     hat_pos = ((t + spb / 2) % (spb / 2)) / (spb / 2)
@@ -118,15 +126,21 @@ def measure_warm(kind: str, path: Path, runs: int) -> dict[str, float]:
     cmd = [sys.executable, __file__, "--worker", kind, "--file", str(path), "--runs", str(runs)]
     done = subprocess.run(cmd, env=_env(), cwd=ROOT, capture_output=True, text=True, check=True)
     figures = json.loads(done.stdout.strip().splitlines()[-1])
-    return {"median_s": statistics.median(figures["wall_s"]), "cpu_median_s": statistics.median(figures["cpu_s"]),
-            "sha_s": statistics.median(figures["sha_s"]), "peak_mb": figures["peak_mb"]}
+    return {
+        "median_s": statistics.median(figures["wall_s"]),
+        "cpu_median_s": statistics.median(figures["cpu_s"]),
+        "sha_s": statistics.median(figures["sha_s"]),
+        "peak_mb": figures["peak_mb"],
+    }
 
 
 def measure_cold(code: str, runs: int) -> float:
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], env=_env(), cwd=ROOT, check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-c", code], env=_env(), cwd=ROOT, check=True, capture_output=True
+        )
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -153,12 +167,22 @@ def main(argv: list[str] | None = None) -> int:
             result[f"{kind}_{fmt}_peak_mb"] = round(warm["peak_mb"], 1)
             if kind == "engine":
                 result[f"engine_{fmt}_sha256_s"] = round(warm["sha_s"], 3)
-            print(f"{kind:8s} {fmt}: {warm['median_s']:.3f} s wall (cpu {warm['cpu_median_s']:.3f} s), "
-                  f"{DURATION_S / warm['median_s']:.0f}x real time, peak {warm['peak_mb']:.0f} MB", file=sys.stderr)
+            print(
+                f"{kind:8s} {fmt}: {warm['median_s']:.3f} s wall (cpu {warm['cpu_median_s']:.3f} s), "
+                f"{DURATION_S / warm['median_s']:.0f}x real time, peak {warm['peak_mb']:.0f} MB",
+                file=sys.stderr,
+            )
     out_json = str(args.out / "cold_map.json")
-    result["engine_cold_s"] = round(measure_cold(COLD_ENGINE.format(path=str(paths["wav"]), out=out_json), args.cold_runs), 3)
-    result["librosa_cold_s"] = round(measure_cold(COLD_LIBROSA.format(path=str(paths["wav"])), args.cold_runs), 3)
-    print(f"cold start: engine {result['engine_cold_s']:.2f} s, librosa {result['librosa_cold_s']:.2f} s", file=sys.stderr)
+    result["engine_cold_s"] = round(
+        measure_cold(COLD_ENGINE.format(path=str(paths["wav"]), out=out_json), args.cold_runs), 3
+    )
+    result["librosa_cold_s"] = round(
+        measure_cold(COLD_LIBROSA.format(path=str(paths["wav"])), args.cold_runs), 3
+    )
+    print(
+        f"cold start: engine {result['engine_cold_s']:.2f} s, librosa {result['librosa_cold_s']:.2f} s",
+        file=sys.stderr,
+    )
     result.update(_verdicts(result))
     print(json.dumps(result))
     return 0

@@ -11,6 +11,7 @@ processes on loopback over plain keep-alive HTTP/1.1 connections:
 
 Every phase is bounded in time. Ends with one JSON line of the figures.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,9 @@ TARGET_P95_MS, CAPACITY_P95_MS = 25.0, 100.0
 
 async def _request(conn, path: str, token: str) -> int:
     reader, writer = conn
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n"
-                 "\r\n".encode())
+    writer.write(
+        f"GET {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n\r\n".encode()
+    )
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
     length = 0
@@ -59,12 +61,15 @@ async def _user(host, port, token, ids, think, until, lat, errors):
                 await asyncio.sleep(random.uniform(*think))
                 if time.monotonic() >= until:
                     break
-            path = (f"/api/v1/tracks/{random.choice(ids)}" if random.random() < 0.5
-                    else f"/api/v1/tracks?limit=20&offset={random.randrange(0, 180, 20)}")
+            path = (
+                f"/api/v1/tracks/{random.choice(ids)}"
+                if random.random() < 0.5
+                else f"/api/v1/tracks?limit=20&offset={random.randrange(0, 180, 20)}"
+            )
             start = time.perf_counter()
             try:
                 ok = await asyncio.wait_for(_request(conn, path, token), 10) == 200
-            except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError):
+            except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
                 ok = False
                 conn[1].close()
                 conn = await asyncio.open_connection(host, port)
@@ -81,8 +86,11 @@ def _worker(url, token, ids, users, think, duration_s, warmup_s, out) -> None:
         lat, errors = [], []
         tasks = []
         for _ in range(users):  # connect gradually, like users arriving
-            tasks.append(asyncio.create_task(
-                _user(u.hostname, u.port, token, ids, think, until, lat, errors)))
+            tasks.append(
+                asyncio.create_task(
+                    _user(u.hostname, u.port, token, ids, think, until, lat, errors)
+                )
+            )
             await asyncio.sleep(min(warmup_s, 1.0) / max(users, 1))
         await asyncio.sleep(warmup_s)
         lat.clear(), errors.clear()
@@ -92,6 +100,7 @@ def _worker(url, token, ids, users, think, duration_s, warmup_s, out) -> None:
 
     try:
         import uvloop
+
         uvloop.install()
     except ImportError:
         pass
@@ -102,8 +111,13 @@ def run_load(url, token, ids, *, users, think, duration_s, warmup_s, procs) -> d
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
     share = [users // procs + (1 if i < users % procs else 0) for i in range(procs)]
-    workers = [ctx.Process(target=_worker, args=(url, token, ids, n, think, duration_s + warmup_s,
-                                                 warmup_s, out)) for n in share if n]
+    workers = [
+        ctx.Process(
+            target=_worker, args=(url, token, ids, n, think, duration_s + warmup_s, warmup_s, out)
+        )
+        for n in share
+        if n
+    ]
     for w in workers:
         w.start()
     lat, errors, spans = [], 0, []
@@ -123,8 +137,14 @@ def summarise(lat: list[float], errors: int, span_s: float) -> dict:
     def pct(p: float) -> float:
         return round(lat[min(len(lat) - 1, int(p / 100 * len(lat)))], 2) if lat else float("nan")
 
-    return {"requests": len(lat), "errors": errors, "rate_rps": round(len(lat) / span_s, 1),
-            "p50_ms": pct(50), "p95_ms": pct(95), "p99_ms": pct(99)}
+    return {
+        "requests": len(lat),
+        "errors": errors,
+        "rate_rps": round(len(lat) / span_s, 1),
+        "p50_ms": pct(50),
+        "p95_ms": pct(95),
+        "p99_ms": pct(99),
+    }
 
 
 # ---------------------------------------------------------------------------- the stack
@@ -136,13 +156,21 @@ def find_stack(args):
     if run.exists() and not args.own_stack:
         info = json.loads(run.read_text())
         if info.get("gateway_url") and _answers(info["gateway_url"]):
-            return (info["gateway_url"], info["admin_token"], info["mongodb_url"],
-                    info.get("mongodb_database", "k1"), None)
+            return (
+                info["gateway_url"],
+                info["admin_token"],
+                info["mongodb_url"],
+                info.get("mongodb_database", "k1"),
+                None,
+            )
     from k1.stack import Stack
 
-    stack = Stack(var_dir=Path(tempfile.mkdtemp(prefix="k1-bench-api-")), log=lambda _l: None,
-                  database=f"bench_{uuid.uuid4().hex[:8]}",
-                  services=("ingest", "gateway"))
+    stack = Stack(
+        var_dir=Path(tempfile.mkdtemp(prefix="k1-bench-api-")),
+        log=lambda _l: None,
+        database=f"bench_{uuid.uuid4().hex[:8]}",
+        services=("ingest", "gateway"),
+    )
     stack.start(timeout_s=120)
     return stack.gateway_url, stack.token("viewer"), stack.mongodb_url, stack.database, stack
 
@@ -163,20 +191,34 @@ async def seed(mongodb_url: str, database: str, n: int) -> list[str]:
         for i in range(n):
             sha = hashlib.sha256(f"bench-{database}-{i}".encode()).hexdigest()
             tid = f"bench{sha[:27]}"
-            got = await docs.tracks.create_track(NewTrack(
-                track_id=tid, audio_sha256=sha, audio_key=f"audio/{sha}.wav",
-                filename=f"bench_{i:04d}.wav", content_type="audio/wav", size_bytes=1 << 20,
-                preset="edm_high_energy", duration_ms=240_000.0))
+            got = await docs.tracks.create_track(
+                NewTrack(
+                    track_id=tid,
+                    audio_sha256=sha,
+                    audio_key=f"audio/{sha}.wav",
+                    filename=f"bench_{i:04d}.wav",
+                    content_type="audio/wav",
+                    size_bytes=1 << 20,
+                    preset="edm_high_energy",
+                    duration_ms=240_000.0,
+                )
+            )
             ids.append(got.track.track_id)
             if got.created:
                 await docs.analyses.add(tid, 1, preset="edm_high_energy")
                 await docs.tracks.transition(tid, version=1, to="analyzing")
-                await docs.analyses.update(tid, 1, bpm=120.0 + i % 40, outcome="ready",
-                                           map_key=f"maps/{tid}/v1/map.json",
-                                           plot_key=f"maps/{tid}/v1/map.png",
-                                           map_sha256=sha)
-                await docs.tracks.transition(tid, version=1, to="mapped",
-                                             map_key=f"maps/{tid}/v1/map.json")
+                await docs.analyses.update(
+                    tid,
+                    1,
+                    bpm=120.0 + i % 40,
+                    outcome="ready",
+                    map_key=f"maps/{tid}/v1/map.json",
+                    plot_key=f"maps/{tid}/v1/map.png",
+                    map_sha256=sha,
+                )
+                await docs.tracks.transition(
+                    tid, version=1, to="mapped", map_key=f"maps/{tid}/v1/map.json"
+                )
                 await docs.tracks.transition(tid, version=1, to="ready")
     finally:
         await docs.close()
@@ -194,15 +236,34 @@ def main() -> int:
     url, token, mongo, database, stack = find_stack(args)
     try:
         ids = asyncio.run(seed(mongo, database, args.tracks))
-        print(f"gateway {url}: {len(ids)} tracks seeded; profile: {args.users} users, "
-              f"1-3 s think time, {args.duration:.0f} s", flush=True)
-        profile = run_load(url, token, ids, users=args.users, think=(1.0, 3.0),
-                           duration_s=args.duration, warmup_s=5.0, procs=args.procs)
+        print(
+            f"gateway {url}: {len(ids)} tracks seeded; profile: {args.users} users, "
+            f"1-3 s think time, {args.duration:.0f} s",
+            flush=True,
+        )
+        profile = run_load(
+            url,
+            token,
+            ids,
+            users=args.users,
+            think=(1.0, 3.0),
+            duration_s=args.duration,
+            warmup_s=5.0,
+            procs=args.procs,
+        )
         print(f"profile: {profile}", flush=True)
         steps, best = [], None
         for concurrency in (4, 8, 16, 32, 64, 128):
-            step = run_load(url, token, ids, users=concurrency, think=None, duration_s=8.0,
-                            warmup_s=1.0, procs=args.procs)
+            step = run_load(
+                url,
+                token,
+                ids,
+                users=concurrency,
+                think=None,
+                duration_s=8.0,
+                warmup_s=1.0,
+                procs=args.procs,
+            )
             steps.append({"concurrency": concurrency, **step})
             print(f"capacity c={concurrency}: {step}", flush=True)
             if step["p95_ms"] < CAPACITY_P95_MS and step["errors"] == 0:
@@ -212,10 +273,16 @@ def main() -> int:
     finally:
         if stack is not None:
             stack.stop()
-    result = {"bench": "api", "users": args.users, "think_s": [1, 3], **profile,
-              "target_p95_ms": TARGET_P95_MS, "meets_target": profile["p95_ms"] < TARGET_P95_MS,
-              "max_rate_rps_p95_under_100ms": best["rate_rps"] if best else None,
-              "max_rate_p95_ms": best["p95_ms"] if best else None}
+    result = {
+        "bench": "api",
+        "users": args.users,
+        "think_s": [1, 3],
+        **profile,
+        "target_p95_ms": TARGET_P95_MS,
+        "meets_target": profile["p95_ms"] < TARGET_P95_MS,
+        "max_rate_rps_p95_under_100ms": best["rate_rps"] if best else None,
+        "max_rate_p95_ms": best["p95_ms"] if best else None,
+    }
     print(json.dumps(result))
     return 0
 

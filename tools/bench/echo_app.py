@@ -4,6 +4,7 @@ validation, no broker.
 
     python tools/bench/echo_app.py --port 8765
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,9 +37,17 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False,
-                log_config=None, ws_max_size=256 * 1024, ws_ping_interval=20.0,
-                ws_ping_timeout=20.0)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        log_config=None,
+        ws_max_size=256 * 1024,
+        ws_ping_interval=20.0,
+        ws_ping_timeout=20.0,
+    )
 
 
 if __name__ == "__main__":

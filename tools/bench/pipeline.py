@@ -4,6 +4,7 @@ nx-27017, local object folder, RabbitMQ in a throw-away vhost).
 
 Ends with one JSON line of figures.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,9 @@ def variant(base: bytes, i: int) -> bytes:
 def vhost() -> tuple[str, str]:
     name = f"k1bench-{uuid.uuid4().hex[:8]}"
     subprocess.run(["rabbitmqctl", "-q", "add_vhost", name], check=True)
-    subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"],
-                   check=True)
+    subprocess.run(
+        ["rabbitmqctl", "-q", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"], check=True
+    )
     return name, f"amqp://guest:guest@127.0.0.1:5672/{name}"
 
 
@@ -49,12 +51,19 @@ class Bench:
         self.stack = stack
         self.loop = asyncio.new_event_loop()
         self.docs = MongoDocStore.from_url(stack.mongodb_url, stack.database)
-        self.auth = {"Authorization": f"Bearer {stack.token('operator')}",
-                     "Content-Type": "audio/wav"}
+        self.auth = {
+            "Authorization": f"Bearer {stack.token('operator')}",
+            "Content-Type": "audio/wav",
+        }
 
     def upload(self, data: bytes, name: str) -> str:
-        r = httpx.post(f"{self.stack.ingest_url}/uploads", params={"filename": name},
-                       content=data, headers=self.auth, timeout=120)
+        r = httpx.post(
+            f"{self.stack.ingest_url}/uploads",
+            params={"filename": name},
+            content=data,
+            headers=self.auth,
+            timeout=120,
+        )
         r.raise_for_status()
         return r.json()["track_id"]
 
@@ -81,8 +90,10 @@ class Bench:
 
     def throughput_per_min(self, data: bytes, n: int, tag: str) -> float:
         t0 = time.perf_counter()
-        ids = [self.upload(variant(data, 1000 + hash((tag, i)) & 0xFFFF), f"{tag}-b{i}.wav")
-               for i in range(n)]
+        ids = [
+            self.upload(variant(data, 1000 + hash((tag, i)) & 0xFFFF), f"{tag}-b{i}.wav")
+            for i in range(n)
+        ]
         statuses = self.wait(ids)
         elapsed = time.perf_counter() - t0
         assert len(statuses) == n and set(statuses.values()) == {"ready"}, statuses
@@ -98,8 +109,13 @@ def main(argv: list[str] | None = None) -> int:
     name, url = vhost()
     results: dict = {"track_s": 240, "track_bytes": len(track)}
     with tempfile.TemporaryDirectory() as tmp:
-        stack = Stack(var_dir=Path(tmp), amqp_url=url, database="bench", log=lambda s: None,
-                      services=("ingest", "analyzer", "validator"))
+        stack = Stack(
+            var_dir=Path(tmp),
+            amqp_url=url,
+            database="bench",
+            log=lambda s: None,
+            services=("ingest", "analyzer", "validator"),
+        )
         try:
             stack.start()
             bench = Bench(stack)
@@ -112,9 +128,14 @@ def main(argv: list[str] | None = None) -> int:
                 tpm = bench.throughput_per_min(track, args.batch, f"w{workers}")
                 results[f"workers_{workers}"] = {
                     "latency_s_median": round(statistics.median(lat), 3),
-                    "latency_s_max": round(max(lat), 3), "tracks_per_min": round(tpm, 2)}
-                print(f"{workers} analyzer(s): upload→ready median {statistics.median(lat):.2f} s"
-                      f" (max {max(lat):.2f} s), {tpm:.1f} tracks/min", flush=True)
+                    "latency_s_max": round(max(lat), 3),
+                    "tracks_per_min": round(tpm, 2),
+                }
+                print(
+                    f"{workers} analyzer(s): upload→ready median {statistics.median(lat):.2f} s"
+                    f" (max {max(lat):.2f} s), {tpm:.1f} tracks/min",
+                    flush=True,
+                )
             bench.loop.run_until_complete(bench.docs.close())
         finally:
             stack.stop()

@@ -17,6 +17,7 @@ same uvicorn settings) as the ceiling; the ratio is gateway saturation / echo sa
 Gateway memory per connection is the rise of its RSS while the devices connect. Every phase is
 bounded in time. Ends with one JSON line of the figures.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,6 +43,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+import contextlib
+
 from infra.auth import issue_token  # noqa: E402
 
 SECRET = secrets.token_urlsafe(48)
@@ -58,11 +61,13 @@ class _Client(asyncio.Protocol):
     figure. Only what the bench needs: handshake, text frames out, text/ping/close in."""
 
     def __init__(self, host, path, token, on_text):
-        self.request = (f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
-                        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                        "Sec-WebSocket-Version: 13\r\n"
-                        + (f"Authorization: Bearer {token}\r\n" if token else "")
-                        + "\r\n").encode()
+        self.request = (
+            f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            "Sec-WebSocket-Version: 13\r\n"
+            + (f"Authorization: Bearer {token}\r\n" if token else "")
+            + "\r\n"
+        ).encode()
         self.on_text = on_text
         self.buffer = bytearray()
         self.opened = asyncio.get_running_loop().create_future()
@@ -83,7 +88,7 @@ class _Client(asyncio.Protocol):
             if end < 0:
                 return
             head = bytes(self.buffer[:end])
-            del self.buffer[:end + 4]
+            del self.buffer[: end + 4]
             if b" 101 " not in head.split(b"\r\n", 1)[0]:
                 self.opened.set_exception(ConnectionError(head[:80].decode(errors="replace")))
                 return
@@ -104,8 +109,8 @@ class _Client(asyncio.Protocol):
                 length, offset = struct.unpack_from(">Q", buf, 2)[0], 10
             if len(buf) < offset + length:
                 return
-            payload = bytes(buf[offset:offset + length])
-            del buf[:offset + length]
+            payload = bytes(buf[offset : offset + length])
+            del buf[: offset + length]
             if opcode == 1:
                 self.on_text(payload)
             elif opcode == 9:
@@ -115,8 +120,11 @@ class _Client(asyncio.Protocol):
 
     def _send(self, first, data):
         n = len(data)
-        head = (bytes((first, 0x80 | n)) if n < 126
-                else bytes((first, 0x80 | 126)) + struct.pack(">H", n))
+        head = (
+            bytes((first, 0x80 | n))
+            if n < 126
+            else bytes((first, 0x80 | 126)) + struct.pack(">H", n)
+        )
         self.transport.write(head + b"\0\0\0\0" + data)
 
     def send_text(self, data: bytes):
@@ -135,7 +143,7 @@ def _seq_of(payload: bytes):
     end = at + 6
     while end < len(payload) and 48 <= payload[end] <= 57:
         end += 1
-    return int(payload[at + 6:end])
+    return int(payload[at + 6 : end])
 
 
 async def _device(base, device_id, token, plan, out, sem):
@@ -165,7 +173,9 @@ async def _device(base, device_id, token, plan, out, sem):
     async with sem:  # connect a few at a time, like a fleet coming online
         _, client = await loop.create_connection(
             lambda: _Client(f"{host}:{port}", f"/ws/telemetry/{device_id}", token, on_text),
-            host, int(port))
+            host,
+            int(port),
+        )
         await asyncio.wait_for(client.opened, 60)
     out["connected"] += 1
 
@@ -174,8 +184,10 @@ async def _device(base, device_id, token, plan, out, sem):
         seq += 1
         sent_at[seq] = time.perf_counter()
         first.setdefault(plan["label"], seq)
-        return (b'{"type":"telemetry","seq":%d,"drift_ms":%.2f,"cpu_pct":20.0,'
-                b'"temperature_c":40.0}' % (seq, random.gauss(0, 3)))
+        return (
+            b'{"type":"telemetry","seq":%d,"drift_ms":%.2f,"cpu_pct":20.0,'
+            b'"temperature_c":40.0}' % (seq, random.gauss(0, 3))
+        )
 
     period = plan["devices"] / plan["rate"]
     try:
@@ -222,10 +234,8 @@ async def _load(base, devices, plan_args, conn):
 
 
 def _load_main(base, devices, plan_args, conn):
-    try:
+    with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_NOFILE, (65536, 65536))
-    except (ValueError, OSError):
-        pass
     asyncio.run(_load(base, devices, plan_args, conn))
 
 
@@ -238,9 +248,16 @@ class Fleet:
         for i in range(procs):
             parent, child = ctx.Pipe()
             share = devices[i::procs]
-            proc = ctx.Process(target=_load_main, daemon=True, args=(
-                base, share, {"rate": rate * len(share) / len(devices),
-                              "devices": len(share)}, child))
+            proc = ctx.Process(
+                target=_load_main,
+                daemon=True,
+                args=(
+                    base,
+                    share,
+                    {"rate": rate * len(share) / len(devices), "devices": len(share)},
+                    child,
+                ),
+            )
             proc.start()
             self.pipes.append(parent)
             self.procs.append(proc)
@@ -259,7 +276,7 @@ class Fleet:
 
     def results(self, timeout_s=30):
         out = []
-        for pipe, proc in zip(self.pipes, self.procs):
+        for pipe, proc in zip(self.pipes, self.procs, strict=False):
             out.append(pipe.recv()[1] if pipe.poll(timeout_s) else {})
             proc.join(5)
             if proc.is_alive():
@@ -273,10 +290,16 @@ class Fleet:
 async def _alert_probe(base, device_id, token, viewer, until_s, samples):
     import websockets
 
-    async with websockets.connect(f"{base}/ws/monitor?token={viewer}", max_size=None,
-                                  open_timeout=60) as mon, \
-            websockets.connect(f"{base}/ws/telemetry/{device_id}", open_timeout=60,
-                               additional_headers={"Authorization": f"Bearer {token}"}) as dev:
+    async with (
+        websockets.connect(
+            f"{base}/ws/monitor?token={viewer}", max_size=None, open_timeout=60
+        ) as mon,
+        websockets.connect(
+            f"{base}/ws/telemetry/{device_id}",
+            open_timeout=60,
+            additional_headers={"Authorization": f"Bearer {token}"},
+        ) as dev,
+    ):
         await mon.recv()
         await dev.recv()
         sent: dict[int, float] = {}
@@ -326,10 +349,15 @@ def _wait_port(port, proc, timeout_s=60):
 def _vhost():
     name = f"k1bench-{uuid.uuid4().hex[:8]}"
     try:
-        subprocess.run(["rabbitmqctl", "-q", "add_vhost", name], check=True,
-                       capture_output=True, timeout=60)
-        subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", name, "guest", ".*", ".*",
-                        ".*"], check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            ["rabbitmqctl", "-q", "add_vhost", name], check=True, capture_output=True, timeout=60
+        )
+        subprocess.run(
+            ["rabbitmqctl", "-q", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
         return name, f"amqp://guest:guest@127.0.0.1:5672/{name}"
     except (OSError, subprocess.SubprocessError):
         return None, "amqp://guest:guest@127.0.0.1:5672/"
@@ -344,13 +372,22 @@ async def _register(mongo_url, database, n):
     now = utcnow_ms()
     for i in range(n + 1):
         device_id, token = f"bench-{i:05d}", f"k1d_bench_{uuid.uuid4().hex}"
-        rows.append(new_device_doc(NewDevice(device_id, f"bench {i}", "bench",
-                                             hashlib.sha256(token.encode()).hexdigest(),
-                                             drift_threshold_ms=THRESHOLD_MS), now))
+        rows.append(
+            new_device_doc(
+                NewDevice(
+                    device_id,
+                    f"bench {i}",
+                    "bench",
+                    hashlib.sha256(token.encode()).hexdigest(),
+                    drift_threshold_ms=THRESHOLD_MS,
+                ),
+                now,
+            )
+        )
         devices.append((device_id, token))
     collection = docs._client[database][DEVICES]
     for start in range(0, len(rows), 500):
-        await collection.insert_many(rows[start:start + 500])
+        await collection.insert_many(rows[start : start + 500])
     await docs.close()
     return devices[:-1], devices[-1]
 
@@ -386,8 +423,10 @@ class Target:
         self.rss1 = _rss_kb(pid) if pid else 0
         self.rss_per_conn = (self.rss1 - rss0) / max(1, self.connected) if pid else None
         self.durations: dict[str, float] = {}
-        print(f"  {name}: {self.connected}/{len(devices)} connected in {self.connect_s:.1f} s",
-              flush=True)
+        print(
+            f"  {name}: {self.connected}/{len(devices)} connected in {self.connect_s:.1f} s",
+            flush=True,
+        )
 
     def run(self, label, seconds, during=None):
         self.fleet.phase(label)
@@ -409,9 +448,12 @@ class Target:
         rounds = [v for k, v in fps.items() if k.startswith("sat")]
         lat = [x for r in results for x in r.get("lat", [])]
         return {
-            "connected": self.connected, "connect_s": round(self.connect_s, 1),
-            "sustained_fps": round(fps.get("rate", 0)), "ack_p50_ms": _pct(lat, 50),
-            "ack_p99_ms": _pct(lat, 99), "max_fps": round(max(rounds, default=0)),
+            "connected": self.connected,
+            "connect_s": round(self.connect_s, 1),
+            "sustained_fps": round(fps.get("rate", 0)),
+            "ack_p50_ms": _pct(lat, 50),
+            "ack_p99_ms": _pct(lat, 99),
+            "max_fps": round(max(rounds, default=0)),
             "rounds_fps": [round(v) for v in rounds],
             "errors": sum(r.get("errors", 0) for r in results),
             "rss_kb_per_conn": round(self.rss_per_conn, 1) if self.pid else None,
@@ -425,6 +467,7 @@ def _probe(base, probe, seconds, alerts):
             asyncio.run(_alert_probe(base, *probe, time.monotonic() + seconds - 1, alerts))
         except Exception as exc:  # reported as no samples
             print(f"  alert probe failed: {type(exc).__name__}: {exc}", flush=True)
+
     return run
 
 
@@ -447,7 +490,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="saturation rounds per endpoint")
     parser.add_argument("--warmup", type=float, default=3)
     parser.add_argument("--connect-timeout", type=float, default=120)
-    parser.add_argument("--profile", type=Path, help="run the gateway under cProfile into this file")
+    parser.add_argument(
+        "--profile", type=Path, help="run the gateway under cProfile into this file"
+    )
     args = parser.parse_args()
     try:
         resource.setrlimit(resource.RLIMIT_NOFILE, (65536, 65536))
@@ -465,26 +510,46 @@ def main() -> int:
         database = "benchws"
         devices, probe = asyncio.run(_register(nx.url, database, args.devices))
         port = _free_port()
-        env = {**os.environ, "K1_AMQP_URL": amqp, "K1_MONGODB_URL": nx.url,
-               "K1_MONGODB_DATABASE": database, "K1_DATA_DIR": str(tmp / "data"),
-               "K1_GATEWAY_PORT": str(port), "K1_PUBLIC_URL": f"http://127.0.0.1:{port}",
-               "K1_JWT_SECRET": SECRET, "K1_LOG_LEVEL": "WARNING", "K1_LOG_FORMAT": "text",
-               "K1_DEVICE_RATE_HZ": "1000", "K1_DEVICE_BURST": "1000",
-               "K1_DEVICE_STATUS_INTERVAL_S": "1.0", "PYTHONUNBUFFERED": "1"}
+        env = {
+            **os.environ,
+            "K1_AMQP_URL": amqp,
+            "K1_MONGODB_URL": nx.url,
+            "K1_MONGODB_DATABASE": database,
+            "K1_DATA_DIR": str(tmp / "data"),
+            "K1_GATEWAY_PORT": str(port),
+            "K1_PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "K1_JWT_SECRET": SECRET,
+            "K1_LOG_LEVEL": "WARNING",
+            "K1_LOG_FORMAT": "text",
+            "K1_DEVICE_RATE_HZ": "1000",
+            "K1_DEVICE_BURST": "1000",
+            "K1_DEVICE_STATUS_INTERVAL_S": "1.0",
+            "PYTHONUNBUFFERED": "1",
+        }
         profile = ["-m", "cProfile", "-o", str(args.profile)] if args.profile else []
-        gateway = subprocess.Popen([sys.executable, *profile, "-m", "services.gateway"], cwd=ROOT,
-                                   env=env, stdin=subprocess.DEVNULL)
+        gateway = subprocess.Popen(
+            [sys.executable, *profile, "-m", "services.gateway"],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
         _wait_port(port, gateway)
         time.sleep(1.0)
         viewer = issue_token(SECRET, subject="bench", role="viewer")
         eport = _free_port()
-        echo = subprocess.Popen([sys.executable, str(ROOT / "tools/bench/echo_app.py"),
-                                 "--port", str(eport)], cwd=ROOT, env=env,
-                                stdin=subprocess.DEVNULL)
+        echo = subprocess.Popen(
+            [sys.executable, str(ROOT / "tools/bench/echo_app.py"), "--port", str(eport)],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
         _wait_port(eport, echo)
-        print(f"{args.devices} devices on the gateway (pid {gateway.pid}) and on a bare echo "
-              f"(pid {echo.pid}); {args.rate:g} frames/s offered; {args.procs} load processes "
-              "per endpoint", flush=True)
+        print(
+            f"{args.devices} devices on the gateway (pid {gateway.pid}) and on a bare echo "
+            f"(pid {echo.pid}); {args.rate:g} frames/s offered; {args.procs} load processes "
+            "per endpoint",
+            flush=True,
+        )
         gw_target = Target("gateway", f"ws://127.0.0.1:{port}", devices, args, pid=gateway.pid)
         ec_target = Target("echo", f"ws://127.0.0.1:{eport}", devices, args, pid=echo.pid)
         alerts: list[float] = []
@@ -498,8 +563,7 @@ def main() -> int:
             for target in (gw_target, ec_target):
                 target.run(f"sat{i}", args.saturate)
         gw, ec = gw_target.figures(), ec_target.figures()
-        gw.update(alert_p50_ms=_pct(alerts, 50), alert_max_ms=_pct(alerts, 100),
-                  alerts=len(alerts))
+        gw.update(alert_p50_ms=_pct(alerts, 50), alert_max_ms=_pct(alerts, 100), alerts=len(alerts))
         print(f"  gateway: {json.dumps(gw)}", flush=True)
         print(f"  echo:    {json.dumps(ec)}", flush=True)
     finally:
@@ -507,27 +571,43 @@ def main() -> int:
         _stop(echo)
         nx.stop()
         if vhost:
-            subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], capture_output=True,
-                           timeout=60)
+            subprocess.run(
+                ["rabbitmqctl", "-q", "delete_vhost", vhost], capture_output=True, timeout=60
+            )
         shutil.rmtree(tmp, ignore_errors=True)
 
     ratio = gw["max_fps"] / ec["max_fps"] if ec["max_fps"] else None
     figures = {
-        "bench": "ws", "devices": args.devices, "offered_fps": args.rate,
-        "connected": gw["connected"], "sustained_fps": gw["sustained_fps"],
-        "ack_p50_ms": gw["ack_p50_ms"], "ack_p99_ms": gw["ack_p99_ms"],
-        "alert_p50_ms": gw["alert_p50_ms"], "alert_max_ms": gw["alert_max_ms"],
-        "alerts": gw["alerts"], "rss_kb_per_conn": gw["rss_kb_per_conn"],
-        "gateway_rss_mb": gw["rss_mb"], "gateway_max_fps": gw["max_fps"],
-        "echo_sustained_fps": ec["sustained_fps"], "echo_ack_p99_ms": ec["ack_p99_ms"],
-        "echo_max_fps": ec["max_fps"], "ratio_vs_echo": round(ratio, 3) if ratio else None,
+        "bench": "ws",
+        "devices": args.devices,
+        "offered_fps": args.rate,
+        "connected": gw["connected"],
+        "sustained_fps": gw["sustained_fps"],
+        "ack_p50_ms": gw["ack_p50_ms"],
+        "ack_p99_ms": gw["ack_p99_ms"],
+        "alert_p50_ms": gw["alert_p50_ms"],
+        "alert_max_ms": gw["alert_max_ms"],
+        "alerts": gw["alerts"],
+        "rss_kb_per_conn": gw["rss_kb_per_conn"],
+        "gateway_rss_mb": gw["rss_mb"],
+        "gateway_max_fps": gw["max_fps"],
+        "echo_sustained_fps": ec["sustained_fps"],
+        "echo_ack_p99_ms": ec["ack_p99_ms"],
+        "echo_max_fps": ec["max_fps"],
+        "ratio_vs_echo": round(ratio, 3) if ratio else None,
         "errors": gw["errors"],
     }
-    ok = (gw["connected"] >= args.devices and gw["sustained_fps"] >= 0.95 * args.rate
-          and (gw["ack_p99_ms"] or 1e9) < 50 and (gw["alert_max_ms"] or 1e9) < 100
-          and (ratio or 0) >= 0.7)
-    print(f"targets: {args.devices} connections, {args.rate:g} frames/s, ack P99 < 50 ms, "
-          f"alerts < 100 ms, >= 70 % of echo: {'met' if ok else 'NOT all met'}")
+    ok = (
+        gw["connected"] >= args.devices
+        and gw["sustained_fps"] >= 0.95 * args.rate
+        and (gw["ack_p99_ms"] or 1e9) < 50
+        and (gw["alert_max_ms"] or 1e9) < 100
+        and (ratio or 0) >= 0.7
+    )
+    print(
+        f"targets: {args.devices} connections, {args.rate:g} frames/s, ack P99 < 50 ms, "
+        f"alerts < 100 ms, >= 70 % of echo: {'met' if ok else 'NOT all met'}"
+    )
     print(json.dumps(figures))
     return 0
 

@@ -4,6 +4,7 @@ Notes are placed on the exact reference beat grid (position in beats -> seconds 
 interpolation between reference beats), with swing, a little human timing jitter (a few ms)
 and velocity variation. The reference annotations therefore stay exact.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -50,10 +51,12 @@ class _Composer:
         self.n_bars = len(self.beats_s) // spec.beats_per_bar
         self.tracks: dict[tuple[int, bool], pretty_midi.Instrument] = {}
 
-    def note(self, program: int, pitch: int, pos: float, length: float, vel: float,
-             drum: bool = False) -> None:
+    def note(
+        self, program: int, pitch: int, pos: float, length: float, vel: float, drum: bool = False
+    ) -> None:
         track = self.tracks.setdefault(
-            (program, drum), pretty_midi.Instrument(program=program, is_drum=drum))
+            (program, drum), pretty_midi.Instrument(program=program, is_drum=drum)
+        )
         start = self.time(pos) + self.rng.normal(0.0, JITTER_S)
         end = max(self.time(pos + length) - 0.02, start + 0.05)
         velocity = int(np.clip(vel + self.rng.normal(0.0, 6.0), 20, 127))
@@ -67,8 +70,9 @@ class _Composer:
                 if fill and p >= FILL[0] and voice != "kick":
                     continue
                 accent = 12 if float(p).is_integer() else 0
-                self.note(0, DRUM_KEY[voice], origin + p, 0.25,
-                          DRUM_VELOCITY[voice] + accent, drum=True)
+                self.note(
+                    0, DRUM_KEY[voice], origin + p, 0.25, DRUM_VELOCITY[voice] + accent, drum=True
+                )
         if fill:
             for i, p in enumerate(FILL):
                 self.note(0, (50, 47, 45)[i * 3 // len(FILL)], origin + p, 0.25, 100, drum=True)
@@ -95,8 +99,13 @@ class _Composer:
             return
         for p in g.comp:
             for pitch in chord:
-                self.note(g.comp_program, pitch, origin + p, min(g.comp_len, bpb - p),
-                          88 if float(p).is_integer() else 78)
+                self.note(
+                    g.comp_program,
+                    pitch,
+                    origin + p,
+                    min(g.comp_len, bpb - p),
+                    88 if float(p).is_integer() else 78,
+                )
 
     def lead(self, bar: int) -> None:
         g, bpb = self.groove, self.spec.beats_per_bar

@@ -4,6 +4,7 @@ Every song is described by a :class:`SongSpec` (deterministic seed, tempo curve,
 style). :func:`beat_grid` turns a spec into the reference beat and downbeat times that the
 rendered audio is built on, so the annotations are exact by construction.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -89,12 +90,36 @@ CORPUS: tuple[SongSpec, ...] = (
     _s("ramp_house_118_140", "ramp", 42, "four", 118.0, bpm_end=140.0, duration_s=36.0),
     _s("ramp_funk_110_84", "ramp", 43, "funk", 110.0, bpm_end=84.0, duration_s=36.0),
     # one sudden tempo change half way
-    _s("change_rock_100_140", "change", 51, "rock", 100.0, bpm_end=140.0, change_at_beat=24,
-       duration_s=34.0),
-    _s("change_house_128_96", "change", 52, "four", 128.0, bpm_end=96.0, change_at_beat=36,
-       duration_s=34.0),
-    _s("change_pop_150_110", "change", 53, "pop", 150.0, bpm_end=110.0, change_at_beat=40,
-       duration_s=34.0),
+    _s(
+        "change_rock_100_140",
+        "change",
+        51,
+        "rock",
+        100.0,
+        bpm_end=140.0,
+        change_at_beat=24,
+        duration_s=34.0,
+    ),
+    _s(
+        "change_house_128_96",
+        "change",
+        52,
+        "four",
+        128.0,
+        bpm_end=96.0,
+        change_at_beat=36,
+        duration_s=34.0,
+    ),
+    _s(
+        "change_pop_150_110",
+        "change",
+        53,
+        "pop",
+        150.0,
+        bpm_end=110.0,
+        change_at_beat=40,
+        duration_s=34.0,
+    ),
     # swung eighths
     _s("swing_shuffle_100", "swing", 61, "shuffle", 100.0, swing=2 / 3),
     _s("swing_jazz_150", "swing", 62, "jazz", 150.0, swing=2 / 3),
@@ -112,11 +137,24 @@ CORPUS: tuple[SongSpec, ...] = (
     _s("drumless_piano_84", "drumless", 92, "piano_block", 84.0),
     _s("drumless_guitar_96", "drumless", 93, "guitar_arp", 96.0),
     # silence before the music starts
-    _s("intro_rock_118", "silent_intro", 101, "rock", 118.0, intro_silence_s=6.0,
-       duration_s=34.0),
-    _s("intro_house_126", "silent_intro", 102, "four", 126.0, intro_silence_s=4.0,
-       noise_floor_db=-72.0),
-    _s("intro_piano_80", "silent_intro", 103, "piano_arp", 80.0, intro_silence_s=5.0,
-       duration_s=34.0),
+    _s("intro_rock_118", "silent_intro", 101, "rock", 118.0, intro_silence_s=6.0, duration_s=34.0),
+    _s(
+        "intro_house_126",
+        "silent_intro",
+        102,
+        "four",
+        126.0,
+        intro_silence_s=4.0,
+        noise_floor_db=-72.0,
+    ),
+    _s(
+        "intro_piano_80",
+        "silent_intro",
+        103,
+        "piano_arp",
+        80.0,
+        intro_silence_s=5.0,
+        duration_s=34.0,
+    ),
 )
 """The whole evaluation corpus (32 songs, 10 classes), in report order."""

@@ -1,4 +1,5 @@
 """Run our rhythm engine and plain librosa on one audio file."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,8 +21,9 @@ def _stft_magnitude(y: np.ndarray, *, n_fft: int, hop_length: int) -> np.ndarray
     return np.abs(np.fft.rfft(frames * window, axis=1)).T.astype(np.float32)
 
 
-def spectrogram(y: np.ndarray, *, sr: int = ANALYSIS_SR, n_fft: int = N_FFT,
-                hop_length: int = HOP_LENGTH) -> Spectrogram:
+def spectrogram(
+    y: np.ndarray, *, sr: int = ANALYSIS_SR, n_fft: int = N_FFT, hop_length: int = HOP_LENGTH
+) -> Spectrogram:
     """The production STFT when it exists, else the same conventions computed here."""
     try:
         from services.analyzer.domain.spectrum import compute_spectrogram

@@ -4,6 +4,7 @@ Usage: ``python -m tools.eval.make_example [--out-dir examples]``. Deterministic
 4/4 dance track, 16 bars (~30 s), General MIDI drums, bass, chords and lead rendered with
 FluidSynth (FluidR3 GM), structured intro (4 bars) -> build (4) -> drop (6) -> outro (2).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,8 +19,12 @@ from tools.eval.grooves import DRUM_KEY
 from tools.eval.render import DRUM_BUS_DB, RENDER_SR, SF2_PATH
 
 BPM, START_S, BARS = 128.0, 0.5, 16
-SECTIONS = {"intro": range(0, 4), "build": range(4, 8), "drop": range(8, 14),
-            "outro": range(14, 16)}
+SECTIONS = {
+    "intro": range(0, 4),
+    "build": range(4, 8),
+    "drop": range(8, 14),
+    "outro": range(14, 16),
+}
 CHORDS = ((57, 60, 64), (53, 57, 60), (48, 52, 55), (55, 59, 62))  # Am F C G
 LEAD = (76, 74, 72, 69, 72, 74, 76, 79)
 
@@ -30,10 +35,12 @@ class _Song:
         self.time = _Timeline(self.beats_s, 0.5)
         self.tracks: dict[tuple[int, bool], pretty_midi.Instrument] = {}
 
-    def add(self, program: int, pitch: int, pos: float, length: float, vel: int,
-            drum: bool = False) -> None:
-        inst = self.tracks.setdefault((program, drum),
-                                      pretty_midi.Instrument(program=program, is_drum=drum))
+    def add(
+        self, program: int, pitch: int, pos: float, length: float, vel: int, drum: bool = False
+    ) -> None:
+        inst = self.tracks.setdefault(
+            (program, drum), pretty_midi.Instrument(program=program, is_drum=drum)
+        )
         start = self.time(pos)
         inst.notes.append(pretty_midi.Note(vel, pitch, start, start + length * 60.0 / BPM))
 
@@ -42,14 +49,18 @@ class _Song:
         for b in range(4):
             if section != "intro" or bar >= 2:
                 self.add(0, DRUM_KEY["kick"], o + b, 0.25, 118 if section == "drop" else 96, True)
-            self.add(0, DRUM_KEY["chh" if section != "drop" else "ohh"], o + b + 0.5, 0.25, 70, True)
+            self.add(
+                0, DRUM_KEY["chh" if section != "drop" else "ohh"], o + b + 0.5, 0.25, 70, True
+            )
         if section in ("drop", "outro"):
             for b in (1, 3):
                 self.add(0, DRUM_KEY["clap"], o + b, 0.25, 108, True)
         if section == "build":
             step = 1.0 if bar < 6 else 0.5 if bar == 6 else 0.25
             for k, p in enumerate(np.arange(0, 4, step)):
-                self.add(0, DRUM_KEY["snare"], o + p, 0.2, int(60 + 50 * (bar - 4 + k / 16) / 4), True)
+                self.add(
+                    0, DRUM_KEY["snare"], o + p, 0.2, int(60 + 50 * (bar - 4 + k / 16) / 4), True
+                )
         if bar in (SECTIONS["drop"].start, SECTIONS["outro"].start):
             self.add(0, DRUM_KEY["crash"], o, 2.0, 110, True)
 

@@ -1,4 +1,5 @@
 """Beat, downbeat and tempo scores with mir_eval (beats within the first 5 s are scored too)."""
+
 from __future__ import annotations
 
 import warnings
@@ -42,8 +43,9 @@ def tempo_ok(ref_bpm: float, est_bpm: float) -> float:
     return float(abs(est_bpm - ref_bpm) <= TEMPO_TOLERANCE * ref_bpm)
 
 
-def matched_offsets_s(ref: np.ndarray, est: np.ndarray, *,
-                      window_s: float = F_WINDOW_S) -> np.ndarray:
+def matched_offsets_s(
+    ref: np.ndarray, est: np.ndarray, *, window_s: float = F_WINDOW_S
+) -> np.ndarray:
     """Signed offsets (est - nearest ref) of the estimated beats within ``window_s``, seconds."""
     if ref.size == 0 or est.size == 0:
         return np.zeros(0)

@@ -8,6 +8,7 @@ item, means per genre and overall (ours / librosa in each cell), error diagnosti
 targets; the last line is one JSON object with every figure. Exits 2 when the folder is missing
 or holds no annotated audio.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,15 @@ from tools.eval.run import _fresh_numba_cache
 DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "realeval"
 AUDIO_EXTS = (".flac", ".wav", ".ogg", ".mp3")
 METRICS = ("f", "cemgil", "cmlt", "amlt", "downbeat_f", "acc1", "acc2")
-HEADERS = {"f": "beat F", "cemgil": "Cemgil", "cmlt": "CMLt", "amlt": "AMLt",
-           "downbeat_f": "downbeat F", "acc1": "tempo Acc1", "acc2": "tempo Acc2"}
+HEADERS = {
+    "f": "beat F",
+    "cemgil": "Cemgil",
+    "cmlt": "CMLt",
+    "amlt": "AMLt",
+    "downbeat_f": "downbeat F",
+    "acc1": "tempo Acc1",
+    "acc2": "tempo Acc2",
+}
 TARGETS = {"f": 0.85, "cmlt": 0.75, "downbeat_f": 0.65, "acc1": 0.80, "acc2": 0.95}
 MIN_GENRE_ITEMS = 3
 
@@ -53,16 +61,24 @@ def _genre(item_id: str, manifest_entry: dict) -> str:
 def find_items(data: Path) -> list[Item]:
     """Every annotated audio file under ``data`` (``SystemExit(2)`` with a reason if none)."""
     if not (data / "annotations").is_dir() or not (data / "audio").is_dir():
-        raise SystemExit(f"eval-real: no annotated recordings at {data} (expected audio/ and "
-                         "annotations/ folders); point DATA=dir at a folder laid out like "
-                         "../shared/realeval")
+        raise SystemExit(
+            f"eval-real: no annotated recordings at {data} (expected audio/ and "
+            "annotations/ folders); point DATA=dir at a folder laid out like "
+            "../shared/realeval"
+        )
     manifest = {}
     if (data / "manifest.json").is_file():
         manifest = {e["id"]: e for e in json.loads((data / "manifest.json").read_text())["items"]}
     items = []
     for ann in sorted((data / "annotations").glob("*.beats")):
-        audio = next((data / "audio" / (ann.stem + ext) for ext in AUDIO_EXTS
-                      if (data / "audio" / (ann.stem + ext)).is_file()), None)
+        audio = next(
+            (
+                data / "audio" / (ann.stem + ext)
+                for ext in AUDIO_EXTS
+                if (data / "audio" / (ann.stem + ext)).is_file()
+            ),
+            None,
+        )
         if audio is None:
             continue
         entry = manifest.get(ann.stem, {})
@@ -73,9 +89,15 @@ def find_items(data: Path) -> list[Item]:
 
 
 def _scores(ref: rm.Reference, beats: np.ndarray, bpm: float) -> dict:
-    return {**rm.beat_scores(ref, beats), **rm.tempo_scores(ref.bpm, bpm), "bpm": bpm,
-            "octave": rm.tempo_octave(ref.bpm, bpm), "offset_ms": rm.median_offset_ms(ref, beats),
-            "offbeat": rm.offbeat_share(ref, beats), "n_beats": int(beats.size)}
+    return {
+        **rm.beat_scores(ref, beats),
+        **rm.tempo_scores(ref.bpm, bpm),
+        "bpm": bpm,
+        "octave": rm.tempo_octave(ref.bpm, bpm),
+        "offset_ms": rm.median_offset_ms(ref, beats),
+        "offbeat": rm.offbeat_share(ref, beats),
+        "n_beats": int(beats.size),
+    }
 
 
 def evaluate_item(item: Item, with_librosa: bool = True) -> dict:
@@ -87,10 +109,17 @@ def evaluate_item(item: Item, with_librosa: bool = True) -> dict:
     ours = _scores(ref, rhythm.beat_times_s, rhythm.bpm) | {
         "downbeat_f": rm.downbeat_f(ref, rhythm.downbeat_times_s),
         "down_pos": rm.downbeat_positions(ref, rhythm.downbeat_times_s),
-        "meter": rhythm.beats_per_bar, "confidence": rhythm.confidence,
-        "warnings": list(rhythm.warnings)}
-    row = {"id": item.id, "genre": item.genre, "ref_bpm": ref.bpm,
-           "ref_meter": rm.annotated_meter(ref), "ours": ours}
+        "meter": rhythm.beats_per_bar,
+        "confidence": rhythm.confidence,
+        "warnings": list(rhythm.warnings),
+    }
+    row = {
+        "id": item.id,
+        "genre": item.genre,
+        "ref_bpm": ref.bpm,
+        "ref_meter": rm.annotated_meter(ref),
+        "ours": ours,
+    }
     if with_librosa:
         from tools.eval.engine import run_librosa
 
@@ -111,10 +140,12 @@ def diagnostics(rows: list[dict]) -> dict:
             octaves[s["octave"]] = octaves.get(s["octave"], 0) + 1
         offsets = [s["offset_ms"] for s in rs if np.isfinite(s["offset_ms"])]
         offbeat = [s["offbeat"] for s in rs if np.isfinite(s["offbeat"])]
-        out[engine] = {"tempo_octaves": octaves,
-                       "median_offset_ms": float(np.median(offsets)) if offsets else None,
-                       "offbeat_share": float(np.mean(offbeat)) if offbeat else None,
-                       "no_beats": sum(s["n_beats"] == 0 for s in rs)}
+        out[engine] = {
+            "tempo_octaves": octaves,
+            "median_offset_ms": float(np.median(offsets)) if offsets else None,
+            "offbeat_share": float(np.mean(offbeat)) if offbeat else None,
+            "no_beats": sum(s["n_beats"] == 0 for s in rs),
+        }
     positions: dict[str, int] = {}
     meters: dict[str, int] = {}
     for r in rows:
@@ -133,15 +164,19 @@ def _mode_position(counts: dict[str, int]) -> str:
 
 
 def print_items(rows: list[dict]) -> None:
-    print(f"{'item':<28}{'genre':<11}{'ref bpm':>8}  {'F':>4} {'lib':>4}  {'CMLt':>4} {'dbF':>4}"
-          f"  {'bpm':>6} {'octave':>6} {'off ms':>6} {'offbt':>5} {'meter':>6} {'bar@':>4}")
+    print(
+        f"{'item':<28}{'genre':<11}{'ref bpm':>8}  {'F':>4} {'lib':>4}  {'CMLt':>4} {'dbF':>4}"
+        f"  {'bpm':>6} {'octave':>6} {'off ms':>6} {'offbt':>5} {'meter':>6} {'bar@':>4}"
+    )
     for r in rows:
         o, lb = r["ours"], r.get("librosa", {})
-        print(f"{r['id']:<28}{r['genre'][:10]:<11}{r['ref_bpm']:8.1f}  {o['f']:.2f} "
-              f"{fmt(lb.get('f'))}  {o['cmlt']:.2f} {fmt(o['downbeat_f'])}  {o['bpm']:6.1f} "
-              f"{o['octave']:>6} {o['offset_ms']:+6.1f} {o['offbeat']:5.2f} "
-              f"{r['ref_meter']}->{o['meter']:<3} {_mode_position(o['down_pos']):>4}"
-              + (f"  ! {'; '.join(o['warnings'])}" if o["warnings"] else ""))
+        print(
+            f"{r['id']:<28}{r['genre'][:10]:<11}{r['ref_bpm']:8.1f}  {o['f']:.2f} "
+            f"{fmt(lb.get('f'))}  {o['cmlt']:.2f} {fmt(o['downbeat_f'])}  {o['bpm']:6.1f} "
+            f"{o['octave']:>6} {o['offset_ms']:+6.1f} {o['offbeat']:5.2f} "
+            f"{r['ref_meter']}->{o['meter']:<3} {_mode_position(o['down_pos']):>4}"
+            + (f"  ! {'; '.join(o['warnings'])}" if o["warnings"] else "")
+        )
 
 
 def print_groups(agg: dict) -> None:
@@ -156,13 +191,14 @@ def print_groups(agg: dict) -> None:
 def targets_met(agg: dict) -> dict[str, bool | None]:
     overall = agg["overall"]
     met: dict[str, bool | None] = {
-        m: overall["ours"][m] is not None and overall["ours"][m] >= t for m, t in TARGETS.items()}
+        m: overall["ours"][m] is not None and overall["ours"][m] >= t for m, t in TARGETS.items()
+    }
     if "librosa" in overall:
         met["above_librosa_overall"] = overall["ours"]["f"] > overall["librosa"]["f"]
-        big = {g: v for g, v in agg.items()
-               if g != "overall" and v["ours"]["n"] >= MIN_GENRE_ITEMS}
-        met["above_librosa_every_genre"] = all(v["ours"]["f"] > v["librosa"]["f"]
-                                               for v in big.values())
+        big = {g: v for g, v in agg.items() if g != "overall" and v["ours"]["n"] >= MIN_GENRE_ITEMS}
+        met["above_librosa_every_genre"] = all(
+            v["ours"]["f"] > v["librosa"]["f"] for v in big.values()
+        )
     return met
 
 
@@ -178,8 +214,11 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         print(exc, file=sys.stderr)
         return 2
-    print(f"{len(items)} annotated recordings from {args.data}; first {rm.IGNORE_FIRST_S:g} s "
-          "of every item ignored", flush=True)
+    print(
+        f"{len(items)} annotated recordings from {args.data}; first {rm.IGNORE_FIRST_S:g} s "
+        "of every item ignored",
+        flush=True,
+    )
     cache_dir = None if args.no_librosa else _fresh_numba_cache(warm=True)
     try:
         with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
@@ -195,8 +234,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{engine}: " + ", ".join(f"{k} {v}" for k, v in d.items()))
     met = targets_met(agg)
     print("targets: " + ", ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in met.items()))
-    print(json.dumps({"data": str(args.data), "items": len(rows), "figures": agg,
-                      "diagnostics": diag, "targets_met": met}, sort_keys=True))
+    print(
+        json.dumps(
+            {
+                "data": str(args.data),
+                "items": len(rows),
+                "figures": agg,
+                "diagnostics": diag,
+                "targets_met": met,
+            },
+            sort_keys=True,
+        )
+    )
     return 0
 
 

@@ -4,6 +4,7 @@ Conventions as in the literature: beats (and downbeats) in the first 5 s are ign
 (``mir_eval.beat.trim_beats``); F-measure within ±70 ms, Cemgil (σ 40 ms), CMLt / AMLt; tempo
 Acc1 within 4 % of the reference, Acc2 within 4 % of ×1, ×2, ×½, ×3 or ×⅓ of it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -15,8 +16,15 @@ from tools.eval.metrics import F_WINDOW_S, TEMPO_TOLERANCE
 
 IGNORE_FIRST_S = 5.0
 ACC2_FACTORS = (1.0, 2.0, 0.5, 3.0, 1.0 / 3.0)
-OCTAVE_NAMES = {1.0: "x1", 2.0: "x2", 0.5: "x1/2", 3.0: "x3", 1.0 / 3.0: "x1/3",
-                1.5: "x3/2", 2.0 / 3.0: "x2/3"}
+OCTAVE_NAMES = {
+    1.0: "x1",
+    2.0: "x2",
+    0.5: "x1/2",
+    3.0: "x3",
+    1.0 / 3.0: "x1/3",
+    1.5: "x3/2",
+    2.0 / 3.0: "x2/3",
+}
 OFFBEAT_PHASE = (0.35, 0.65)
 """an estimated beat between these fractions of the annotated inter-beat interval is off-beat"""
 

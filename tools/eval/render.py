@@ -4,6 +4,7 @@ Each cached song is ``<name>-<hash>.wav`` (44.1 kHz, 16-bit mono) plus ``.beats.
 ``.downbeats.txt`` (one time in seconds a line). The hash covers the spec and the generator
 version, so changing either re-renders only what changed.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -61,8 +62,9 @@ def render_cached(spec: SongSpec, *, cache_dir: Path = CACHE_DIR) -> tuple[Path,
     """Render ``spec`` unless cached. Returns (audio, beats, downbeats) paths."""
     cache_dir.mkdir(parents=True, exist_ok=True)
     stem = cache_dir / f"{spec.name}-{_song_hash(spec)}"
-    wav, beats, downbeats = (Path(f"{stem}{ext}") for ext in
-                             (".wav", ".beats.txt", ".downbeats.txt"))
+    wav, beats, downbeats = (
+        Path(f"{stem}{ext}") for ext in (".wav", ".beats.txt", ".downbeats.txt")
+    )
     if not (wav.exists() and beats.exists() and downbeats.exists()):
         audio = synthesize(spec)
         tmp = Path(f"{stem}.tmp.wav")

@@ -1,11 +1,18 @@
 """Tables of the evaluation figures: per song class and overall, ours vs plain librosa."""
+
 from __future__ import annotations
 
 import numpy as np
 
 METRICS = ("f", "cemgil", "cmlt", "amlt", "downbeat_f", "tempo_ok")
-HEADERS = {"f": "beat F", "cemgil": "Cemgil", "cmlt": "CMLt", "amlt": "AMLt",
-           "downbeat_f": "downbeat F", "tempo_ok": "tempo ±4%"}
+HEADERS = {
+    "f": "beat F",
+    "cemgil": "Cemgil",
+    "cmlt": "CMLt",
+    "amlt": "AMLt",
+    "downbeat_f": "downbeat F",
+    "tempo_ok": "tempo ±4%",
+}
 
 
 def _mean(rows: list[dict], engine: str, metric: str) -> float | None:
@@ -14,15 +21,18 @@ def _mean(rows: list[dict], engine: str, metric: str) -> float | None:
     return float(np.mean(values)) if values else None
 
 
-def aggregate(rows: list[dict], *, metrics: tuple[str, ...] = METRICS,
-              group_key: str = "class") -> dict[str, dict[str, dict[str, float | None]]]:
+def aggregate(
+    rows: list[dict], *, metrics: tuple[str, ...] = METRICS, group_key: str = "class"
+) -> dict[str, dict[str, dict[str, float | None]]]:
     """{group: {engine: {metric: mean, 'n': items}}} for every ``group_key`` and 'overall'."""
     groups = {"overall": rows}
     for r in rows:
         groups.setdefault(r[group_key], []).append(r)
     engines = [e for e in ("ours", "librosa") if any(e in r for r in rows)]
-    return {g: {e: {m: _mean(rs, e, m) for m in metrics} | {"n": len(rs)} for e in engines}
-            for g, rs in groups.items()}
+    return {
+        g: {e: {m: _mean(rs, e, m) for m in metrics} | {"n": len(rs)} for e in engines}
+        for g, rs in groups.items()
+    }
 
 
 def fmt(v: float | None) -> str:
@@ -37,10 +47,12 @@ def _cell(ours: float | None, theirs: float | None) -> str:
 def _print_song_lines(rows: list[dict]) -> None:
     for r in rows:
         o, lb = r["ours"], r.get("librosa", {})
-        print(f"  {r['song']:<22} ref {r['ref_bpm']:6.1f}  ours F {o['f']:.2f} bpm {o['bpm']:6.1f}"
-              f" off {o['offset_ms']:+5.1f}ms db {o['downbeat_f']:.2f} m{o['meter']}"
-              f" | librosa F {lb.get('f', float('nan')):.2f} bpm {lb.get('bpm', float('nan')):6.1f}"
-              f" off {lb.get('offset_ms', float('nan')):+5.1f}ms")
+        print(
+            f"  {r['song']:<22} ref {r['ref_bpm']:6.1f}  ours F {o['f']:.2f} bpm {o['bpm']:6.1f}"
+            f" off {o['offset_ms']:+5.1f}ms db {o['downbeat_f']:.2f} m{o['meter']}"
+            f" | librosa F {lb.get('f', float('nan')):.2f} bpm {lb.get('bpm', float('nan')):6.1f}"
+            f" off {lb.get('offset_ms', float('nan')):+5.1f}ms"
+        )
 
 
 def print_report(rows: list[dict], *, verbose: bool, targets: dict[str, float]) -> dict:
@@ -57,7 +69,10 @@ def print_report(rows: list[dict], *, verbose: bool, targets: dict[str, float]) 
     overall = agg["overall"]["ours"]
     met = {m: overall[m] is not None and overall[m] >= t for m, t in targets.items()}
     lib_classes = {g: v for g, v in agg.items() if "librosa" in v}
-    met["never_below_librosa"] = all(v["ours"]["f"] >= v["librosa"]["f"] - 1e-9
-                                     for v in lib_classes.values()) if lib_classes else None
+    met["never_below_librosa"] = (
+        all(v["ours"]["f"] >= v["librosa"]["f"] - 1e-9 for v in lib_classes.values())
+        if lib_classes
+        else None
+    )
     print("targets: " + ", ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in met.items()))
     return {"figures": agg, "targets_met": met}

@@ -3,6 +3,7 @@
 Usage: ``python -m tools.eval.run [--jobs N] [--only SUBSTRING] [--no-librosa]``.
 The last line printed is one JSON object with every figure.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,8 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from tools.eval.corpus import CORPUS, SongSpec
-from tools.eval.metrics import (beat_scores, downbeat_f, mean_offset_s, reference_tempo,
-                                tempo_ok)
+from tools.eval.metrics import beat_scores, downbeat_f, mean_offset_s, reference_tempo, tempo_ok
 from tools.eval.render import render_cached
 from tools.eval.report import print_report
 
@@ -37,17 +37,28 @@ def evaluate_song(spec: SongSpec, with_librosa: bool = True) -> dict:
     ref, ref_down = _load_events(beats_txt), _load_events(downbeats_txt)
     ref_bpm = reference_tempo(ref)
     ours = run_ours(wav)
-    row = {"song": spec.name, "class": spec.klass, "ref_bpm": ref_bpm, "ours": {
-        **beat_scores(ref, ours.beat_times_s),
-        "downbeat_f": downbeat_f(ref_down, ours.downbeat_times_s),
-        "tempo_ok": tempo_ok(ref_bpm, ours.bpm), "bpm": ours.bpm,
-        "offset_ms": 1000 * mean_offset_s(ref, ours.beat_times_s),
-        "meter": ours.beats_per_bar}}
+    row = {
+        "song": spec.name,
+        "class": spec.klass,
+        "ref_bpm": ref_bpm,
+        "ours": {
+            **beat_scores(ref, ours.beat_times_s),
+            "downbeat_f": downbeat_f(ref_down, ours.downbeat_times_s),
+            "tempo_ok": tempo_ok(ref_bpm, ours.bpm),
+            "bpm": ours.bpm,
+            "offset_ms": 1000 * mean_offset_s(ref, ours.beat_times_s),
+            "meter": ours.beats_per_bar,
+        },
+    }
     if with_librosa:
         lb, lbpm = run_librosa(wav)
-        row["librosa"] = {**beat_scores(ref, lb), "downbeat_f": None,
-                          "tempo_ok": tempo_ok(ref_bpm, lbpm), "bpm": lbpm,
-                          "offset_ms": 1000 * mean_offset_s(ref, lb)}
+        row["librosa"] = {
+            **beat_scores(ref, lb),
+            "downbeat_f": None,
+            "tempo_ok": tempo_ok(ref_bpm, lbpm),
+            "bpm": lbpm,
+            "offset_ms": 1000 * mean_offset_s(ref, lb),
+        }
     return row
 
 

@@ -5,13 +5,20 @@ log(lag / P[t])**2)`` with lags in ``[P/2, 2P]``. Every predecessor lies at leas
 back, so a block of ``P/2`` consecutive frames depends only on frames before the block and is
 solved in one vectorised step: ~2 steps per beat instead of one Python iteration per frame.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 
-def _solve_block(score: np.ndarray, back: np.ndarray, onset: np.ndarray, period: np.ndarray,
-                 t0: int, tightness: float) -> int:
+def _solve_block(
+    score: np.ndarray,
+    back: np.ndarray,
+    onset: np.ndarray,
+    period: np.ndarray,
+    t0: int,
+    tightness: float,
+) -> int:
     """Fill ``score`` / ``back`` for one block starting at ``t0``; returns the block length."""
     p = float(period[t0])
     lo, hi = max(1, int(np.floor(0.5 * p))), int(np.ceil(2.0 * p))
@@ -28,8 +35,9 @@ def _solve_block(score: np.ndarray, back: np.ndarray, onset: np.ndarray, period:
     return t.size
 
 
-def cumulative_score(onset: np.ndarray, period: np.ndarray, *,
-                     tightness: float) -> tuple[np.ndarray, np.ndarray]:
+def cumulative_score(
+    onset: np.ndarray, period: np.ndarray, *, tightness: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Best cumulative beat-sequence score ending at each frame.
 
     Parameters
@@ -79,7 +87,7 @@ def trim_weak_edges(beats: np.ndarray, strength: np.ndarray, *, rel: float) -> n
         return keep
     strong = np.flatnonzero(strength >= rel * np.median(strength))
     if strong.size:
-        keep[strong[0]: strong[-1] + 1] = True
+        keep[strong[0] : strong[-1] + 1] = True
     return keep
 
 
@@ -103,8 +111,9 @@ def alternation(accent: np.ndarray) -> tuple[float, int]:
     return (min(even, odd) / strong if strong > 0 else 1.0), int(odd > even)
 
 
-def _peaks_between(env: np.ndarray, frames: np.ndarray, num: int, den: int, *,
-                   radius_div: int) -> np.ndarray:
+def _peaks_between(
+    env: np.ndarray, frames: np.ndarray, num: int, den: int, *, radius_div: int
+) -> np.ndarray:
     """Frame of the envelope peak near ``num / den`` of each inter-beat interval, within
     ``interval // radius_div`` (at least one frame), shape (n_beats - 1,)."""
     ibi = np.diff(frames)
@@ -116,7 +125,9 @@ def _peaks_between(env: np.ndarray, frames: np.ndarray, num: int, den: int, *,
     return idx[np.arange(centre.size), np.argmax(vals, axis=1)]
 
 
-def midpoint_ratio(env: np.ndarray, frames: np.ndarray, accent: np.ndarray) -> tuple[float, np.ndarray]:
+def midpoint_ratio(
+    env: np.ndarray, frames: np.ndarray, accent: np.ndarray
+) -> tuple[float, np.ndarray]:
     """Accent half way between beats relative to the beats, and those midpoint frames.
 
     A ratio near 1 means the pulse is half too slow. Midpoints snap to the envelope peak
@@ -127,8 +138,9 @@ def midpoint_ratio(env: np.ndarray, frames: np.ndarray, accent: np.ndarray) -> t
     return ratio, snapped
 
 
-def subdivision(env: np.ndarray, frames: np.ndarray, *, triple_ratio: float = 1.3,
-                min_share: float = 0.2) -> int:
+def subdivision(
+    env: np.ndarray, frames: np.ndarray, *, triple_ratio: float = 1.3, min_share: float = 0.2
+) -> int:
     """3 when the onsets between beats fall at thirds of the beat, else 2.
 
     Compares the envelope peak at half of each inter-beat interval with the stronger of the
@@ -138,8 +150,10 @@ def subdivision(env: np.ndarray, frames: np.ndarray, *, triple_ratio: float = 1.
     """
     if frames.size < 4:
         return 2
-    near = {f: env[_peaks_between(env, frames, *f, radius_div=20)] for f in ((0, 1), (1, 2),
-                                                                             (1, 3), (2, 3))}
+    near = {
+        f: env[_peaks_between(env, frames, *f, radius_div=20)]
+        for f in ((0, 1), (1, 2), (1, 3), (2, 3))
+    }
     beats, half = float(near[0, 1].mean()), float(near[1, 2].mean())
     thirds = float(np.maximum(near[1, 3], near[2, 3]).mean())
     return 3 if thirds > triple_ratio * half and thirds >= min_share * beats else 2

@@ -7,14 +7,21 @@ whose best phase stands out most, and the phase is tracked beat by beat with a V
 that may re-align (a beat the tracker dropped or inserted, a bar of another length) only when
 the evidence for the new phase outweighs a fixed jump cost.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
 
 import numpy as np
 
-FEATURE_WEIGHTS = {"chroma_bar": 1.0, "chroma_beat": 0.5, "low_onset": 0.5, "low_accent": 0.5,
-                   "backbeat": -0.5, "level_rise": 0.3}
+FEATURE_WEIGHTS = {
+    "chroma_bar": 1.0,
+    "chroma_beat": 0.5,
+    "low_onset": 0.5,
+    "low_accent": 0.5,
+    "backbeat": -0.5,
+    "level_rise": 0.3,
+}
 """votes of the per-beat features: harmony counts most (chords change on the bar line in most
 music), then the kick / bass hit (log flux and linear low-band rise), then section entries.
 Onsets above the low band (snare, clap, hi-hat) vote *against*: in real recordings they mark
@@ -147,8 +154,9 @@ def downbeat_likeness(features: dict[str, np.ndarray]) -> np.ndarray:
     return np.asarray(total, dtype=np.float64)
 
 
-def meter_and_phase(likeness: np.ndarray, *,
-                    meters: tuple[int, ...] | None = None) -> tuple[int, int, float]:
+def meter_and_phase(
+    likeness: np.ndarray, *, meters: tuple[int, ...] | None = None
+) -> tuple[int, int, float]:
     """Best (beats_per_bar, phase of the first downbeat, contrast) for one fixed phase.
 
     Contrast is the mean likeness on the chosen downbeats minus the mean elsewhere; it is
@@ -179,8 +187,9 @@ def _halves_alike(likeness: np.ndarray, phase: int) -> bool:
     return abs(a - b) <= TWO_FOUR_SPREAD * max(0.5 * (a + b) - rest, 1e-9)
 
 
-def bar_positions(likeness: np.ndarray, beats_per_bar: int, *,
-                  jump_cost: float = PHASE_JUMP_COST) -> np.ndarray:
+def bar_positions(
+    likeness: np.ndarray, beats_per_bar: int, *, jump_cost: float = PHASE_JUMP_COST
+) -> np.ndarray:
     """Position of every beat in its bar (0 = downbeat), shape (n_beats,), by Viterbi.
 
     Positions advance by one each beat (mod ``beats_per_bar``); re-aligning to any other

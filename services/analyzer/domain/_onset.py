@@ -1,4 +1,5 @@
 """Onset-strength kernels: a mel-like band filterbank, log compression and spectral flux."""
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -21,8 +22,9 @@ def _mel_to_hz(m: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=8)
-def band_filterbank(sr: int, n_fft: int, n_bands: int, fmin_hz: float,
-                    fmax_hz: float) -> tuple[np.ndarray, np.ndarray]:
+def band_filterbank(
+    sr: int, n_fft: int, n_bands: int, fmin_hz: float, fmax_hz: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Triangular mel-spaced filters.
 
     Returns
@@ -31,8 +33,9 @@ def band_filterbank(sr: int, n_fft: int, n_bands: int, fmin_hz: float,
     centres_hz : np.ndarray, shape (n_bands,)
     """
     freqs = np.linspace(0.0, sr / 2, 1 + n_fft // 2)
-    edges = _mel_to_hz(np.linspace(_hz_to_mel(np.array(fmin_hz)), _hz_to_mel(np.array(fmax_hz)),
-                                   n_bands + 2))
+    edges = _mel_to_hz(
+        np.linspace(_hz_to_mel(np.array(fmin_hz)), _hz_to_mel(np.array(fmax_hz)), n_bands + 2)
+    )
     lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
     # widen the narrow low bands to at least one FFT bin so none is empty
     half = np.maximum(mid - lo, sr / n_fft)

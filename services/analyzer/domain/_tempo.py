@@ -3,6 +3,7 @@
 The tempo path may drift slowly (ramps) and may jump at a fixed cost (sudden changes); the
 result is a beat period for every frame, which guides the beat tracker.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -66,8 +67,9 @@ def log_normal_prior(bpms: np.ndarray, *, centre_bpm: float, octaves: float) -> 
     return np.exp(-0.5 * (np.log2(bpms / centre_bpm) / octaves) ** 2)
 
 
-def viterbi_path(score: np.ndarray, *, per_octave: int, drift_cost: float,
-                 jump_cost: float) -> np.ndarray:
+def viterbi_path(
+    score: np.ndarray, *, per_octave: int, drift_cost: float, jump_cost: float
+) -> np.ndarray:
     """Best tempo-state path through ``score`` (n_windows, n_tempi), shape (n_windows,).
 
     A step of ``d`` states between neighbouring windows costs ``drift_cost * d / per_octave``

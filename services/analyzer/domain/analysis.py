@@ -5,10 +5,12 @@ process can analyse and another build the Genesis Map later. Curves are quantise
 the precision the artefact stores, so a map built in-process and one built from the artefact are
 byte-identical.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -53,18 +55,24 @@ class Analysis:
         """A JSON-compatible dict (lists, floats, strings) of everything but ``timbre_db``."""
         r, f = self.rhythm, self.features
         return {
-            "kind": ARTIFACT_KIND, "version": ARTIFACT_VERSION,
-            "duration_s": self.duration_s, "source": dict(self.source), "config": dict(self.config),
+            "kind": ARTIFACT_KIND,
+            "version": ARTIFACT_VERSION,
+            "duration_s": self.duration_s,
+            "source": dict(self.source),
+            "config": dict(self.config),
             "warnings": list(self.warnings),
             "rhythm": {
                 **{k: _list(getattr(r, k)) for k in _RHYTHM_ARRAYS},
-                "bpm": r.bpm, "beats_per_bar": r.beats_per_bar, "confidence": r.confidence,
+                "bpm": r.bpm,
+                "beats_per_bar": r.beats_per_bar,
+                "confidence": r.confidence,
                 "beat_division": r.beat_division,
                 "warnings": list(r.warnings),
             },
             "features": {
                 **{k: _list(getattr(f, k)) for k in _FEATURE_ARRAYS},
-                "frame_rate_hz": f.frame_rate_hz, "series_rate_hz": f.series_rate_hz,
+                "frame_rate_hz": f.frame_rate_hz,
+                "series_rate_hz": f.series_rate_hz,
                 "dynamic_range_db": f.dynamic_range_db,
             },
             "sections": [[s.start_s, s.end_s, s.label, s.energy] for s in self.sections],
@@ -80,20 +88,31 @@ class Analysis:
             r, f = document["rhythm"], document["features"]
             rhythm = Rhythm(
                 **{k: np.asarray(r[k], dtype=np.float64) for k in _RHYTHM_ARRAYS},
-                bpm=float(r["bpm"]), beats_per_bar=int(r["beats_per_bar"]),
-                confidence=float(r["confidence"]), warnings=tuple(r["warnings"]),
+                bpm=float(r["bpm"]),
+                beats_per_bar=int(r["beats_per_bar"]),
+                confidence=float(r["confidence"]),
+                warnings=tuple(r["warnings"]),
                 beat_division=int(r.get("beat_division", 2)),  # absent before compound meters
             )
             features = Features(
                 **{k: np.asarray(f[k], dtype=np.float64) for k in _FEATURE_ARRAYS},
-                frame_rate_hz=float(f["frame_rate_hz"]), series_rate_hz=float(f["series_rate_hz"]),
-                dynamic_range_db=float(f["dynamic_range_db"]), timbre_db=np.zeros((0, N_MEL)),
+                frame_rate_hz=float(f["frame_rate_hz"]),
+                series_rate_hz=float(f["series_rate_hz"]),
+                dynamic_range_db=float(f["dynamic_range_db"]),
+                timbre_db=np.zeros((0, N_MEL)),
             )
-            sections = tuple(Section(float(a), float(b), str(lab), float(e)) for a, b, lab, e in document["sections"])
+            sections = tuple(
+                Section(float(a), float(b), str(lab), float(e))
+                for a, b, lab, e in document["sections"]
+            )
             return cls(
-                duration_s=float(document["duration_s"]), rhythm=rhythm, features=features,
-                sections=sections, drops_s=np.asarray(document["drops_s"], dtype=np.float64),
-                source=dict(document["source"]), config=dict(document["config"]),
+                duration_s=float(document["duration_s"]),
+                rhythm=rhythm,
+                features=features,
+                sections=sections,
+                drops_s=np.asarray(document["drops_s"], dtype=np.float64),
+                source=dict(document["source"]),
+                config=dict(document["config"]),
                 warnings=tuple(document["warnings"]),
             )
         except (KeyError, TypeError, ValueError) as exc:
@@ -102,13 +121,31 @@ class Analysis:
 
 _RHYTHM_ARRAYS = ("beat_times_s", "beat_strength", "local_bpm", "downbeat_times_s")
 _FEATURE_ARRAYS = (
-    "bass", "mids", "highs", "loudness_db", "centroid_hz", "flux", "rolloff_hz",
-    "onset_times_s", "onset_strength",
+    "bass",
+    "mids",
+    "highs",
+    "loudness_db",
+    "centroid_hz",
+    "flux",
+    "rolloff_hz",
+    "onset_times_s",
+    "onset_strength",
 )
 _DECIMALS = {  # what the artefact keeps: 0.1 ms for times, 1e-4 for 0..1 curves, 0.01 dB, 0.1 Hz
-    "beat_times_s": 4, "downbeat_times_s": 4, "onset_times_s": 4, "drops_s": 4,
-    "beat_strength": 4, "local_bpm": 2, "bass": 4, "mids": 4, "highs": 4, "flux": 4,
-    "onset_strength": 4, "loudness_db": 2, "centroid_hz": 1, "rolloff_hz": 1,
+    "beat_times_s": 4,
+    "downbeat_times_s": 4,
+    "onset_times_s": 4,
+    "drops_s": 4,
+    "beat_strength": 4,
+    "local_bpm": 2,
+    "bass": 4,
+    "mids": 4,
+    "highs": 4,
+    "flux": 4,
+    "onset_strength": 4,
+    "loudness_db": 2,
+    "centroid_hz": 1,
+    "rolloff_hz": 1,
 }
 
 
@@ -121,7 +158,11 @@ def _quantise(x: np.ndarray, name: str) -> np.ndarray:
 
 
 def analyze_file(
-    source: Source, *, progress: Progress | None = None, max_duration_s: float = MAX_DURATION_S, **options: Any
+    source: Source,
+    *,
+    progress: Progress | None = None,
+    max_duration_s: float = MAX_DURATION_S,
+    **options: Any,
 ) -> Analysis:
     """Decode ``source`` (bytes or path) and analyse it; see ``decode`` and ``analyze``."""
     _report(progress, "decode")
@@ -159,16 +200,24 @@ def analyze(
     rhythm = _quantised_rhythm(detect_rhythm(spec, **(rhythm_options or {})))
     _report(progress, "features")
     features = _quantised_features(
-        compute_features(spec, duration_s=duration_s, frame_rate_hz=frame_rate_hz, series_rate_hz=series_rate_hz)
+        compute_features(
+            spec, duration_s=duration_s, frame_rate_hz=frame_rate_hz, series_rate_hz=series_rate_hz
+        )
     )
     del spec
     _report(progress, "sections")
     sections, drops = detect_sections(features, rhythm, duration_s=duration_s)
     analysis = Analysis(
-        duration_s=duration_s, rhythm=rhythm, features=features, sections=tuple(sections),
+        duration_s=duration_s,
+        rhythm=rhythm,
+        features=features,
+        sections=tuple(sections),
         drops_s=_quantise(drops, "drops_s"),
-        source={"source_sr": audio.source_sr, "source_channels": audio.source_channels,
-                "source_format": audio.source_format},
+        source={
+            "source_sr": audio.source_sr,
+            "source_channels": audio.source_channels,
+            "source_format": audio.source_format,
+        },
         config=_config(audio.sr, frame_rate_hz, series_rate_hz, rhythm_options),
         warnings=_warnings(features, rhythm),
     )
@@ -184,8 +233,10 @@ def _report(progress: Progress | None, stage: str, percent: float | None = None)
 def _quantised_rhythm(r: Rhythm) -> Rhythm:
     return Rhythm(
         **{k: _quantise(getattr(r, k), k) for k in _RHYTHM_ARRAYS},
-        bpm=round(float(r.bpm), 3), beats_per_bar=int(r.beats_per_bar),
-        confidence=round(float(r.confidence), 4), warnings=tuple(r.warnings),
+        bpm=round(float(r.bpm), 3),
+        beats_per_bar=int(r.beats_per_bar),
+        confidence=round(float(r.confidence), 4),
+        warnings=tuple(r.warnings),
         beat_division=int(r.beat_division),
     )
 
@@ -193,15 +244,24 @@ def _quantised_rhythm(r: Rhythm) -> Rhythm:
 def _quantised_features(f: Features) -> Features:
     return Features(
         **{k: _quantise(getattr(f, k), k) for k in _FEATURE_ARRAYS},
-        frame_rate_hz=f.frame_rate_hz, series_rate_hz=f.series_rate_hz,
-        dynamic_range_db=round(float(f.dynamic_range_db), 2), timbre_db=f.timbre_db,
+        frame_rate_hz=f.frame_rate_hz,
+        series_rate_hz=f.series_rate_hz,
+        dynamic_range_db=round(float(f.dynamic_range_db), 2),
+        timbre_db=f.timbre_db,
     )
 
 
-def _config(sr: int, frame_rate_hz: float, series_rate_hz: float, rhythm_options: dict | None) -> dict[str, Any]:
+def _config(
+    sr: int, frame_rate_hz: float, series_rate_hz: float, rhythm_options: dict | None
+) -> dict[str, Any]:
     return {
-        "engine": ENGINE, "engine_version": ENGINE_VERSION, "sr": sr, "n_fft": N_FFT,
-        "hop_length": HOP_LENGTH, "frame_rate_hz": frame_rate_hz, "series_rate_hz": series_rate_hz,
+        "engine": ENGINE,
+        "engine_version": ENGINE_VERSION,
+        "sr": sr,
+        "n_fft": N_FFT,
+        "hop_length": HOP_LENGTH,
+        "frame_rate_hz": frame_rate_hz,
+        "series_rate_hz": series_rate_hz,
         "rhythm_options": dict(rhythm_options or {}),
     }
 

@@ -5,6 +5,7 @@ The header is checked before anything is decoded (a 3-hour file is refused at on
 then read in blocks, mixed down and resampled with soxr block by block, so peak memory is the
 output plus one block whatever the source rate and channel count.
 """
+
 from __future__ import annotations
 
 import io
@@ -24,7 +25,10 @@ _BLOCK_FRAMES = 1 << 17
 _INT16_SUBTYPES = frozenset({"PCM_16", "PCM_S8", "PCM_U8"})
 _MAGIC = (b"RIFF", b"RF64", b"fLaC", b"OggS", b"ID3", b"FORM", b"\xff\xfb", b"\xff\xf3")
 _TRUNCATION_HINTS = (  # phrases of libsndfile's log for a cut-off WAV/AIFF and Ogg stream
-    "should be", "ended unexpectedly", "lacks an end-of-stream", "Junk after the last page",
+    "should be",
+    "ended unexpectedly",
+    "lacks an end-of-stream",
+    "Junk after the last page",
 )
 
 Source = bytes | bytearray | memoryview | str | os.PathLike
@@ -68,13 +72,17 @@ def decode(
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
         if head.startswith(_MAGIC):
             raise Truncated(f"the audio header is incomplete or corrupt ({_reason(exc)})") from None
-        raise NotAudio("not a readable audio file (WAV, FLAC, OGG/Vorbis or MP3 expected)") from None
+        raise NotAudio(
+            "not a readable audio file (WAV, FLAC, OGG/Vorbis or MP3 expected)"
+        ) from None
     with snd:
         _check_header(snd, min_duration_s=min_duration_s, max_duration_s=max_duration_s)
         samples = _read_mono_resampled(snd, sr=sr, max_duration_s=max_duration_s)
         audio = Audio(samples, sr, snd.samplerate, snd.channels, snd.format)
     if audio.duration_s < min_duration_s:
-        raise TooShort(f"audio lasts {audio.duration_s:.2f} s; at least {min_duration_s:g} s needed")
+        raise TooShort(
+            f"audio lasts {audio.duration_s:.2f} s; at least {min_duration_s:g} s needed"
+        )
     return audio
 
 
@@ -107,7 +115,9 @@ def _check_header(snd: sf.SoundFile, *, min_duration_s: float, max_duration_s: f
         raise Empty("the file holds no audio frames")
     duration_s = snd.frames / snd.samplerate
     if duration_s > max_duration_s:
-        raise TooLong(f"audio lasts {duration_s / 60:.1f} min; the maximum is {max_duration_s / 60:g} min")
+        raise TooLong(
+            f"audio lasts {duration_s / 60:.1f} min; the maximum is {max_duration_s / 60:g} min"
+        )
     if _header_says_truncated(snd):
         raise Truncated("the file is shorter than its header announces (truncated upload?)")
     if duration_s < min_duration_s:
@@ -118,7 +128,7 @@ def _header_says_truncated(snd: sf.SoundFile) -> bool:
     """libsndfile notes a data chunk longer than the file (``should be``) in its log."""
     try:
         log = snd.extra_info
-    except Exception:  # noqa: BLE001 - the log is advisory only
+    except Exception:
         return False
     return any(hint in log for hint in _TRUNCATION_HINTS)
 
@@ -127,7 +137,11 @@ def _read_mono_resampled(snd: sf.SoundFile, *, sr: int, max_duration_s: float) -
     """Read block by block, mix down to mono and resample; shape (n,), float32."""
     dtype = "int16" if snd.subtype in _INT16_SUBTYPES else "float32"
     scale = np.float32((1.0 / 32768.0 if dtype == "int16" else 1.0) / snd.channels)
-    resampler = None if snd.samplerate == sr else soxr.ResampleStream(snd.samplerate, sr, 1, dtype="float32")
+    resampler = (
+        None
+        if snd.samplerate == sr
+        else soxr.ResampleStream(snd.samplerate, sr, 1, dtype="float32")
+    )
     max_frames = int(max_duration_s * snd.samplerate * 1.02) + _BLOCK_FRAMES
     chunks: list[np.ndarray] = []
     n_read = 0

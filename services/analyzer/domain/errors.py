@@ -4,6 +4,7 @@ Every error carries a stable machine ``code`` (for events, HTTP problem document
 a human message naming the problem. Silence is *not* an error: it yields a valid map flagged
 ``warning``.
 """
+
 from __future__ import annotations
 
 
@@ -61,6 +62,7 @@ class NonFinite(AnalysisError):
 
 
 ERROR_CODES: dict[str, type[AnalysisError]] = {
-    cls.code: cls for cls in (AnalysisError, NotAudio, Truncated, Empty, TooShort, TooLong, NonFinite)
+    cls.code: cls
+    for cls in (AnalysisError, NotAudio, Truncated, Empty, TooShort, TooLong, NonFinite)
 }
 """Every error class by its code."""

@@ -5,6 +5,7 @@ normalised 0..1 over a ``env_range_db`` window below each band's loud (99th-perc
 Curves are resampled from the STFT frame rate by a centred box average, so value ``i`` describes
 the time ``i / rate`` seconds.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -87,22 +88,34 @@ def compute_features(
     band_ms = box_resample(stats["band_ms"], src_rate=src, dst_rate=frame_rate_hz, n_out=n_env)
     total_db = _to_db(band_ms.sum(axis=1))
     bands = _normalise_db(_to_db(band_ms), range_db=env_range_db, total_db=total_db)
-    loud = _to_db(box_resample(stats["total_ms"], src_rate=src, dst_rate=series_rate_hz, n_out=n_ser))
+    loud = _to_db(
+        box_resample(stats["total_ms"], src_rate=src, dst_rate=series_rate_hz, n_out=n_ser)
+    )
     flux_full = _log_flux(stats["mel_db"])
     onset_t, onset_s = _onset_peaks(flux_full, frame_rate_hz=src)
     series = box_resample(
         np.column_stack([stats["centroid"], flux_full, stats["rolloff"]]),
-        src_rate=src, dst_rate=series_rate_hz, n_out=n_ser,
+        src_rate=src,
+        dst_rate=series_rate_hz,
+        n_out=n_ser,
     )
-    timbre = _to_db(box_resample(stats["mel_ms"], src_rate=src, dst_rate=series_rate_hz, n_out=n_ser))
+    timbre = _to_db(
+        box_resample(stats["mel_ms"], src_rate=src, dst_rate=series_rate_hz, n_out=n_ser)
+    )
     return Features(
         frame_rate_hz=float(frame_rate_hz),
-        bass=bands[:, 0], mids=bands[:, 1], highs=bands[:, 2],
+        bass=bands[:, 0],
+        mids=bands[:, 1],
+        highs=bands[:, 2],
         series_rate_hz=float(series_rate_hz),
         loudness_db=np.minimum(loud, 0.0),
         dynamic_range_db=_dynamic_range(loud),
-        centroid_hz=series[:, 0], flux=_unit_scale(series[:, 1]), rolloff_hz=series[:, 2],
-        onset_times_s=onset_t, onset_strength=onset_s, timbre_db=timbre,
+        centroid_hz=series[:, 0],
+        flux=_unit_scale(series[:, 1]),
+        rolloff_hz=series[:, 2],
+        onset_times_s=onset_t,
+        onset_strength=onset_s,
+        timbre_db=timbre,
     )
 
 
@@ -120,14 +133,17 @@ def _frame_stats(spec: Spectrogram, *, rolloff_percent: float) -> dict[str, np.n
     pw = np.empty((mag.shape[0], w_pow.shape[1]), dtype=np.float32)
     mw = np.empty((mag.shape[0], 2), dtype=np.float32)
     for start in range(0, mag.shape[0], _CHUNK):
-        chunk = mag[start:start + _CHUNK]
-        np.matmul(chunk * chunk, w_pow, out=pw[start:start + _CHUNK])
-        np.matmul(chunk, w_mag, out=mw[start:start + _CHUNK])
+        chunk = mag[start : start + _CHUNK]
+        np.matmul(chunk * chunk, w_pow, out=pw[start : start + _CHUNK])
+        np.matmul(chunk, w_mag, out=mw[start : start + _CHUNK])
     pw *= to_ms
-    mel_ms = pw[:, 3:3 + n_mel]
-    cum = pw[:, 3 + n_mel:]
+    mel_ms = pw[:, 3 : 3 + n_mel]
+    cum = pw[:, 3 + n_mel :]
     return {
-        "band_ms": pw[:, :3], "total_ms": cum[:, -1], "mel_ms": mel_ms, "mel_db": _to_db(mel_ms),
+        "band_ms": pw[:, :3],
+        "total_ms": cum[:, -1],
+        "mel_ms": mel_ms,
+        "mel_db": _to_db(mel_ms),
         "centroid": np.where(mw[:, 1] > 1e-6, mw[:, 0] / np.maximum(mw[:, 1], 1e-6), 0.0),
         "rolloff": _rolloff(cum, freqs, rolloff_percent),
     }
@@ -157,7 +173,9 @@ def _rolloff(cum: np.ndarray, freqs: np.ndarray, percent: float) -> np.ndarray:
     """Interpolated frequency where cumulative power reaches ``percent`` of the total, Hz."""
     target = cum[:, -1:] * np.float32(percent)
     j = np.argmax(cum >= target, axis=1)
-    upper_f = freqs[np.append(np.arange(_CUM_STEP - 1, freqs.shape[0] - 1, _CUM_STEP), freqs.shape[0] - 1)]
+    upper_f = freqs[
+        np.append(np.arange(_CUM_STEP - 1, freqs.shape[0] - 1, _CUM_STEP), freqs.shape[0] - 1)
+    ]
     lower_f = np.concatenate([[0.0], upper_f[:-1]])
     rows = np.arange(cum.shape[0])
     below = np.where(j > 0, cum[rows, np.maximum(j - 1, 0)], 0.0)
@@ -168,7 +186,9 @@ def _rolloff(cum: np.ndarray, freqs: np.ndarray, percent: float) -> np.ndarray:
 
 def _to_db(mean_square: np.ndarray) -> np.ndarray:
     """Mean square → dBFS (full-scale sine = 0 dB), floored at ``FLOOR_DB``; float32."""
-    return np.maximum(10.0 * np.log10(np.maximum(2.0 * mean_square, 1e-12)), FLOOR_DB).astype(np.float32)
+    return np.maximum(10.0 * np.log10(np.maximum(2.0 * mean_square, 1e-12)), FLOOR_DB).astype(
+        np.float32
+    )
 
 
 def _normalise_db(level_db: np.ndarray, *, range_db: float, total_db: np.ndarray) -> np.ndarray:
@@ -192,7 +212,11 @@ def _log_flux(mel_db: np.ndarray) -> np.ndarray:
 def _unit_scale(x: np.ndarray) -> np.ndarray:
     """Scale by the 99th percentile and clip to 0..1 (all zeros stays all zeros)."""
     ref = float(np.percentile(x, 99)) if x.size else 0.0
-    return np.zeros_like(x, dtype=np.float32) if ref <= 1e-9 else np.clip(x / ref, 0, 1).astype(np.float32)
+    return (
+        np.zeros_like(x, dtype=np.float32)
+        if ref <= 1e-9
+        else np.clip(x / ref, 0, 1).astype(np.float32)
+    )
 
 
 def _onset_peaks(flux: np.ndarray, *, frame_rate_hz: float) -> tuple[np.ndarray, np.ndarray]:
@@ -203,7 +227,9 @@ def _onset_peaks(flux: np.ndarray, *, frame_rate_hz: float) -> tuple[np.ndarray,
     w_max, w_avg = max(1, round(0.03 * frame_rate_hz)), max(1, round(0.1 * frame_rate_hz))
     local_max = _sliding(strength, w_max, np.max)
     local_avg = _sliding(strength, w_avg, np.mean)
-    peaks = np.flatnonzero((strength == local_max) & (strength > local_avg + 0.07) & (strength > 0.1))
+    peaks = np.flatnonzero(
+        (strength == local_max) & (strength > local_avg + 0.07) & (strength > 0.1)
+    )
     return peaks / frame_rate_hz, strength[peaks]
 
 

@@ -5,10 +5,11 @@ values rounded to 3 decimals. ``global_metrics.f_measure``/``cemgil`` are measur
 when reference beats are given; otherwise they are a self-consistency estimate (see
 ``self_consistency``) and ``metadata.analysis_config.metrics_source`` says which.
 """
+
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -59,9 +60,12 @@ def build_map(
     document = {
         "metadata": _metadata(analysis, chosen, filename, audio_sha256, source, timestamp_utc),
         "global_metrics": {
-            "duration_ms": _ms(analysis.duration_s), "bpm": round(min(analysis.rhythm.bpm, 300.0), 2),
-            **metrics, "dynamic_range": analysis.features.dynamic_range_db,
-            "quality": "warning" if warnings else "ok", "warnings": warnings[:50],
+            "duration_ms": _ms(analysis.duration_s),
+            "bpm": round(min(analysis.rhythm.bpm, 300.0), 2),
+            **metrics,
+            "dynamic_range": analysis.features.dynamic_range_db,
+            "quality": "warning" if warnings else "ok",
+            "warnings": warnings[:50],
         },
         "layers": _layers(analysis, chosen),
     }
@@ -70,11 +74,15 @@ def build_map(
     return seal_map(document)
 
 
-def beat_metrics(analysis: Analysis, reference_beats_s: np.ndarray | None) -> tuple[dict[str, float], str]:
+def beat_metrics(
+    analysis: Analysis, reference_beats_s: np.ndarray | None
+) -> tuple[dict[str, float], str]:
     """``({"f_measure", "cemgil"}, "reference" | "self_consistency")``."""
     est = np.asarray(analysis.rhythm.beat_times_s, dtype=np.float64)
     if reference_beats_s is None:
-        f, c = self_consistency(est, analysis.features.onset_times_s, analysis.features.onset_strength)
+        f, c = self_consistency(
+            est, analysis.features.onset_times_s, analysis.features.onset_strength
+        )
         return {"f_measure": f, "cemgil": c}, "self_consistency"
     import mir_eval.beat  # lazily: importing mir_eval costs ~2 s
 
@@ -89,7 +97,9 @@ def beat_metrics(analysis: Analysis, reference_beats_s: np.ndarray | None) -> tu
     return {"f_measure": round(float(f), 4), "cemgil": round(float(c), 4)}, "reference"
 
 
-def self_consistency(beats_s: np.ndarray, onsets_s: np.ndarray, onset_strength: np.ndarray) -> tuple[float, float]:
+def self_consistency(
+    beats_s: np.ndarray, onsets_s: np.ndarray, onset_strength: np.ndarray
+) -> tuple[float, float]:
     """Agreement of the beat grid with the track's own onset peaks (no ground truth needed).
 
     F-measure: precision = share of beats with an onset peak within ±70 ms; recall = share of the
@@ -104,7 +114,9 @@ def self_consistency(beats_s: np.ndarray, onsets_s: np.ndarray, onset_strength: 
     precision = float(np.mean(d_beat <= TOLERANCE_S))
     span = (onsets_s >= beats_s[0] - TOLERANCE_S) & (onsets_s <= beats_s[-1] + TOLERANCE_S)
     strong = onsets_s[span][np.argsort(onset_strength[span])[::-1][: len(beats_s)]]
-    recall = float(np.mean(_distance_to_nearest(strong, beats_s) <= TOLERANCE_S)) if len(strong) else 0.0
+    recall = (
+        float(np.mean(_distance_to_nearest(strong, beats_s) <= TOLERANCE_S)) if len(strong) else 0.0
+    )
     f = 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
     cemgil = float(np.mean(np.exp(-(d_beat**2) / (2 * CEMGIL_SIGMA_S**2))))
     return round(f, 4), round(cemgil, 4)
@@ -126,7 +138,11 @@ def _ms_list(t_s: np.ndarray) -> list[float]:
 
 def _sampled(values: np.ndarray, rate_hz: float, decimals: int) -> dict[str, Any]:
     rounded = np.round(np.asarray(values, dtype=np.float64), decimals)
-    return {"start_ms": 0.0, "frame_rate_hz": rate_hz, "values": (rounded.astype(int) if decimals == 0 else rounded).tolist()}
+    return {
+        "start_ms": 0.0,
+        "frame_rate_hz": rate_hz,
+        "values": (rounded.astype(int) if decimals == 0 else rounded).tolist(),
+    }
 
 
 def time_signature(beats_per_bar: int, beat_division: int) -> str | None:
@@ -141,21 +157,36 @@ def _layers(a: Analysis, preset: Preset) -> dict[str, Any]:
     r, f = a.rhythm, a.features
     return {
         "rhythm": {
-            "beat_grid_ms": _ms_list(r.beat_times_s), "downbeat_ms": _ms_list(r.downbeat_times_s),
+            "beat_grid_ms": _ms_list(r.beat_times_s),
+            "downbeat_ms": _ms_list(r.downbeat_times_s),
             "beat_strength": np.round(np.clip(r.beat_strength, 0, 1), 3).tolist(),
             "local_bpm": np.round(np.clip(r.local_bpm, 0, 400), 1).tolist(),
             "beats_per_bar": r.beats_per_bar if 1 <= r.beats_per_bar <= 16 else None,
             "time_signature": time_signature(r.beats_per_bar, r.beat_division),
         },
-        "frequency": {k: _sampled(np.clip(getattr(f, k), 0, 1), f.frame_rate_hz, 3) for k in ("bass", "mids", "highs")},
-        "dynamics": {"loudness_db": _sampled(f.loudness_db, f.series_rate_hz, 1),
-                     "dynamic_range_db": float(np.clip(f.dynamic_range_db, 0, 200))},
-        "spectral": {"centroid_hz": _sampled(f.centroid_hz, f.series_rate_hz, 0),
-                     "flux": _sampled(np.clip(f.flux, 0, 1), f.series_rate_hz, 3),
-                     "rolloff_hz": _sampled(f.rolloff_hz, f.series_rate_hz, 0)},
+        "frequency": {
+            k: _sampled(np.clip(getattr(f, k), 0, 1), f.frame_rate_hz, 3)
+            for k in ("bass", "mids", "highs")
+        },
+        "dynamics": {
+            "loudness_db": _sampled(f.loudness_db, f.series_rate_hz, 1),
+            "dynamic_range_db": float(np.clip(f.dynamic_range_db, 0, 200)),
+        },
+        "spectral": {
+            "centroid_hz": _sampled(f.centroid_hz, f.series_rate_hz, 0),
+            "flux": _sampled(np.clip(f.flux, 0, 1), f.series_rate_hz, 3),
+            "rolloff_hz": _sampled(f.rolloff_hz, f.series_rate_hz, 0),
+        },
         "annotations": {
-            "sections": [{"start_ms": _ms(s.start_s), "end_ms": _ms(s.end_s), "label": s.label,
-                          "energy": round(float(np.clip(s.energy, 0, 1)), 3)} for s in a.sections],
+            "sections": [
+                {
+                    "start_ms": _ms(s.start_s),
+                    "end_ms": _ms(s.end_s),
+                    "label": s.label,
+                    "energy": round(float(np.clip(s.energy, 0, 1)), 3),
+                }
+                for s in a.sections
+            ],
             "drops_ms": _ms_list(a.drops_s),
         },
         "choreography": _choreography(a, preset),
@@ -169,7 +200,9 @@ def _choreography(a: Analysis, preset: Preset) -> dict[str, Any]:
     for s in a.sections:
         if s.label == "drop":
             drop_mask[(t >= s.start_s) & (t < s.end_s)] = 1.0
-    level = intensity((f.bass, f.mids, f.highs), frame_rate_hz=f.frame_rate_hz, preset=preset, drop_mask=drop_mask)
+    level = intensity(
+        (f.bass, f.mids, f.highs), frame_rate_hz=f.frame_rate_hz, preset=preset, drop_mask=drop_mask
+    )
     return {
         "preset": preset.name,
         "intensity": _sampled(level, f.frame_rate_hz, 3),
@@ -182,20 +215,33 @@ def _accents(a: Analysis, preset: Preset) -> list[dict[str, Any]]:
     r = a.rhythm
     downbeats = set(_ms_list(r.downbeat_times_s))
     cues: list[tuple[float, str, float]] = []
-    for t_ms, strength in zip(_ms_list(r.beat_times_s), np.asarray(r.beat_strength, dtype=np.float64).tolist()):
-        kind, scale = ("downbeat", preset.downbeat_accent) if t_ms in downbeats else ("beat", preset.beat_accent)
+    for t_ms, strength in zip(
+        _ms_list(r.beat_times_s), np.asarray(r.beat_strength, dtype=np.float64).tolist(), strict=False
+    ):
+        kind, scale = (
+            ("downbeat", preset.downbeat_accent)
+            if t_ms in downbeats
+            else ("beat", preset.beat_accent)
+        )
         cues.append((t_ms, kind, scale * (0.5 + 0.5 * strength)))
     cues += [(_ms(s.start_s), "section", preset.section_accent) for s in a.sections[1:]]
     cues += [(t_ms, "drop", preset.drop_accent) for t_ms in _ms_list(a.drops_s)]
     return [
         {"time_ms": t_ms, "strength": round(float(np.clip(s, 0, 1)), 3), "kind": kind}
-        for t_ms, kind, s in sorted(cues) if s >= 0.05
+        for t_ms, kind, s in sorted(cues)
+        if s >= 0.05
     ]
 
 
-def _metadata(a: Analysis, preset: Preset, filename: str, audio_sha256: str, metrics_source: str,
-              timestamp_utc: datetime | None) -> dict[str, Any]:
-    stamp = (timestamp_utc or datetime.now(timezone.utc)).astimezone(timezone.utc)
+def _metadata(
+    a: Analysis,
+    preset: Preset,
+    filename: str,
+    audio_sha256: str,
+    metrics_source: str,
+    timestamp_utc: datetime | None,
+) -> dict[str, Any]:
+    stamp = (timestamp_utc or datetime.now(UTC)).astimezone(UTC)
     return {
         "filename": os.path.basename(filename)[:255] or "audio",
         "analysis_engine": ENGINE,
@@ -203,7 +249,11 @@ def _metadata(a: Analysis, preset: Preset, filename: str, audio_sha256: str, met
         "version": MAP_VERSION,
         "hashes": {"audio_sha256": audio_sha256, "map_sha256": ""},
         "analysis_config": {
-            **a.config, **a.source, "preset": preset.name, "metrics_source": metrics_source,
-            "metrics_tolerance_ms": TOLERANCE_S * 1000, "rhythm_confidence": a.rhythm.confidence,
+            **a.config,
+            **a.source,
+            "preset": preset.name,
+            "metrics_source": metrics_source,
+            "metrics_tolerance_ms": TOLERANCE_S * 1000,
+            "rhythm_confidence": a.rhythm.confidence,
         },
     }

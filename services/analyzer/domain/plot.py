@@ -2,6 +2,7 @@
 
 matplotlib (Agg backend) is imported only when a picture is drawn.
 """
+
 from __future__ import annotations
 
 import io
@@ -11,8 +12,12 @@ import numpy as np
 from .analysis import Analysis
 
 SECTION_COLOURS = {
-    "intro": "#90caf9", "verse": "#a5d6a7", "build": "#ffe082",
-    "drop": "#ef9a9a", "breakdown": "#ce93d8", "outro": "#b0bec5",
+    "intro": "#90caf9",
+    "verse": "#a5d6a7",
+    "build": "#ffe082",
+    "drop": "#ef9a9a",
+    "breakdown": "#ce93d8",
+    "outro": "#b0bec5",
 }
 BAND_COLOURS = (("bass", "#c62828"), ("mids", "#2e7d32"), ("highs", "#1565c0"))
 _MAX_POINTS = 1500
@@ -20,7 +25,9 @@ _POOL_S = 1.0
 _LANES = len(BAND_COLOURS)
 
 
-def render_png(analysis: Analysis, *, title: str | None = None, width_in: float = 16.0, dpi: int = 100) -> bytes:
+def render_png(
+    analysis: Analysis, *, title: str | None = None, width_in: float = 16.0, dpi: int = 100
+) -> bytes:
     """The picture as PNG bytes.
 
     Parameters
@@ -66,9 +73,19 @@ def _headline(a: Analysis, title: str | None) -> str:
 
 def _draw_sections(ax, a: Analysis) -> None:
     for s in a.sections:
-        ax.axvspan(s.start_s, s.end_s, color=SECTION_COLOURS.get(s.label, "#eeeeee"), alpha=0.45, lw=0)
-        ax.text((s.start_s + s.end_s) / 2, _LANES + 0.12, s.label, ha="center", va="center", fontsize=11,
-                fontweight="bold", clip_on=True)
+        ax.axvspan(
+            s.start_s, s.end_s, color=SECTION_COLOURS.get(s.label, "#eeeeee"), alpha=0.45, lw=0
+        )
+        ax.text(
+            (s.start_s + s.end_s) / 2,
+            _LANES + 0.12,
+            s.label,
+            ha="center",
+            va="center",
+            fontsize=11,
+            fontweight="bold",
+            clip_on=True,
+        )
         ax.axvline(s.start_s, color="#455a64", lw=0.8)
 
 
@@ -86,8 +103,17 @@ def _draw_bands(ax, a: Analysis) -> None:
 def _draw_drops(ax, a: Analysis) -> None:
     for t in np.asarray(a.drops_s).tolist():
         ax.axvline(t, color="#d500f9", lw=2.5, ls="--")
-        ax.text(t, _LANES - 0.1, "DROP", color="white", fontsize=9, fontweight="bold", ha="center",
-                va="top", bbox={"boxstyle": "round,pad=0.2", "fc": "#d500f9", "ec": "none"})
+        ax.text(
+            t,
+            _LANES - 0.1,
+            "DROP",
+            color="white",
+            fontsize=9,
+            fontweight="bold",
+            ha="center",
+            va="top",
+            bbox={"boxstyle": "round,pad=0.2", "fc": "#d500f9", "ec": "none"},
+        )
 
 
 def _draw_beats(ax, a: Analysis) -> None:
@@ -108,7 +134,11 @@ def _pooled(values: np.ndarray, rate_hz: float) -> tuple[np.ndarray, np.ndarray,
     if step == 1 or n == 0:
         return np.arange(len(values)) / rate_hz, values, values
     groups = values[:n].reshape(-1, step)
-    return (np.arange(len(groups)) * step + step / 2) / rate_hz, groups.mean(axis=1), groups.max(axis=1)
+    return (
+        (np.arange(len(groups)) * step + step / 2) / rate_hz,
+        groups.mean(axis=1),
+        groups.max(axis=1),
+    )
 
 
 def _mmss():

@@ -6,6 +6,7 @@ guided by the per-frame period -> beats refined to the onset peak -> downbeats a
 beat-synchronous harmonic (pitch-class) novelty, low-band onsets and level rises, the bar
 phase tracked by a Viterbi path.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -62,8 +63,16 @@ class _Envelopes:
 
 def _empty(bpb: int, reason: str) -> Rhythm:
     e = np.zeros(0)
-    return Rhythm(beat_times_s=e, beat_strength=e, local_bpm=e, bpm=0.0, downbeat_times_s=e,
-                  beats_per_bar=0, confidence=0.0, warnings=(reason,))
+    return Rhythm(
+        beat_times_s=e,
+        beat_strength=e,
+        local_bpm=e,
+        bpm=0.0,
+        downbeat_times_s=e,
+        beats_per_bar=0,
+        confidence=0.0,
+        warnings=(reason,),
+    )
 
 
 def _validate(spec: Spectrogram, min_bpm: float, max_bpm: float, tightness: float) -> None:
@@ -81,8 +90,9 @@ def _validate(spec: Spectrogram, min_bpm: float, max_bpm: float, tightness: floa
 
 
 def _envelopes(spec: Spectrogram, detrend_s: float) -> _Envelopes:
-    weights, centres = _onset.band_filterbank(spec.sr, spec.n_fft, N_BANDS, FMIN_HZ,
-                                              min(FMAX_HZ, 0.45 * spec.sr))
+    weights, centres = _onset.band_filterbank(
+        spec.sr, spec.n_fft, N_BANDS, FMIN_HZ, min(FMAX_HZ, 0.45 * spec.sr)
+    )
     logb = _onset.log_bands(np.asarray(spec.magnitude, dtype=np.float32), weights)
     flux = _onset.band_flux(logb)
     width = int(round(detrend_s * spec.frame_rate_hz))
@@ -93,19 +103,29 @@ def _envelopes(spec: Spectrogram, detrend_s: float) -> _Envelopes:
     return _Envelopes(onset / sd if sd > 0 else onset, low, high, logb)
 
 
-def _tempo_curve(onset: np.ndarray, fr: float, *, min_bpm: float, max_bpm: float,
-                 prior_bpm: float, prior_octaves: float, window_s: float,
-                 jump_cost: float) -> tuple[np.ndarray, float]:
+def _tempo_curve(
+    onset: np.ndarray,
+    fr: float,
+    *,
+    min_bpm: float,
+    max_bpm: float,
+    prior_bpm: float,
+    prior_octaves: float,
+    window_s: float,
+    jump_cost: float,
+) -> tuple[np.ndarray, float]:
     """Per-frame beat period in frames, shape (n_frames,), and the pulse clarity 0..1."""
-    acf, centres = _tempo.local_autocorrelation(onset, win=int(round(window_s * fr)),
-                                                hop=int(round(fr)))
+    acf, centres = _tempo.local_autocorrelation(
+        onset, win=int(round(window_s * fr)), hop=int(round(fr))
+    )
     bpms = _tempo.bpm_grid(min_bpm=min_bpm, max_bpm=max_bpm, per_octave=TEMPO_PER_OCTAVE)
     sal = _tempo.salience(acf, 60.0 * fr / bpms)
     active = acf[:, 0] > 0
     clarity = float(np.median(sal[active].max(axis=1))) if active.any() else 0.0
     score = sal * _tempo.log_normal_prior(bpms, centre_bpm=prior_bpm, octaves=prior_octaves)
-    path = _tempo.viterbi_path(score, per_octave=TEMPO_PER_OCTAVE, drift_cost=1.0,
-                               jump_cost=jump_cost)
+    path = _tempo.viterbi_path(
+        score, per_octave=TEMPO_PER_OCTAVE, drift_cost=1.0, jump_cost=jump_cost
+    )
     log_period = np.log(60.0 * fr / bpms[path])
     frames = np.arange(onset.size)
     return np.exp(np.interp(frames, centres, log_period)), clarity
@@ -123,20 +143,21 @@ def _periodicity_z(onset: np.ndarray, fr: float, *, min_bpm: float, max_bpm: flo
     acf = np.fft.irfft(spec.real**2 + spec.imag**2)[: hi + 1]
     if acf[0] <= 1e-12:
         return 0.0
-    return float(acf[lo: hi + 1].max() / acf[0] * np.sqrt(n))
+    return float(acf[lo : hi + 1].max() / acf[0] * np.sqrt(n))
 
 
 def _spectral_flatness(magnitude: np.ndarray) -> float:
     """Median over frames of the power spectrum's flatness (geometric / arithmetic mean)."""
-    power = np.asarray(magnitude[4: magnitude.shape[0] * 4 // 5, ::4], dtype=np.float64) ** 2
+    power = np.asarray(magnitude[4 : magnitude.shape[0] * 4 // 5, ::4], dtype=np.float64) ** 2
     power = power[:, power.sum(axis=0) > 0] + 1e-12
     if power.shape[1] == 0:
         return 1.0
     return float(np.median(np.exp(np.log(power).mean(axis=0)) / power.mean(axis=0)))
 
 
-def _pulse_verdict(spec: Spectrogram, env: _Envelopes, *, min_bpm: float,
-                   max_bpm: float) -> tuple[bool, float]:
+def _pulse_verdict(
+    spec: Spectrogram, env: _Envelopes, *, min_bpm: float, max_bpm: float
+) -> tuple[bool, float]:
     """(whether there is a pulse to track at all, the periodicity z-score)."""
     if not np.any(env.onset > 0):
         return False, 0.0
@@ -156,8 +177,9 @@ def _local_bpm(times_s: np.ndarray) -> np.ndarray:
     return 120.0 / around
 
 
-def _track(env: _Envelopes, period: np.ndarray, tightness: float,
-           guide: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _track(
+    env: _Envelopes, period: np.ndarray, tightness: float, guide: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Beat frames and their onset strength, edges trimmed, each shape (n_beats,).
 
     ``guide`` (default: the onset envelope) is what the dynamic programme follows.
@@ -170,8 +192,9 @@ def _track(env: _Envelopes, period: np.ndarray, tightness: float,
     return frames[keep], raw[keep]
 
 
-def _level_factor(env: _Envelopes, frames: np.ndarray, raw: np.ndarray, fr: float,
-                  max_bpm: float) -> float:
+def _level_factor(
+    env: _Envelopes, frames: np.ndarray, raw: np.ndarray, fr: float, max_bpm: float
+) -> float:
     """Metrical-level check on tracked beats: 0.5 to halve the tempo, 2.0 to double, else 1.
 
     Halve when every other beat is weak (accent ratios in the full and the low band, on
@@ -179,10 +202,14 @@ def _level_factor(env: _Envelopes, frames: np.ndarray, raw: np.ndarray, fr: floa
     beat); double when the midpoints are as strong as the beats.
     """
     bpm = 60.0 * fr / float(np.median(np.diff(frames)))
-    lin = max(_beats.alternation(_downbeats.linear_accent(env.logb, frames))[0],
-              _beats.alternation(_downbeats.linear_accent(env.logb[:LOW_BANDS], frames))[0])
-    log = max(_beats.alternation(raw)[0],
-              _beats.alternation(_downbeats.peak_near(env.low, frames, radius=1))[0])
+    lin = max(
+        _beats.alternation(_downbeats.linear_accent(env.logb, frames))[0],
+        _beats.alternation(_downbeats.linear_accent(env.logb[:LOW_BANDS], frames))[0],
+    )
+    log = max(
+        _beats.alternation(raw)[0],
+        _beats.alternation(_downbeats.peak_near(env.low, frames, radius=1))[0],
+    )
     mid, _ = _beats.midpoint_ratio(env.onset, frames, raw)
     if bpm > max_bpm or (0.5 * (lin + log) < HALVE_ALTERNATION and mid < HALVE_MIDPOINT):
         return 0.5
@@ -213,8 +240,9 @@ def _low_rise(env: _Envelopes) -> np.ndarray:
     return rise / sd if sd > 0 else rise
 
 
-def _phase_check(env: _Envelopes, frames: np.ndarray, raw: np.ndarray, period: np.ndarray,
-                 tightness: float) -> tuple[np.ndarray, np.ndarray]:
+def _phase_check(
+    env: _Envelopes, frames: np.ndarray, raw: np.ndarray, period: np.ndarray, tightness: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Compare the grid with its half-beat-shifted twin; re-track if a stretch is off-beat.
 
     The re-tracking follows the onset envelope plus the low-band rise (the kick), and is kept
@@ -225,15 +253,18 @@ def _phase_check(env: _Envelopes, frames: np.ndarray, raw: np.ndarray, period: n
     ev = _offbeat_evidence(env, frames, raw)
     if not _beats.offbeat_states(ev, switch_cost=OFFBEAT_SWITCH_COST).any():
         return frames, raw
-    frames2, raw2 = _track(env, period, tightness, guide=env.onset + KICK_GUIDE_WEIGHT * _low_rise(env))
+    frames2, raw2 = _track(
+        env, period, tightness, guide=env.onset + KICK_GUIDE_WEIGHT * _low_rise(env)
+    )
     if frames2.size < 8:
         return frames, raw
     ev2 = _offbeat_evidence(env, frames2, raw2)
     return (frames2, raw2) if float(ev2.mean()) < float(ev.mean()) else (frames, raw)
 
 
-def _find_downbeats(spec: Spectrogram, env: _Envelopes,
-                    frames: np.ndarray) -> tuple[np.ndarray, int]:
+def _find_downbeats(
+    spec: Spectrogram, env: _Envelopes, frames: np.ndarray
+) -> tuple[np.ndarray, int]:
     """Indices (into ``frames``) of the downbeats and the beats per bar (0 if unknown)."""
     chroma = _downbeats.beat_chroma(spec.magnitude, spec.sr, spec.n_fft, frames)
     level = _downbeats.beat_sync_mean(env.logb.mean(axis=0, keepdims=True), frames)[0]
@@ -305,13 +336,22 @@ def detect_rhythm(
     pulse, z = _pulse_verdict(spec, env, min_bpm=min_bpm, max_bpm=max_bpm)
     if not pulse:
         return _empty(0, f"no_pulse: noise or no periodicity (periodicity {z:.1f})")
-    period, clarity = _tempo_curve(env.onset, fr, min_bpm=min_bpm, max_bpm=max_bpm,
-                                   prior_bpm=prior_bpm, prior_octaves=prior_octaves,
-                                   window_s=tempo_window_s, jump_cost=tempo_jump_cost)
+    period, clarity = _tempo_curve(
+        env.onset,
+        fr,
+        min_bpm=min_bpm,
+        max_bpm=max_bpm,
+        prior_bpm=prior_bpm,
+        prior_octaves=prior_octaves,
+        window_s=tempo_window_s,
+        jump_cost=tempo_jump_cost,
+    )
     warnings: tuple[str, ...] = ()
     if clarity < min_pulse_clarity or z < NOISE_PERIODICITY_Z:
-        warnings = (f"weak_pulse: the beat grid is a best guess (periodicity {z:.1f}, "
-                    f"clarity {clarity:.2f})",)
+        warnings = (
+            f"weak_pulse: the beat grid is a best guess (periodicity {z:.1f}, "
+            f"clarity {clarity:.2f})",
+        )
     frames, raw = _track(env, period, tightness)
     factor = _level_factor(env, frames, raw, fr, max_bpm) if frames.size >= 8 else 1.0
     if factor != 1.0:
@@ -324,7 +364,14 @@ def detect_rhythm(
     down_idx, bpb = _find_downbeats(spec, env, frames)
     strength = np.clip(raw / max(float(np.percentile(raw, 95)), 1e-9), 0.0, 1.0)
     confidence = float(np.clip(clarity, 0.0, 1.0) * np.mean(strength > 0.2))
-    return Rhythm(beat_times_s=times, beat_strength=strength, local_bpm=local_bpm,
-                  bpm=float(60.0 / np.median(np.diff(times))), downbeat_times_s=times[down_idx],
-                  beats_per_bar=bpb, confidence=confidence * (0.5 if warnings else 1.0),
-                  warnings=warnings, beat_division=_beats.subdivision(env.onset, frames))
+    return Rhythm(
+        beat_times_s=times,
+        beat_strength=strength,
+        local_bpm=local_bpm,
+        bpm=float(60.0 / np.median(np.diff(times))),
+        downbeat_times_s=times[down_idx],
+        beats_per_bar=bpb,
+        confidence=confidence * (0.5 if warnings else 1.0),
+        warnings=warnings,
+        beat_division=_beats.subdivision(env.onset, frames),
+    )

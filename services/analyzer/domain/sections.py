@@ -6,6 +6,7 @@ the nearest downbeat (or beat) when the rhythm has one. Labels follow from each 
 relative to the track and to its neighbours. Reference: J. Foote, "Automatic audio segmentation
 using a measure of audio novelty", ICME 2000.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -107,7 +108,9 @@ def _novelty(x_db: np.ndarray, energy: np.ndarray, *, half: int) -> np.ndarray:
     kernel = _checkerboard(half)
     kernel /= np.abs(kernel).sum()
     padded = np.pad(ssm, half, mode="edge")
-    foote = np.array([np.sum(kernel * padded[t:t + 2 * half, t:t + 2 * half]) for t in range(x_db.shape[0])])
+    foote = np.array(
+        [np.sum(kernel * padded[t : t + 2 * half, t : t + 2 * half]) for t in range(x_db.shape[0])]
+    )
     before = np.convolve(np.pad(energy, (half, 0), mode="edge"), np.ones(half) / half, "valid")[:-1]
     after = np.convolve(np.pad(energy, (0, half), mode="edge"), np.ones(half) / half, "valid")[1:]
     step = np.abs(after[: len(energy)] - before[: len(energy)])
@@ -143,7 +146,11 @@ def _snap(cuts: np.ndarray, rhythm: Rhythm, *, duration_s: float, min_gap_s: flo
         cuts = np.where(np.abs(best - cuts) <= reach, best, cuts)
     kept: list[float] = []
     for c in np.sort(cuts):
-        if c >= min_gap_s and duration_s - c >= min_gap_s and (not kept or c - kept[-1] >= min_gap_s):
+        if (
+            c >= min_gap_s
+            and duration_s - c >= min_gap_s
+            and (not kept or c - kept[-1] >= min_gap_s)
+        ):
             kept.append(float(c))
     return np.array(kept)
 
@@ -154,7 +161,9 @@ def _refine(cuts: np.ndarray, features: Features, rhythm: Rhythm) -> np.ndarray:
     rate = features.series_rate_hz
     x = np.column_stack([features.timbre_db, features.loudness_db]).astype(np.float64)
     bar_s = max(rhythm.beats_per_bar, 1) * 60.0 / rhythm.bpm if rhythm.bpm > 0 else 2.0
-    grid = np.asarray(rhythm.downbeat_times_s if len(rhythm.downbeat_times_s) else rhythm.beat_times_s)
+    grid = np.asarray(
+        rhythm.downbeat_times_s if len(rhythm.downbeat_times_s) else rhythm.beat_times_s
+    )
     w = max(1, int(round(bar_s * rate)))
     out = []
     for cut in cuts:
@@ -162,7 +171,9 @@ def _refine(cuts: np.ndarray, features: Features, rhythm: Rhythm) -> np.ndarray:
         if not len(near):
             near = np.arange(cut - 1.5, cut + 1.5 + 1e-9, 1.0 / rate)
         frames = np.clip(np.round(near * rate).astype(int), w, len(x) - w)
-        change = [np.linalg.norm(x[f:f + w].mean(axis=0) - x[f - w:f].mean(axis=0)) for f in frames]
+        change = [
+            np.linalg.norm(x[f : f + w].mean(axis=0) - x[f - w : f].mean(axis=0)) for f in frames
+        ]
         out.append(float(near[int(np.argmax(change))]) if len(x) > 2 * w else float(cut))
     return np.array(out)
 
@@ -178,14 +189,14 @@ def _nearest(grid: np.ndarray, t: np.ndarray) -> np.ndarray:
 
 def _label(bounds: np.ndarray, energy: np.ndarray) -> list[Section]:
     idx = np.clip(np.round(bounds * _RATE_HZ).astype(int), 0, len(energy))
-    parts = [energy[a:max(b, a + 1)] for a, b in zip(idx[:-1], idx[1:])]
+    parts = [energy[a : max(b, a + 1)] for a, b in zip(idx[:-1], idx[1:], strict=False)]
     means = np.array([float(p.mean()) if p.size else 0.0 for p in parts])
     lo, hi = means.min(), means.max()
     rel = (means - lo) / (hi - lo) if hi - lo >= _MIN_CONTRAST else np.full(len(means), 0.5)
     labels = [_label_one(i, rel, parts) for i in range(len(parts))]
     return [
         Section(float(a), float(b), lab, round(float(e), 3))
-        for a, b, lab, e in zip(bounds[:-1], bounds[1:], labels, means)
+        for a, b, lab, e in zip(bounds[:-1], bounds[1:], labels, means, strict=False)
     ]
 
 
@@ -211,7 +222,10 @@ def _rising(part: np.ndarray) -> bool:
 
 def _drops(sections: list[Section]) -> np.ndarray:
     """Starts of drop sections whose predecessor is clearly quieter."""
-    return np.array([
-        cur.start_s for prev, cur in zip(sections[:-1], sections[1:])
-        if cur.label == "drop" and cur.energy - prev.energy >= _MIN_CONTRAST
-    ])
+    return np.array(
+        [
+            cur.start_s
+            for prev, cur in zip(sections[:-1], sections[1:], strict=False)
+            if cur.label == "drop" and cur.energy - prev.energy >= _MIN_CONTRAST
+        ]
+    )

@@ -1,4 +1,5 @@
 """The one short-time Fourier transform of a track: every feature and the beat tracker read it."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -53,7 +54,9 @@ def _validate(samples: np.ndarray, *, sr: int, n_fft: int, hop_length: int) -> n
     if samples.ndim != 1:
         raise ValueError(f"samples must be mono, shape (n,); got shape {samples.shape}")
     if sr <= 0 or hop_length <= 0 or n_fft <= 0 or n_fft % 2:
-        raise ValueError(f"need sr, hop_length > 0 and n_fft even > 0; got {sr}, {hop_length}, {n_fft}")
+        raise ValueError(
+            f"need sr, hop_length > 0 and n_fft even > 0; got {sr}, {hop_length}, {n_fft}"
+        )
     if samples.dtype != np.float32:
         samples = samples.astype(np.float32)
     return samples

@@ -3,6 +3,7 @@
 Shapes follow librosa's conventions: a spectrogram is ``(n_bins, n_frames)``; frame ``t`` is
 centred at ``t * hop_length / sr`` seconds.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -1,4 +1,5 @@
 """Presets, liveness, readiness and metrics."""
+
 from __future__ import annotations
 
 import asyncio
@@ -16,9 +17,13 @@ CHECK_TIMEOUT_S = 3.0
 _PRESETS = [PresetOut(name=p.name, description=p.description) for p in PRESETS]
 
 
-@get(f"{API}/presets", opt={"role": "viewer"}, tags=["presets"],
-     responses=errors(401, 403),
-     summary="The Genesis presets: names and what they do")
+@get(
+    f"{API}/presets",
+    opt={"role": "viewer"},
+    tags=["presets"],
+    responses=errors(401, 403),
+    summary="The Genesis presets: names and what they do",
+)
 async def presets() -> list[PresetOut]:
     return _PRESETS
 
@@ -34,8 +39,10 @@ async def ready(ports: GatewayPorts) -> Response[Readiness]:
     results = await asyncio.gather(*(_run(ports.checks[n]) for n in names))
     checks = dict(zip(names, results, strict=True))
     ok = all(v == "ok" for v in checks.values())
-    return Response(Readiness(status="ok" if ok else "unavailable", checks=checks),
-                    status_code=200 if ok else 503)
+    return Response(
+        Readiness(status="ok" if ok else "unavailable", checks=checks),
+        status_code=200 if ok else 503,
+    )
 
 
 async def _run(check) -> str:

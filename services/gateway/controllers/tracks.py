@@ -1,4 +1,5 @@
 """Reading and deleting tracks."""
+
 from __future__ import annotations
 
 import contextlib
@@ -30,23 +31,44 @@ class TrackController(Controller):
     path = f"{API}/tracks"
     tags = ["tracks"]
 
-    @get("", opt={"role": "viewer"}, summary="List tracks, newest first",
-         responses=errors(400, 401, 403))
-    async def list_tracks(self, ports: GatewayPorts, cache: ReadCache,
-                          status: StatusFilter = None, limit: Limit = 20,
-                          offset: Offset = 0) -> Response[TrackPage]:
+    @get(
+        "",
+        opt={"role": "viewer"},
+        summary="List tracks, newest first",
+        responses=errors(400, 401, 403),
+    )
+    async def list_tracks(
+        self,
+        ports: GatewayPorts,
+        cache: ReadCache,
+        status: StatusFilter = None,
+        limit: Limit = 20,
+        offset: Offset = 0,
+    ) -> Response[TrackPage]:
         async def load() -> bytes:
             page = await ports.docs.tracks.list_tracks(status=status, limit=limit, offset=offset)
-            return TrackPage(items=[summary(t) for t in page.items], total=page.total,
-                             limit=limit, offset=offset).model_dump_json().encode()
+            return (
+                TrackPage(
+                    items=[summary(t) for t in page.items],
+                    total=page.total,
+                    limit=limit,
+                    offset=offset,
+                )
+                .model_dump_json()
+                .encode()
+            )
 
         return _json(await cache.get(("page", status, limit, offset), load))
 
-    @get("/{track_id:str}", opt={"role": "viewer"},
-         responses=errors(400, 401, 403, 404),
-         summary="A track with its latest analysis summary")
-    async def get_track(self, track_id: str, ports: GatewayPorts, cache: ReadCache
-                        ) -> Response[TrackDetail]:
+    @get(
+        "/{track_id:str}",
+        opt={"role": "viewer"},
+        responses=errors(400, 401, 403, 404),
+        summary="A track with its latest analysis summary",
+    )
+    async def get_track(
+        self, track_id: str, ports: GatewayPorts, cache: ReadCache
+    ) -> Response[TrackDetail]:
         async def load() -> bytes | None:
             track = await ports.docs.tracks.get_track(track_id)
             if track is None:
@@ -58,24 +80,36 @@ class TrackController(Controller):
             raise ApiError(404, "not_found", f"no track {track_id}")
         return _json(found)
 
-    @delete("/{track_id:str}", opt={"role": "admin"}, status_code=204,
-            responses=errors(400, 401, 403, 404, 409),
-            summary="Delete a finished track, its objects, bundles and documents",
-            description="Refused with 409 while the track is uploaded, analyzing or mapped, or "
-                        "an uploaded map of it is being validated: a worker is about to write "
-                        "for it. Every track reaches ready, warning or failed and every "
-                        "uploaded map is accepted or rejected (retries, then the dead-letter "
-                        "queue), so wait for that.")
-    async def delete_track(self, track_id: str, ports: GatewayPorts, cache: ReadCache,
-                           hub: ProgressHub) -> None:
+    @delete(
+        "/{track_id:str}",
+        opt={"role": "admin"},
+        status_code=204,
+        responses=errors(400, 401, 403, 404, 409),
+        summary="Delete a finished track, its objects, bundles and documents",
+        description="Refused with 409 while the track is uploaded, analyzing or mapped, or "
+        "an uploaded map of it is being validated: a worker is about to write "
+        "for it. Every track reaches ready, warning or failed and every "
+        "uploaded map is accepted or rejected (retries, then the dead-letter "
+        "queue), so wait for that.",
+    )
+    async def delete_track(
+        self, track_id: str, ports: GatewayPorts, cache: ReadCache, hub: ProgressHub
+    ) -> None:
         track = await require_track(ports, track_id)
         if track.status not in FINISHED:
-            raise ApiError(409, "busy",
-                           f"track {track_id} is {track.status} (stage {track.stage}); delete "
-                           "it once it is ready, warning or failed")
+            raise ApiError(
+                409,
+                "busy",
+                f"track {track_id} is {track.status} (stage {track.stage}); delete "
+                "it once it is ready, warning or failed",
+            )
         if track.candidate_version is not None:
-            raise ApiError(409, "busy", f"an uploaded map of track {track_id} is being "
-                           "validated; delete it once that is settled")
+            raise ApiError(
+                409,
+                "busy",
+                f"an uploaded map of track {track_id} is being "
+                "validated; delete it once that is settled",
+            )
         with contextlib.suppress(NotFound):
             await ports.objects.delete(track.audio_key)
         for prefix in ("analyses", "maps", "bundles"):
@@ -84,6 +118,13 @@ class TrackController(Controller):
             await ports.bundles.delete_track(track_id)
         await ports.docs.tracks.delete_track(track_id)
         cache.invalidate(track_id)
-        hub.publish({"track_id": track_id, "version": track.analysis_version,
-                     "status": "deleted", "stage": track.stage,
-                     "percent": track.progress_pct, "error": None})
+        hub.publish(
+            {
+                "track_id": track_id,
+                "version": track.analysis_version,
+                "status": "deleted",
+                "stage": track.stage,
+                "percent": track.progress_pct,
+                "error": None,
+            }
+        )

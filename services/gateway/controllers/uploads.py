@@ -1,4 +1,5 @@
 """Uploading audio: streamed through to the ingest service, never held whole in memory."""
+
 from __future__ import annotations
 
 import re
@@ -24,16 +25,22 @@ Preset = Annotated[str | None, Parameter(max_length=32, description="Genesis pre
 def check_media_type(content_type: str | None) -> str:
     base = (content_type or "application/octet-stream").split(";")[0].strip().lower()
     if not (base.startswith("audio/") or base == "application/octet-stream") or len(base) > 100:
-        raise ApiError(415, "unsupported_media_type",
-                       f"media type {base[:100]!r} is not audio; send WAV, FLAC, OGG or MP3 "
-                       "as audio/* or application/octet-stream")
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"media type {base[:100]!r} is not audio; send WAV, FLAC, OGG or MP3 "
+            "as audio/* or application/octet-stream",
+        )
     return base
 
 
 def check_preset(preset: str | None) -> None:
     if preset is not None and preset not in PRESET_NAMES:
-        raise ApiError(422, "unknown_preset",
-                       f"unknown preset {preset!r}; choose one of {', '.join(sorted(PRESET_NAMES))}")
+        raise ApiError(
+            422,
+            "unknown_preset",
+            f"unknown preset {preset!r}; choose one of {', '.join(sorted(PRESET_NAMES))}",
+        )
 
 
 async def _accepted(ports: GatewayPorts, status: int, body: dict) -> Response[TrackAccepted]:
@@ -42,48 +49,79 @@ async def _accepted(ports: GatewayPorts, status: int, body: dict) -> Response[Tr
         track = await ports.docs.tracks.get_track(str(body.get("track_id")))
         version = track.analysis_version if track else 1
     try:
-        accepted = TrackAccepted(**{k: body.get(k) for k in TrackAccepted.model_fields
-                                    if k != "task_id"}, task_id=task_id(body["track_id"], version))
+        accepted = TrackAccepted(
+            **{k: body.get(k) for k in TrackAccepted.model_fields if k != "task_id"},
+            task_id=task_id(body["track_id"], version),
+        )
     except (KeyError, ValidationError):
-        raise ApiError(502, "ingest_error", "the ingest service gave an unreadable answer") from None
+        raise ApiError(
+            502, "ingest_error", "the ingest service gave an unreadable answer"
+        ) from None
     return Response(accepted, status_code=status)
 
 
-@post(API + "/tracks", tags=["uploads"], opt={"role": "operator"}, status_code=201,
-      responses=errors(400, 401, 403, 408, 413, 415, 422, 429, 502, 503),
-      request_max_body_size=None,
-      summary="Upload a song as the raw request body (201 new, 200 already known)")
-async def upload(request: Request, ports: GatewayPorts, cfg: GatewayConfig,
-                 filename: Filename = None, preset: Preset = None
-                 ) -> Response[TrackAccepted]:
+@post(
+    API + "/tracks",
+    tags=["uploads"],
+    opt={"role": "operator"},
+    status_code=201,
+    responses=errors(400, 401, 403, 408, 413, 415, 422, 429, 502, 503),
+    request_max_body_size=None,
+    summary="Upload a song as the raw request body (201 new, 200 already known)",
+)
+async def upload(
+    request: Request,
+    ports: GatewayPorts,
+    cfg: GatewayConfig,
+    filename: Filename = None,
+    preset: Preset = None,
+) -> Response[TrackAccepted]:
     media_type = check_media_type(request.headers.get("content-type"))
     length = declared_length(request.headers, cfg.max_upload_bytes)
     check_preset(preset)
     headers = {**_auth(request), **_body_headers(media_type, length)}
     params = {k: v for k, v in (("filename", filename), ("preset", preset)) if v is not None}
     with upload_slots(request, cfg).hold(client=_client(request), subject=subject_of(request)):
-        status, body = await forward(ports.ingest, "POST", "/uploads", headers=headers,
-                                     params=params, content=_body(request, cfg))
+        status, body = await forward(
+            ports.ingest,
+            "POST",
+            "/uploads",
+            headers=headers,
+            params=params,
+            content=_body(request, cfg),
+        )
     return await _accepted(ports, status, body)
 
 
-@put("/objects/incoming/{upload_id:str}", status_code=200, request_max_body_size=None,
-     include_in_schema=False)
-async def put_presigned(request: Request, upload_id: str, ports: GatewayPorts,
-                        cfg: GatewayConfig) -> Response:
+@put(
+    "/objects/incoming/{upload_id:str}",
+    status_code=200,
+    request_max_body_size=None,
+    include_in_schema=False,
+)
+async def put_presigned(
+    request: Request, upload_id: str, ports: GatewayPorts, cfg: GatewayConfig
+) -> Response:
     """A presigned upload URL: forwarded to ingest, which checks its signature and that it is
     used once; paced and capped per client like any upload."""
     if not UPLOAD_ID.match(upload_id):
         raise ApiError(404, "not_found", "no such upload")
-    headers = _body_headers("application/octet-stream",
-                            declared_length(request.headers, cfg.max_upload_bytes))
+    headers = _body_headers(
+        "application/octet-stream", declared_length(request.headers, cfg.max_upload_bytes)
+    )
     params = {k: request.query_params[k] for k in ("expires", "sig") if k in request.query_params}
     with upload_slots(request, cfg).hold(client=_client(request)):
-        status, body = await forward(ports.ingest, "PUT", f"/objects/incoming/{upload_id}",
-                                     headers=headers, params=params,
-                                     content=_body(request, cfg))
-    return Response({"upload_id": upload_id, "size_bytes": body.get("size_bytes")},
-                    status_code=status)
+        status, body = await forward(
+            ports.ingest,
+            "PUT",
+            f"/objects/incoming/{upload_id}",
+            headers=headers,
+            params=params,
+            content=_body(request, cfg),
+        )
+    return Response(
+        {"upload_id": upload_id, "size_bytes": body.get("size_bytes")}, status_code=status
+    )
 
 
 def upload_slots(request: Request, cfg: GatewayConfig) -> UploadSlots:
@@ -91,9 +129,11 @@ def upload_slots(request: Request, cfg: GatewayConfig) -> UploadSlots:
     state = request.app.state
     if getattr(state, "upload_slots", None) is None:
         limits = cfg.uploads
-        state.upload_slots = UploadSlots(per_client=limits.max_per_client,
-                                         per_subject=limits.max_per_subject,
-                                         retry_after_s=limits.retry_after_s)
+        state.upload_slots = UploadSlots(
+            per_client=limits.max_per_client,
+            per_subject=limits.max_per_subject,
+            retry_after_s=limits.retry_after_s,
+        )
     return state.upload_slots
 
 
@@ -107,9 +147,15 @@ def _body_headers(media_type: str, length: int | None) -> dict[str, str]:
 
 def _body(request: Request, cfg: GatewayConfig):
     limits = cfg.uploads
-    return limited(paced(request.stream(), idle_timeout_s=limits.idle_timeout_s,
-                         min_rate_bytes_s=limits.min_rate_bytes_s,
-                         grace_s=limits.rate_grace_s), cfg.max_upload_bytes)
+    return limited(
+        paced(
+            request.stream(),
+            idle_timeout_s=limits.idle_timeout_s,
+            min_rate_bytes_s=limits.min_rate_bytes_s,
+            grace_s=limits.rate_grace_s,
+        ),
+        cfg.max_upload_bytes,
+    )
 
 
 def _client(request: Request) -> str | None:
@@ -120,30 +166,51 @@ class UploadController(Controller):
     path = f"{API}/tracks"
     tags = ["uploads"]
 
-    @post("/presigned", opt={"role": "operator"}, status_code=201,
-          responses=errors(400, 401, 403, 413, 415, 422, 502, 503),
-          summary="A URL to PUT a large file to; then call complete")
-    async def presign(self, request: Request, data: PresignRequest, ports: GatewayPorts
-                      ) -> PresignedUpload:
+    @post(
+        "/presigned",
+        opt={"role": "operator"},
+        status_code=201,
+        responses=errors(400, 401, 403, 413, 415, 422, 502, 503),
+        summary="A URL to PUT a large file to; then call complete",
+    )
+    async def presign(
+        self, request: Request, data: PresignRequest, ports: GatewayPorts
+    ) -> PresignedUpload:
         check_preset(data.preset)
-        _, body = await forward(ports.ingest, "POST", "/uploads/presigned",
-                                headers=_auth(request), json=data.model_dump())
+        _, body = await forward(
+            ports.ingest,
+            "POST",
+            "/uploads/presigned",
+            headers=_auth(request),
+            json=data.model_dump(),
+        )
         try:
             return PresignedUpload.model_validate(body)
         except ValidationError:
-            raise ApiError(502, "ingest_error", "the ingest service gave an unreadable answer"
-                           ) from None
+            raise ApiError(
+                502, "ingest_error", "the ingest service gave an unreadable answer"
+            ) from None
 
-    @post("/uploads/{upload_id:str}/complete", opt={"role": "operator"}, status_code=201,
-          responses=errors(400, 401, 403, 404, 409, 410, 413, 415, 422, 502, 503),
-          summary="Finish a presigned upload (201 new track, 200 already known)")
-    async def complete(self, request: Request, upload_id: str, data: PresignRequest,
-                       ports: GatewayPorts) -> Response[TrackAccepted]:
+    @post(
+        "/uploads/{upload_id:str}/complete",
+        opt={"role": "operator"},
+        status_code=201,
+        responses=errors(400, 401, 403, 404, 409, 410, 413, 415, 422, 502, 503),
+        summary="Finish a presigned upload (201 new track, 200 already known)",
+    )
+    async def complete(
+        self, request: Request, upload_id: str, data: PresignRequest, ports: GatewayPorts
+    ) -> Response[TrackAccepted]:
         if not UPLOAD_ID.match(upload_id):
             raise ApiError(404, "not_found", "no such upload")
         check_preset(data.preset)
-        status, body = await forward(ports.ingest, "POST", f"/uploads/{upload_id}/complete",
-                                     headers=_auth(request), json=data.model_dump())
+        status, body = await forward(
+            ports.ingest,
+            "POST",
+            f"/uploads/{upload_id}/complete",
+            headers=_auth(request),
+            json=data.model_dump(),
+        )
         return await _accepted(ports, status, body)
 
 

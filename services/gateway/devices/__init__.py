@@ -4,6 +4,7 @@ the device hub, telemetry batching and the broadcast feed that routes offers to 
 ``build_device_gateway`` wires it from the gateway's infra; ``device_router`` gives Litestar
 the routes with the ``device_gateway`` dependency.
 """
+
 from __future__ import annotations
 
 from litestar import Router
@@ -21,10 +22,11 @@ def device_router(gw: DeviceGateway) -> Router:
     def provide() -> DeviceGateway:
         return gw
 
-    return Router(path="/", route_handlers=[DeviceController, DeploymentController,
-                                            device_socket, monitor_socket],
-                  dependencies={"device_gateway": Provide(provide, use_cache=True,
-                                                          sync_to_thread=False)})
+    return Router(
+        path="/",
+        route_handlers=[DeviceController, DeploymentController, device_socket, monitor_socket],
+        dependencies={"device_gateway": Provide(provide, use_cache=True, sync_to_thread=False)},
+    )
 
 
 def build_device_gateway(infra, *, settings=None) -> DeviceGateway:
@@ -34,9 +36,12 @@ def build_device_gateway(infra, *, settings=None) -> DeviceGateway:
     from services.gateway.devices.config import DeviceSettings
 
     settings = settings or DeviceSettings()
-    gw = DeviceGateway(docs=infra.docs,
-                       devices=DeviceDocStore(infra.docs,
-                                              presence_lease_s=settings.presence_lease_s),
-                       objects=infra.objects, publisher=infra.publisher, settings=settings)
+    gw = DeviceGateway(
+        docs=infra.docs,
+        devices=DeviceDocStore(infra.docs, presence_lease_s=settings.presence_lease_s),
+        objects=infra.objects,
+        publisher=infra.publisher,
+        settings=settings,
+    )
     register_device_feed(infra.broker, DeviceFeed(gw))
     return gw

@@ -1,6 +1,7 @@
 """Forwards acknowledged telemetry to RabbitMQ in batches (``device.telemetry``): every
 ``interval_s`` or as soon as ``max_frames`` are waiting. While RabbitMQ is away, up to
 ``buffer_max`` frames wait (the oldest are dropped and counted beyond that)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -32,25 +33,43 @@ class EncodedTelemetry(DeviceTelemetry):
 
     @classmethod
     def of(cls, gateway_id: str, rows: list[dict]) -> EncodedTelemetry:
-        batch = cls.model_construct(event_id=new_id(), schema_version=1,
-                                    occurred_at=datetime.now(UTC), trace=TraceContext(),
-                                    gateway_id=gateway_id, frames=[])
+        batch = cls.model_construct(
+            event_id=new_id(),
+            schema_version=1,
+            occurred_at=datetime.now(UTC),
+            trace=TraceContext(),
+            gateway_id=gateway_id,
+            frames=[],
+        )
         batch._rows = rows
         return batch
 
     def model_dump_json(self, **_: object) -> str:
-        return _encode({
-            "event_id": self.event_id, "schema_version": self.schema_version,
-            "occurred_at": self.occurred_at, "trace": self.trace.model_dump(),
-            "gateway_id": self.gateway_id, "frames": self._rows}).decode()
+        return _encode(
+            {
+                "event_id": self.event_id,
+                "schema_version": self.schema_version,
+                "occurred_at": self.occurred_at,
+                "trace": self.trace.model_dump(),
+                "gateway_id": self.gateway_id,
+                "frames": self._rows,
+            }
+        ).decode()
 
     def to_message(self) -> DeviceTelemetry:
         return DeviceTelemetry.model_validate_json(self.model_dump_json())
 
 
 class TelemetryBatcher:
-    def __init__(self, publisher: Publisher, *, gateway_id: str, interval_s: float = 0.05,
-                 max_frames: int = 500, buffer_max: int = 50_000) -> None:
+    def __init__(
+        self,
+        publisher: Publisher,
+        *,
+        gateway_id: str,
+        interval_s: float = 0.05,
+        max_frames: int = 500,
+        buffer_max: int = 50_000,
+    ) -> None:
         self.publisher, self.gateway_id = publisher, gateway_id
         self.interval_s, self.max_frames, self.buffer_max = interval_s, max_frames, buffer_max
         self._frames: list[dict] = []
@@ -60,18 +79,26 @@ class TelemetryBatcher:
 
     def add(self, device_id: str, msg, received_at: float) -> None:
         """Queue one validated frame (already checked by the protocol decoder)."""
-        self._frames.append({
-            "device_id": device_id, "drift_ms": msg.drift_ms, "cpu_pct": msg.cpu_pct,
-            "temperature_c": msg.temperature_c, "track_id": msg.track_id,
-            "position_ms": msg.position_ms, "seq": msg.seq, "deployment_id": msg.deployment_id,
-            "received_at": datetime.fromtimestamp(received_at, UTC)})
+        self._frames.append(
+            {
+                "device_id": device_id,
+                "drift_ms": msg.drift_ms,
+                "cpu_pct": msg.cpu_pct,
+                "temperature_c": msg.temperature_c,
+                "track_id": msg.track_id,
+                "position_ms": msg.position_ms,
+                "seq": msg.seq,
+                "deployment_id": msg.deployment_id,
+                "received_at": datetime.fromtimestamp(received_at, UTC),
+            }
+        )
         if len(self._frames) >= self.max_frames and self._full is not None:
             self._full.set()
 
     async def flush(self) -> int:
         sent = 0
         while self._frames:
-            chunk, self._frames = self._frames[:self.max_frames], self._frames[self.max_frames:]
+            chunk, self._frames = self._frames[: self.max_frames], self._frames[self.max_frames :]
             batch = EncodedTelemetry.of(self.gateway_id, chunk)
             try:
                 await self.publisher.publish(batch)
@@ -100,8 +127,7 @@ class TelemetryBatcher:
             try:
                 await self.flush()
             except Exception as exc:
-                log.warning("telemetry batch not published, kept for retry: %s",
-                            type(exc).__name__)
+                log.warning("telemetry batch not published, kept for retry: %s", type(exc).__name__)
                 await asyncio.sleep(min(1.0, self.interval_s * 10))
 
     def start(self) -> None:

@@ -1,6 +1,7 @@
 """The devices' broadcast consumer: every gateway process sees every offer, alert, finished
 deployment and device (dis)connection; it acts on offers for devices whose socket it holds
 and fans the rest out to its dashboards."""
+
 from __future__ import annotations
 
 import hashlib
@@ -8,7 +9,11 @@ import logging
 
 from contracts.base import Message
 from contracts.events import (
-    BundleDeployed, DeviceConnected, DeviceDelivered, DeviceDisconnected, DeviceOffer,
+    BundleDeployed,
+    DeviceConnected,
+    DeviceDelivered,
+    DeviceDisconnected,
+    DeviceOffer,
     TelemetryAlert,
 )
 from infra.broker import broadcast_queue, subscribe_broadcast
@@ -18,7 +23,12 @@ from services.gateway.devices.service import DeviceGateway
 
 log = logging.getLogger("k1.gateway.devices")
 FEED_MODELS: tuple[type[Message], ...] = (
-    DeviceOffer, TelemetryAlert, BundleDeployed, DeviceConnected, DeviceDisconnected)
+    DeviceOffer,
+    TelemetryAlert,
+    BundleDeployed,
+    DeviceConnected,
+    DeviceDisconnected,
+)
 OFFER_SEND_TIMEOUT_S = 5.0
 
 
@@ -36,15 +46,24 @@ class DeviceFeed:
                     self.gw.hub.to_monitors(alert_update(msg))
             case BundleDeployed():
                 self.gw.requested.pop(msg.deployment_id, None)
-                self.gw.hub.to_monitors({
-                    "type": "deployment", "deployment_id": msg.deployment_id,
-                    "track_id": msg.track_id,
-                    "outcomes": [o.model_dump() for o in msg.outcomes]})
+                self.gw.hub.to_monitors(
+                    {
+                        "type": "deployment",
+                        "deployment_id": msg.deployment_id,
+                        "track_id": msg.track_id,
+                        "outcomes": [o.model_dump() for o in msg.outcomes],
+                    }
+                )
             case DeviceConnected() | DeviceDisconnected():
                 if msg.gateway_id != self.gw.gateway_id:
-                    self.gw.hub.to_monitors({"type": "device", "device_id": msg.device_id,
-                                             "connected": isinstance(msg, DeviceConnected),
-                                             "gateway_id": msg.gateway_id})
+                    self.gw.hub.to_monitors(
+                        {
+                            "type": "device",
+                            "device_id": msg.device_id,
+                            "connected": isinstance(msg, DeviceConnected),
+                            "gateway_id": msg.gateway_id,
+                        }
+                    )
 
     async def offer(self, msg: DeviceOffer) -> bool:
         """Send the offer if this process holds the device's socket; True when sent."""
@@ -52,24 +71,47 @@ class DeviceFeed:
         if conn is None:
             return False
         url = await self.gw.objects.presigned_get_url(
-            msg.bundle_key, expires_s=self.gw.settings.offer_url_expiry_s)
-        await conn.push(protocol.encode({
-            "type": "offer", "deployment_id": msg.deployment_id, "track_id": msg.track_id,
-            "bundle_url": url, "crc32": msg.crc32, "size": msg.size_bytes,
-            "latency_offset_ms": msg.latency_offset_ms, "attempt": msg.attempt}).decode(),
-            timeout_s=OFFER_SEND_TIMEOUT_S)
-        await self.gw.publisher.publish(DeviceDelivered(
-            event_id=_event_id(msg.deployment_id, msg.device_id, "delivered", msg.attempt),
-            deployment_id=msg.deployment_id, device_id=msg.device_id,
-            gateway_id=self.gw.gateway_id, attempt=msg.attempt))
+            msg.bundle_key, expires_s=self.gw.settings.offer_url_expiry_s
+        )
+        await conn.push(
+            protocol.encode(
+                {
+                    "type": "offer",
+                    "deployment_id": msg.deployment_id,
+                    "track_id": msg.track_id,
+                    "bundle_url": url,
+                    "crc32": msg.crc32,
+                    "size": msg.size_bytes,
+                    "latency_offset_ms": msg.latency_offset_ms,
+                    "attempt": msg.attempt,
+                }
+            ).decode(),
+            timeout_s=OFFER_SEND_TIMEOUT_S,
+        )
+        await self.gw.publisher.publish(
+            DeviceDelivered(
+                event_id=_event_id(msg.deployment_id, msg.device_id, "delivered", msg.attempt),
+                deployment_id=msg.deployment_id,
+                device_id=msg.device_id,
+                gateway_id=self.gw.gateway_id,
+                attempt=msg.attempt,
+            )
+        )
         return True
 
 
 def alert_update(msg: TelemetryAlert) -> dict:
-    return {"type": "alert", "device_id": msg.device_id, "drift_ms": msg.drift_ms,
-            "threshold_ms": msg.threshold_ms, "seq": msg.seq, "track_id": msg.track_id,
-            "deployment_id": msg.deployment_id,
-            "received_at": msg.frame_received_at.timestamp(), "source": "telemetry"}
+    return {
+        "type": "alert",
+        "device_id": msg.device_id,
+        "drift_ms": msg.drift_ms,
+        "threshold_ms": msg.threshold_ms,
+        "seq": msg.seq,
+        "track_id": msg.track_id,
+        "deployment_id": msg.deployment_id,
+        "received_at": msg.frame_received_at.timestamp(),
+        "source": "telemetry",
+    }
 
 
 def register_device_feed(broker, feed: DeviceFeed) -> None:

@@ -4,6 +4,7 @@ sockets (for fleet status and alerts), plus the per-device rate limit and drift 
 Pushing to dashboards never waits: each monitor has a bounded queue that drops its oldest
 updates when the socket is slow (``services.gateway.live.Subscription``).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -19,8 +20,7 @@ from services.gateway.live import Subscription
 DEVICE_SOCKETS = Gauge("k1_gateway_device_sockets", "Connected device WebSockets")
 MONITOR_SOCKETS = Gauge("k1_gateway_monitor_sockets", "Connected dashboard monitor WebSockets")
 REFUSED = Counter("k1_gateway_device_frames_refused_total", "Frames refused", ["reason"])
-ALERTS = Counter("k1_gateway_drift_alerts_total", "Drift alerts pushed to dashboards",
-                 ["source"])
+ALERTS = Counter("k1_gateway_drift_alerts_total", "Drift alerts pushed to dashboards", ["source"])
 
 Send = Callable[[str], Awaitable[None]]
 Close = Callable[[int, str], Awaitable[None]]
@@ -68,8 +68,14 @@ class DeviceConnection:
 
 
 class DeviceHub:
-    def __init__(self, *, gateway_id: str, cooldown_s: float = 5.0, monitor_queue: int = 256,
-                 max_devices: int = 10_000) -> None:
+    def __init__(
+        self,
+        *,
+        gateway_id: str,
+        cooldown_s: float = 5.0,
+        monitor_queue: int = 256,
+        max_devices: int = 10_000,
+    ) -> None:
         self.gateway_id = gateway_id
         self.cooldown_s = cooldown_s
         self.monitor_queue = monitor_queue
@@ -110,10 +116,17 @@ class DeviceHub:
         if last is not None and received_at - last < self.cooldown_s:
             return None
         conn.drifting_since_alert = received_at
-        alert = {"type": "alert", "device_id": conn.device_id, "drift_ms": frame.drift_ms,
-                 "threshold_ms": conn.threshold_ms, "seq": frame.seq,
-                 "track_id": frame.track_id, "deployment_id": frame.deployment_id,
-                 "received_at": received_at, "source": "gateway"}
+        alert = {
+            "type": "alert",
+            "device_id": conn.device_id,
+            "drift_ms": frame.drift_ms,
+            "threshold_ms": conn.threshold_ms,
+            "seq": frame.seq,
+            "track_id": frame.track_id,
+            "deployment_id": frame.deployment_id,
+            "received_at": received_at,
+            "source": "gateway",
+        }
         ALERTS.labels("gateway").inc()
         self.to_monitors(alert)
         return alert
@@ -141,7 +154,14 @@ class DeviceHub:
         devices = {}
         for device_id in sorted(ids):
             conn = self.devices.get(device_id)
-            devices[device_id] = ({"connected": True, "last_drift_ms": conn.last_drift_ms,
-                                   "frames": conn.frames} if conn else {"connected": False})
-        return {"type": "status", "gateway_id": self.gateway_id,
-                "connected": len(self.devices), "devices": devices}
+            devices[device_id] = (
+                {"connected": True, "last_drift_ms": conn.last_drift_ms, "frames": conn.frames}
+                if conn
+                else {"connected": False}
+            )
+        return {
+            "type": "status",
+            "gateway_id": self.gateway_id,
+            "connected": len(self.devices),
+            "devices": devices,
+        }

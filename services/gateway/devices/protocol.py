@@ -4,6 +4,7 @@ Device → gateway: ``telemetry`` (acked with ``{"type":"ack","seq":n}``), ``bun
 ``ping`` (answered ``pong``). Gateway → device: ``hello``, ``ack``, ``offer``, ``error``,
 ``pong``. See the README's "Devices" section.
 """
+
 from __future__ import annotations
 
 from typing import Annotated

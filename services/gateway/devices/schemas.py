@@ -1,4 +1,5 @@
 """Request and response bodies of the device and deployment API."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -16,14 +17,17 @@ class _In(BaseModel):
 
 
 class DeviceCreate(_In):
-    device_id: str | None = Field(default=None, pattern=ID_PATTERN,
-                                  description="Id of the device (generated when absent)")
+    device_id: str | None = Field(
+        default=None, pattern=ID_PATTERN, description="Id of the device (generated when absent)"
+    )
     name: str = Field(min_length=1, max_length=100)
     group: str = Field(default="default", pattern=GROUP_PATTERN)
-    latency_offset_ms: int = Field(default=0, ge=-10_000, le=10_000,
-                                   description="Added to every cue time on this device")
-    drift_threshold_ms: float = Field(default=50.0, gt=0, le=60_000,
-                                      description="|drift| beyond this raises an alert")
+    latency_offset_ms: int = Field(
+        default=0, ge=-10_000, le=10_000, description="Added to every cue time on this device"
+    )
+    drift_threshold_ms: float = Field(
+        default=50.0, gt=0, le=60_000, description="|drift| beyond this raises an alert"
+    )
 
 
 class DeviceUpdate(_In):
@@ -74,15 +78,20 @@ class DeploymentCreate(_In):
     # The cap is declared for OpenAPI (maxItems) and enforced by the controller, so a request
     # beyond it is refused with 422 and the reason, like the other target errors.
     device_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
-        default_factory=list, json_schema_extra={"maxItems": MAX_DEPLOYMENT_DEVICE_IDS},
+        default_factory=list,
+        json_schema_extra={"maxItems": MAX_DEPLOYMENT_DEVICE_IDS},
         description=f"Registered devices to deploy to, at most {MAX_DEPLOYMENT_DEVICE_IDS} "
-                    "(more: 422; use a group). Unknown ids: 422 listing them. Give "
-                    "device_ids, a group, or both; neither: 422.")
-    group: str | None = Field(default=None, pattern=GROUP_PATTERN,
-                              description="Every device of this group (a group with no "
-                                          "device: 422)")
-    timeout_s: float | None = Field(default=None, gt=0, le=86_400,
-                                    description="Seconds each device has to ack")
+        "(more: 422; use a group). Unknown ids: 422 listing them. Give "
+        "device_ids, a group, or both; neither: 422.",
+    )
+    group: str | None = Field(
+        default=None,
+        pattern=GROUP_PATTERN,
+        description="Every device of this group (a group with no device: 422)",
+    )
+    timeout_s: float | None = Field(
+        default=None, gt=0, le=86_400, description="Seconds each device has to ack"
+    )
 
 
 class DeploymentAccepted(BaseModel):

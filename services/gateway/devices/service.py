@@ -1,4 +1,5 @@
 """The device side of one gateway process: its ports, hub, batcher and background loops."""
+
 from __future__ import annotations
 
 import asyncio
@@ -43,12 +44,16 @@ class DeviceGateway:
 
     def __post_init__(self) -> None:
         s = self.settings
-        self.hub = DeviceHub(gateway_id=self.gateway_id, cooldown_s=s.alert_cooldown_s,
-                             max_devices=s.max_devices)
-        self.batcher = TelemetryBatcher(self.publisher, gateway_id=self.gateway_id,
-                                        interval_s=s.batch_interval_s,
-                                        max_frames=s.batch_max_frames,
-                                        buffer_max=s.buffer_max_frames)
+        self.hub = DeviceHub(
+            gateway_id=self.gateway_id, cooldown_s=s.alert_cooldown_s, max_devices=s.max_devices
+        )
+        self.batcher = TelemetryBatcher(
+            self.publisher,
+            gateway_id=self.gateway_id,
+            interval_s=s.batch_interval_s,
+            max_frames=s.batch_max_frames,
+            buffer_max=s.buffer_max_frames,
+        )
         self._tasks: list[asyncio.Task] = []
         self._announcements: list[asyncio.Queue] = []
 
@@ -61,17 +66,27 @@ class DeviceGateway:
         await self.devices.ensure_indexes()
         self.batcher.start()
         self._announcements = [asyncio.Queue() for _ in range(ANNOUNCERS)]
-        self._tasks = [asyncio.create_task(self._status_loop(), name="fleet-status"),
-                       asyncio.create_task(self._idle_loop(), name="device-idle"),
-                       asyncio.create_task(self._presence_loop(), name="device-presence"),
-                       *(asyncio.create_task(self._announcer(q), name="announcer")
-                         for q in self._announcements)]
+        self._tasks = [
+            asyncio.create_task(self._status_loop(), name="fleet-status"),
+            asyncio.create_task(self._idle_loop(), name="device-idle"),
+            asyncio.create_task(self._presence_loop(), name="device-presence"),
+            *(
+                asyncio.create_task(self._announcer(q), name="announcer")
+                for q in self._announcements
+            ),
+        ]
 
     def announce(self, device_id: str, *, connected: bool) -> None:
         """Record a device's (dis)connection and publish it, off the socket's path: a fleet
         coming online at once must not queue its handshakes behind 2000 confirmed publishes."""
-        self.hub.to_monitors({"type": "device", "device_id": device_id,
-                              "connected": connected, "gateway_id": self.gateway_id})
+        self.hub.to_monitors(
+            {
+                "type": "device",
+                "device_id": device_id,
+                "connected": connected,
+                "gateway_id": self.gateway_id,
+            }
+        )
         if self._announcements:  # one queue per device keeps its announcements in order
             shard = zlib.crc32(device_id.encode()) % len(self._announcements)
             self._announcements[shard].put_nowait((device_id, connected))
@@ -80,15 +95,20 @@ class DeviceGateway:
         while True:
             device_id, connected = await queue.get()
             try:
-                await self.devices.devices.set_connection(device_id, connected=connected,
-                                                          gateway_id=self.gateway_id)
+                await self.devices.devices.set_connection(
+                    device_id, connected=connected, gateway_id=self.gateway_id
+                )
                 message = (DeviceConnected if connected else DeviceDisconnected)(
-                    device_id=device_id, gateway_id=self.gateway_id)
+                    device_id=device_id, gateway_id=self.gateway_id
+                )
                 await self.publisher.publish(message)
             except Exception as exc:  # the device's next connection announces it again
-                log.warning("could not announce %s of %s: %s",
-                            "connection" if connected else "disconnection", device_id,
-                            type(exc).__name__)
+                log.warning(
+                    "could not announce %s of %s: %s",
+                    "connection" if connected else "disconnection",
+                    device_id,
+                    type(exc).__name__,
+                )
 
     async def stop(self) -> None:
         for task in self._tasks:

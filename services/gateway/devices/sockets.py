@@ -5,6 +5,7 @@ other token, or none, closes the socket with 1008 before anything is said. Each 
 is acknowledged at once and forwarded in batches; a malformed, oversize or over-the-rate frame
 gets an error frame and counts a strike; ``max_strikes`` strikes close the socket.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -56,8 +57,13 @@ def _connection(socket: WebSocket, device, gw: DeviceGateway) -> DeviceConnectio
         await socket.close(code=code, reason=reason)
 
     s = gw.settings
-    return DeviceConnection(device_id=device.device_id, threshold_ms=device.drift_threshold_ms,
-                            send=send, close=close, bucket=TokenBucket(s.rate_hz, s.burst))
+    return DeviceConnection(
+        device_id=device.device_id,
+        threshold_ms=device.drift_threshold_ms,
+        send=send,
+        close=close,
+        bucket=TokenBucket(s.rate_hz, s.burst),
+    )
 
 
 @websocket("/ws/telemetry/{device_id:str}")
@@ -79,14 +85,22 @@ async def device_socket(socket: WebSocket, device_id: str, device_gateway: Devic
         with contextlib.suppress(Exception):
             await replaced.close(POLICY_VIOLATION, "replaced by a new connection")
     try:
-        await conn.push(protocol.encode({
-            "type": "hello", "device_id": device.device_id, "gateway_id": gw.gateway_id,
-            "latency_offset_ms": device.latency_offset_ms,
-            "drift_threshold_ms": device.drift_threshold_ms, "max_rate_hz": gw.settings.rate_hz,
-            "max_frame_bytes": gw.settings.max_frame_bytes}).decode())
+        await conn.push(
+            protocol.encode(
+                {
+                    "type": "hello",
+                    "device_id": device.device_id,
+                    "gateway_id": gw.gateway_id,
+                    "latency_offset_ms": device.latency_offset_ms,
+                    "drift_threshold_ms": device.drift_threshold_ms,
+                    "max_rate_hz": gw.settings.rate_hz,
+                    "max_frame_bytes": gw.settings.max_frame_bytes,
+                }
+            ).decode()
+        )
         gw.announce(device.device_id, connected=True)
         await _receive_loop(socket, conn, gw)
-    except (WebSocketDisconnect, asyncio.TimeoutError, OSError):
+    except (TimeoutError, WebSocketDisconnect, OSError):
         pass  # the device went away (uvicorn's ClientDisconnected is an OSError)
     finally:
         if gw.hub.detach(conn):
@@ -107,8 +121,9 @@ async def _receive_loop(socket: WebSocket, conn: DeviceConnection, gw: DeviceGat
         if data is None:
             data = event.get("bytes") or b""
         if len(data) > max_bytes:
-            if await _strike(conn, gw, "oversize", f"frames are at most {max_bytes} bytes",
-                             TOO_BIG):
+            if await _strike(
+                conn, gw, "oversize", f"frames are at most {max_bytes} bytes", TOO_BIG
+            ):
                 return
             continue
         try:
@@ -119,8 +134,13 @@ async def _receive_loop(socket: WebSocket, conn: DeviceConnection, gw: DeviceGat
             continue
         if type(msg) is protocol.Telemetry:
             if not conn.bucket.take(now):
-                if await _strike(conn, gw, "rate_limited",
-                                 f"at most {gw.settings.rate_hz:g} frames/s", POLICY_VIOLATION):
+                if await _strike(
+                    conn,
+                    gw,
+                    "rate_limited",
+                    f"at most {gw.settings.rate_hz:g} frames/s",
+                    POLICY_VIOLATION,
+                ):
                     return
                 continue
             await conn.push(protocol.ack(msg.seq))
@@ -128,15 +148,21 @@ async def _receive_loop(socket: WebSocket, conn: DeviceConnection, gw: DeviceGat
             gw.batcher.add(conn.device_id, msg, received)
             gw.hub.observe(conn, msg, received)
         elif type(msg) is protocol.BundleAck:
-            await gw.publisher.publish(DeviceBundleAck(
-                deployment_id=msg.deployment_id, device_id=conn.device_id, ok=msg.ok,
-                reason=msg.reason))
+            await gw.publisher.publish(
+                DeviceBundleAck(
+                    deployment_id=msg.deployment_id,
+                    device_id=conn.device_id,
+                    ok=msg.ok,
+                    reason=msg.reason,
+                )
+            )
         else:
             await conn.push('{"type":"pong"}')
 
 
-async def _strike(conn: DeviceConnection, gw: DeviceGateway, code: str, detail: str,
-                  close_code: int) -> bool:
+async def _strike(
+    conn: DeviceConnection, gw: DeviceGateway, code: str, detail: str, close_code: int
+) -> bool:
     """Send an error frame; True when this strike closes the socket."""
     REFUSED.labels(code).inc()
     conn.strikes += 1
@@ -156,13 +182,27 @@ async def monitor_socket(socket: WebSocket, device_gateway: DeviceGateway) -> No
         await socket.accept()
         fleet = await gw.devices.devices.list(limit=1000)
         local = gw.hub.devices
-        await socket.send_json({"type": "fleet", "gateway_id": gw.gateway_id, "devices": [
-            {"device_id": d.device_id, "name": d.name, "group": d.group,
-             "connected": d.connected, "drift_threshold_ms": d.drift_threshold_ms,
-             "last_drift_ms": local[d.device_id].last_drift_ms if d.device_id in local else None}
-            for d in fleet]})
+        await socket.send_json(
+            {
+                "type": "fleet",
+                "gateway_id": gw.gateway_id,
+                "devices": [
+                    {
+                        "device_id": d.device_id,
+                        "name": d.name,
+                        "group": d.group,
+                        "connected": d.connected,
+                        "drift_threshold_ms": d.drift_threshold_ms,
+                        "last_drift_ms": local[d.device_id].last_drift_ms
+                        if d.device_id in local
+                        else None,
+                    }
+                    for d in fleet
+                ],
+            }
+        )
         await _pump(socket, sub)
-    except (WebSocketDisconnect, asyncio.TimeoutError, OSError):
+    except (TimeoutError, WebSocketDisconnect, OSError):
         pass
     finally:
         gw.hub.unwatch(sub)
@@ -175,8 +215,9 @@ async def _pump(socket: WebSocket, sub) -> None:
         while True:
             for update in await sub.next_batch():
                 text = protocol.encode(update).decode()
-                await asyncio.wait_for(socket.send({"type": "websocket.send", "text": text}),
-                                       SEND_TIMEOUT_S)
+                await asyncio.wait_for(
+                    socket.send({"type": "websocket.send", "text": text}), SEND_TIMEOUT_S
+                )
 
     async def drain() -> None:
         while (await socket.receive())["type"] != "websocket.disconnect":

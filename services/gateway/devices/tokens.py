@@ -3,6 +3,7 @@
 A token is high-entropy, so a plain SHA-256 (no pepper, no slow hash) cannot be brute-forced;
 comparison is constant-time.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -13,6 +13,7 @@ that they are valid and already canonical (else a typed decoder validates and re
 and the hash is taken over the encoded skeleton with them spliced back in verbatim. No float of
 theirs is parsed or formatted. Where a shortcut cannot be sure, the exact path decides.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -119,9 +120,11 @@ class ChoreographyLayer(_Strict):
     palette: Annotated[list[str], Meta(max_length=16)] | UnsetType = UNSET
 
 
-_TYPED_BY_MARKER = {"dynamics": ("loudness_db", DynamicsLayer),
-                    "spectral": ("centroid_hz", SpectralLayer),
-                    "annotations": ("sections", AnnotationsLayer)}
+_TYPED_BY_MARKER = {
+    "dynamics": ("loudness_db", DynamicsLayer),
+    "spectral": ("centroid_hz", SpectralLayer),
+    "annotations": ("sections", AnnotationsLayer),
+}
 
 
 class Layers(_Strict):
@@ -161,7 +164,7 @@ class Metadata(Struct):
     analysis_config: dict[str, Any] | UnsetType = UNSET
 
     def __post_init__(self) -> None:
-        if not REQUIRED_HASHES <= self.hashes.keys():
+        if not self.hashes.keys() >= REQUIRED_HASHES:
             raise ValueError("missing required hash keys")
 
 
@@ -178,8 +181,11 @@ _ENCODER = msgspec.json.Encoder(order="sorted")
 def sampled_envelopes(doc: FastMap) -> dict[str, SampledEnvelope]:
     """The envelopes in sampled form, by dotted path."""
     frequency = doc.layers.frequency
-    found = {"layers.frequency.bass": frequency.bass, "layers.frequency.mids": frequency.mids,
-             "layers.frequency.highs": frequency.highs}
+    found = {
+        "layers.frequency.bass": frequency.bass,
+        "layers.frequency.mids": frequency.mids,
+        "layers.frequency.highs": frequency.highs,
+    }
     if isinstance(doc.layers.choreography, ChoreographyLayer):
         found["layers.choreography.intensity"] = doc.layers.choreography.intensity
     return {path: env for path, env in found.items() if isinstance(env, SampledEnvelope)}
@@ -207,18 +213,20 @@ def fast_decode(raw: bytes) -> tuple[FastMap, dict[str, int], bool] | None:
         msgspec.convert(doc.metadata, Metadata)
         lists = unit_lists(doc)
         # "[]" is canonical; it is valid where the decoder takes an empty list (beat strengths).
-        empty = [path for path, (owner, name, decoder) in lists.items()
-                 if decoder is _UNITS and bytes(getattr(owner, name)) == b"[]"]
+        empty = [
+            path
+            for path, (owner, name, decoder) in lists.items()
+            if decoder is _UNITS and bytes(getattr(owner, name)) == b"[]"
+        ]
         for path in empty:
             del lists[path]
-        counts = _lexical_unit_counts(
-            [getattr(owner, name) for owner, name, _ in lists.values()])
+        counts = _lexical_unit_counts([getattr(owner, name) for owner, name, _ in lists.values()])
         as_written = counts is not None
         if counts is None:
             counts = [_normalise(*entry) for entry in lists.values()]
     except (msgspec.DecodeError, ValueError, TypeError):
         return None
-    return doc, {**dict(zip(lists, counts)), **dict.fromkeys(empty, 0)}, as_written
+    return doc, {**dict(zip(lists, counts, strict=False)), **dict.fromkeys(empty, 0)}, as_written
 
 
 _CUT = b'"\\u0000@'
@@ -251,7 +259,7 @@ def _decode_without_unit_lists(raw: bytes) -> FastMap:
     for owner, name, _ in unit_lists(doc).values():
         value = bytes(getattr(owner, name))
         if value.startswith(_CUT):
-            setattr(owner, name, Raw(lists[int(value[len(_CUT):-1])]))
+            setattr(owner, name, Raw(lists[int(value[len(_CUT) : -1])]))
             placed += 1
     return doc if placed == len(lists) else _DECODER.decode(raw)
 
@@ -265,8 +273,11 @@ def _cut_unit_lists(raw: bytes) -> tuple[bytes, list[bytes]] | None:
     at = raw.find(b'":[')
     while at != -1:
         start = at + 2
-        if raw.endswith(b'"values', 0, at) and _in_envelope(raw, at) or raw.endswith(
-                b'"beat_strength', 0, at):
+        if (
+            raw.endswith(b'"values', 0, at)
+            and _in_envelope(raw, at)
+            or raw.endswith(b'"beat_strength', 0, at)
+        ):
             end = raw.find(b"]", start) + 1
             if end == 0:
                 return None
@@ -317,11 +328,11 @@ def fast_map_sha256(doc: FastMap, lists_as_written: bool) -> str | None:
     if len(lists) > len(_SLOTS):
         return None
     try:
-        for (owner, name), slot in zip(lists, _SLOTS):
+        for (owner, name), slot in zip(lists, _SLOTS, strict=False):
             setattr(owner, name, slot)
         skeleton = _ENCODER.encode(stripped)
     finally:
-        for (owner, name), value in zip(lists, values):
+        for (owner, name), value in zip(lists, values, strict=False):
             setattr(owner, name, value)
     if not _floats_match_python(skeleton):
         return None
@@ -336,8 +347,10 @@ def fast_map_sha256(doc: FastMap, lists_as_written: bool) -> str | None:
     return hashlib.sha256(b"".join(pieces)).hexdigest()
 
 
-_CLASSES = bytes(100 if chr(i) in "0123456789.-" else 115 if chr(i) in ":[," else
-                 101 if i == 101 else 120 for i in range(256))
+_CLASSES = bytes(
+    100 if chr(i) in "0123456789.-" else 115 if chr(i) in ":[," else 101 if i == 101 else 120
+    for i in range(256)
+)
 """Byte classes: ``d`` number character, ``s`` what may come right before a value, ``e``,
 ``x`` anything else."""
 
@@ -356,8 +369,9 @@ def _floats_match_python(body: bytes) -> bool:
         return True
     classes = body.translate(_CLASSES)
     for at in np.flatnonzero(e_after_digit).tolist():  # the digit before the "e"
-        before_run = max(classes.rfind(b"s", 0, at), classes.rfind(b"x", 0, at),
-                         classes.rfind(b"e", 0, at))
+        before_run = max(
+            classes.rfind(b"s", 0, at), classes.rfind(b"x", 0, at), classes.rfind(b"e", 0, at)
+        )
         if before_run == -1 or classes[before_run] == 115:  # "s"
             return False
     return True
@@ -368,13 +382,13 @@ def _has_digit_run(digit: np.ndarray, length: int) -> bool:
 
     Such a run covers a whole aligned 8-byte word, so words of eight true bytes are looked for
     first (cheap, one compare per 8 bytes); only if one exists are runs measured exactly."""
-    words = digit[:digit.size & ~7].view(np.uint64)
+    words = digit[: digit.size & ~7].view(np.uint64)
     if not (words == 0x0101010101010101).any():
         return False
     run, span = digit, 1
     while span * 2 <= length:  # runs of 2, 4, 8 ...
         run, span = run[:-span] & run[span:], span * 2
-    return bool((run[:-(length - span)] & run[length - span:]).any())
+    return bool((run[: -(length - span)] & run[length - span :]).any())
 
 
 def _lexical_unit_counts(lists: list[Raw]) -> list[int] | None:
@@ -407,13 +421,13 @@ def _lexical_unit_counts(lists: list[Raw]) -> list[int] | None:
         return None  # only digits, dots and commas are left: "," 44, "." 46, "0".."9" 48..57
     n = c.size - 4
     comma, dot, zero, one = c == 44, c == 46, c == 48, c == 49
-    comma0, dot0, zero1 = comma[:n], dot[:n], zero[1:n + 1]
+    comma0, dot0, zero1 = comma[:n], dot[:n], zero[1 : n + 1]
     # A comma is followed by "0." or "1.0," (value in [0, 1]); a dot follows exactly those.
-    bad = comma0 != dot[2:n + 2]
-    bad |= comma0 > (zero1 | (one[1:n + 1] & zero[3:n + 3] & comma[4:n + 4]))
-    bad |= dot0 & comma[1:n + 1]  # a digit after the dot
-    bad |= (comma[2:n + 2] & zero1) > dot0  # no trailing zero but in "d.0"
-    bad |= dot0 & zero1 & zero[2:n + 2] & zero[3:n + 3] & zero[4:n + 4]  # below 1e-4
+    bad = comma0 != dot[2 : n + 2]
+    bad |= comma0 > (zero1 | (one[1 : n + 1] & zero[3 : n + 3] & comma[4 : n + 4]))
+    bad |= dot0 & comma[1 : n + 1]  # a digit after the dot
+    bad |= (comma[2 : n + 2] & zero1) > dot0  # no trailing zero but in "d.0"
+    bad |= dot0 & zero1 & zero[2 : n + 2] & zero[3 : n + 3] & zero[4 : n + 4]  # below 1e-4
     if bad.any() or _has_digit_run(c >= 48, 15):  # at most 14 digits after the dot
         return None
     counts, at = [], 1

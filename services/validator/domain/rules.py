@@ -5,6 +5,7 @@ mirror of the schema and a canonical hash without a dict round trip, see ``fast_
 anything else goes through ``contracts.genesis_map`` (pydantic), which has the final word on the
 schema and explains each error with the dotted path of its field.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,8 +38,13 @@ class ValidationReport:
     """The map's canonical hash as computed here (None if the document is not JSON)."""
 
 
-def validate_map(raw: bytes, *, expected_audio_sha256: str | None = None,
-                 limits: DeviceLimits = DEFAULT_LIMITS, check_hashes: bool = True) -> ValidationReport:
+def validate_map(
+    raw: bytes,
+    *,
+    expected_audio_sha256: str | None = None,
+    limits: DeviceLimits = DEFAULT_LIMITS,
+    check_hashes: bool = True,
+) -> ValidationReport:
     """Validate the bytes of a Genesis Map v4.
 
     ``expected_audio_sha256`` is the hash of the stored audio the map claims to describe;
@@ -49,8 +55,9 @@ def validate_map(raw: bytes, *, expected_audio_sha256: str | None = None,
     if fast is not None:
         doc, counts, lists_as_written = fast
         facts, hashes = _facts(doc, counts), doc.metadata["hashes"]
-        map_sha256 = (fast_map_sha256(doc, lists_as_written)
-                      or _exact_sha256(json.loads(raw), issues))
+        map_sha256 = fast_map_sha256(doc, lists_as_written) or _exact_sha256(
+            json.loads(raw), issues
+        )
     else:
         parsed = _parse(raw, issues)
         if parsed is None:
@@ -69,8 +76,12 @@ def validate_map(raw: bytes, *, expected_audio_sha256: str | None = None,
     return _report(issues, warnings, "warning" if flagged else "ready", map_sha256)
 
 
-def _report(issues: list[ValidationIssue], warnings: list[str],
-            outcome: Literal["ready", "warning"] | None, map_sha256: str | None) -> ValidationReport:
+def _report(
+    issues: list[ValidationIssue],
+    warnings: list[str],
+    outcome: Literal["ready", "warning"] | None,
+    map_sha256: str | None,
+) -> ValidationReport:
     if issues:
         return ValidationReport(False, issues[:MAX_ISSUES], warnings, None, map_sha256)
     return ValidationReport(True, [], warnings, outcome, map_sha256)
@@ -79,8 +90,12 @@ def _report(issues: list[ValidationIssue], warnings: list[str],
 def _size_issues(raw: bytes, limits: DeviceLimits) -> list[ValidationIssue]:
     if len(raw) <= limits.max_map_bytes:
         return []
-    return [ValidationIssue(field="$", message=f"the map is {len(raw)} bytes; a device holds "
-                            f"at most {limits.max_map_bytes}")]
+    return [
+        ValidationIssue(
+            field="$",
+            message=f"the map is {len(raw)} bytes; a device holds at most {limits.max_map_bytes}",
+        )
+    ]
 
 
 def _parse(raw: bytes, issues: list[ValidationIssue]) -> Any | None:
@@ -88,11 +103,19 @@ def _parse(raw: bytes, issues: list[ValidationIssue]) -> Any | None:
     try:
         return json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
-        issues.append(ValidationIssue(field="$", message=f"not UTF-8 text: byte {exc.start} "
-                                      f"cannot be decoded"))
+        issues.append(
+            ValidationIssue(
+                field="$", message=f"not UTF-8 text: byte {exc.start} cannot be decoded"
+            )
+        )
     except json.JSONDecodeError as exc:
-        issues.append(ValidationIssue(field="$", message=f"not valid JSON: {exc.msg} at line "
-                                      f"{exc.lineno} column {exc.colno} (char {exc.pos})"))
+        issues.append(
+            ValidationIssue(
+                field="$",
+                message=f"not valid JSON: {exc.msg} at line "
+                f"{exc.lineno} column {exc.colno} (char {exc.pos})",
+            )
+        )
     return None
 
 
@@ -133,19 +156,27 @@ def _exact_sha256(parsed: dict[str, Any], issues: list[ValidationIssue]) -> str 
         return None
 
 
-def _hash_issues(hashes: dict[str, Any], map_sha256: str | None,
-                 expected_audio_sha256: str | None) -> list[ValidationIssue]:
+def _hash_issues(
+    hashes: dict[str, Any], map_sha256: str | None, expected_audio_sha256: str | None
+) -> list[ValidationIssue]:
     """The claimed hashes must match the document and the stored audio."""
     found = []
     claimed = hashes.get("map_sha256")
     if map_sha256 is not None and claimed is not None and claimed != map_sha256:
-        found.append(ValidationIssue(field="metadata.hashes.map_sha256", message=f"claims "
-                                     f"{str(claimed)[:64]} but the map hashes to {map_sha256}"))
+        found.append(
+            ValidationIssue(
+                field="metadata.hashes.map_sha256",
+                message=f"claims {str(claimed)[:64]} but the map hashes to {map_sha256}",
+            )
+        )
     audio = hashes.get("audio_sha256")
     if expected_audio_sha256 is not None and audio != expected_audio_sha256:
-        found.append(ValidationIssue(field="metadata.hashes.audio_sha256", message=f"claims "
-                                     f"{str(audio)[:64]} but the stored audio is "
-                                     f"{expected_audio_sha256}"))
+        found.append(
+            ValidationIssue(
+                field="metadata.hashes.audio_sha256",
+                message=f"claims {str(audio)[:64]} but the stored audio is {expected_audio_sha256}",
+            )
+        )
     return found
 
 
@@ -162,11 +193,15 @@ def _facts(doc: Any, counts: dict[str, int] | None) -> MapFacts:
     sections = _given(annotations.sections, []) if typed_annotations else []
     local_bpm = _given(rhythm.local_bpm, None)
     return MapFacts(
-        duration_ms=float(metrics.duration_ms), bpm=float(metrics.bpm),
-        quality=_given(metrics.quality, "ok"), map_warnings=list(_given(metrics.warnings, [])),
-        beats_ms=as_times(rhythm.beat_grid_ms), downbeats_ms=as_times(_given(rhythm.downbeat_ms, [])),
-        beat_strength_count=(counts.get(BEAT_STRENGTH, 0) if counts is not None
-                             else len(rhythm.beat_strength)),
+        duration_ms=float(metrics.duration_ms),
+        bpm=float(metrics.bpm),
+        quality=_given(metrics.quality, "ok"),
+        map_warnings=list(_given(metrics.warnings, [])),
+        beats_ms=as_times(rhythm.beat_grid_ms),
+        downbeats_ms=as_times(_given(rhythm.downbeat_ms, [])),
+        beat_strength_count=(
+            counts.get(BEAT_STRENGTH, 0) if counts is not None else len(rhythm.beat_strength)
+        ),
         local_bpm_count=None if local_bpm is None else len(local_bpm),
         envelopes=_envelopes(layers, counts),
         sections_ms=[(float(s.start_ms), float(s.end_ms)) for s in sections],
@@ -177,8 +212,11 @@ def _facts(doc: Any, counts: dict[str, int] | None) -> MapFacts:
 def _envelopes(layers: Any, counts: dict[str, int] | None) -> dict[str, Any]:
     """Each envelope by dotted path: point times, or the frame layout of a sampled one."""
     frequency = layers.frequency
-    found = {"layers.frequency.bass": frequency.bass, "layers.frequency.mids": frequency.mids,
-             "layers.frequency.highs": frequency.highs}
+    found = {
+        "layers.frequency.bass": frequency.bass,
+        "layers.frequency.mids": frequency.mids,
+        "layers.frequency.highs": frequency.highs,
+    }
     choreography = _given(layers.choreography, None)
     if choreography is not None:
         found["layers.choreography.intensity"] = choreography.intensity
@@ -188,6 +226,7 @@ def _envelopes(layers: Any, counts: dict[str, int] | None) -> dict[str, Any]:
             facts[path] = as_times([point.time_ms for point in envelope])
         else:
             count = counts[path] if counts is not None else len(envelope.values)
-            facts[path] = SampledFacts(float(_given(envelope.start_ms, 0.0)),
-                                       float(envelope.frame_rate_hz), count)
+            facts[path] = SampledFacts(
+                float(_given(envelope.start_ms, 0.0)), float(envelope.frame_rate_hz), count
+            )
     return facts

@@ -3,6 +3,7 @@
 The rules read ``MapFacts``, a flat summary that the fast (msgspec) and the exact (pydantic)
 schema paths both produce, so each rule is written once. Every rule reports all it finds.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -48,7 +49,9 @@ class MapFacts:
     drops_ms: list[float]
 
 
-def check_semantics(facts: MapFacts, limits: DeviceLimits) -> tuple[list[ValidationIssue], list[str]]:
+def check_semantics(
+    facts: MapFacts, limits: DeviceLimits
+) -> tuple[list[ValidationIssue], list[str]]:
     """Every semantic problem of a map, and the warnings that flag a valid map."""
     issues: list[ValidationIssue] = []
     warnings: list[str] = []
@@ -61,8 +64,11 @@ def check_semantics(facts: MapFacts, limits: DeviceLimits) -> tuple[list[Validat
     for path, envelope in facts.envelopes.items():
         issues += _envelope_issues(path, envelope, facts.duration_ms)
     issues += _section_issues(facts.sections_ms, facts.duration_ms)
-    issues += [_issue(f"layers.annotations.drops_ms[{i}]", f"drop at {t} ms is after the end")
-               for i, t in enumerate(facts.drops_ms) if t > facts.duration_ms]
+    issues += [
+        _issue(f"layers.annotations.drops_ms[{i}]", f"drop at {t} ms is after the end")
+        for i, t in enumerate(facts.drops_ms)
+        if t > facts.duration_ms
+    ]
     if facts.beats_ms.size == 0:
         warnings.append("no beats found: the show runs on envelopes only")
     return issues, facts.map_warnings + warnings
@@ -75,19 +81,36 @@ def _issue(field: str, message: str) -> ValidationIssue:
 def _limit_issues(facts: MapFacts, limits: DeviceLimits) -> list[ValidationIssue]:
     found = []
     if facts.duration_ms > limits.max_duration_ms:
-        found.append(_issue("global_metrics.duration_ms", f"{facts.duration_ms:.0f} ms is longer "
-                            f"than the device limit of {limits.max_duration_ms:.0f} ms"))
+        found.append(
+            _issue(
+                "global_metrics.duration_ms",
+                f"{facts.duration_ms:.0f} ms is longer "
+                f"than the device limit of {limits.max_duration_ms:.0f} ms",
+            )
+        )
     if facts.beats_ms.size > limits.max_beats:
-        found.append(_issue("layers.rhythm.beat_grid_ms", f"{facts.beats_ms.size} beats exceed "
-                            f"the device limit of {limits.max_beats}"))
+        found.append(
+            _issue(
+                "layers.rhythm.beat_grid_ms",
+                f"{facts.beats_ms.size} beats exceed the device limit of {limits.max_beats}",
+            )
+        )
     if len(facts.sections_ms) > limits.max_sections:
-        found.append(_issue("layers.annotations.sections", f"{len(facts.sections_ms)} sections "
-                            f"exceed the device limit of {limits.max_sections}"))
+        found.append(
+            _issue(
+                "layers.annotations.sections",
+                f"{len(facts.sections_ms)} sections "
+                f"exceed the device limit of {limits.max_sections}",
+            )
+        )
     for path, envelope in facts.envelopes.items():
         frames = envelope.frames if isinstance(envelope, SampledFacts) else envelope.size
         if frames > limits.max_envelope_frames:
-            found.append(_issue(path, f"{frames} frames exceed the device limit of "
-                                f"{limits.max_envelope_frames}"))
+            found.append(
+                _issue(
+                    path, f"{frames} frames exceed the device limit of {limits.max_envelope_frames}"
+                )
+            )
     return found
 
 
@@ -100,12 +123,22 @@ def _grid_issues(path: str, times_ms: np.ndarray, duration_ms: float) -> list[Va
     steps = times_ms[1:] - times_ms[:-1]  # np.diff, without its overhead
     if (steps <= 0).any():
         bad = np.flatnonzero(steps <= 0) + 1
-        found.append(_issue(f"{path}[{bad[0]}]", f"not strictly increasing: {bad.size} time(s) "
-                            f"do not come after the previous one, first {times_ms[bad[0]]} ms"))
+        found.append(
+            _issue(
+                f"{path}[{bad[0]}]",
+                f"not strictly increasing: {bad.size} time(s) "
+                f"do not come after the previous one, first {times_ms[bad[0]]} ms",
+            )
+        )
     if (times_ms > duration_ms).any():
         late = np.flatnonzero(times_ms > duration_ms)
-        found.append(_issue(f"{path}[{late[0]}]", f"{late.size} time(s) after the end of the "
-                            f"track ({duration_ms} ms), first {times_ms[late[0]]} ms"))
+        found.append(
+            _issue(
+                f"{path}[{late[0]}]",
+                f"{late.size} time(s) after the end of the "
+                f"track ({duration_ms} ms), first {times_ms[late[0]]} ms",
+            )
+        )
     return found
 
 
@@ -130,16 +163,23 @@ def _downbeat_issues(facts: MapFacts, warnings: list[str]) -> list[ValidationIss
     if not off.any():
         return []
     off = np.flatnonzero(off)
-    return [_issue(f"layers.rhythm.downbeat_ms[{off[0]}]", f"{off.size} downbeat(s) are more "
-                   f"than {tol:.0f} ms from every beat, first {downbeats[off[0]]} ms")]
+    return [
+        _issue(
+            f"layers.rhythm.downbeat_ms[{off[0]}]",
+            f"{off.size} downbeat(s) are more "
+            f"than {tol:.0f} ms from every beat, first {downbeats[off[0]]} ms",
+        )
+    ]
 
 
 def _per_beat_issues(facts: MapFacts) -> list[ValidationIssue]:
     """Per-beat lists, when given, have one value per beat."""
     n_beats = facts.beats_ms.size
     found = []
-    for name, count in (("beat_strength", facts.beat_strength_count),
-                        ("local_bpm", facts.local_bpm_count)):
+    for name, count in (
+        ("beat_strength", facts.beat_strength_count),
+        ("local_bpm", facts.local_bpm_count),
+    ):
         if count and count != n_beats:
             found.append(_issue(f"layers.rhythm.{name}", f"{count} values for {n_beats} beats"))
     return found
@@ -156,21 +196,32 @@ def _bpm_issues(facts: MapFacts) -> list[ValidationIssue]:
     interval_ms = _median(beats[1:] - beats[:-1])
     grid_bpm = 60_000.0 / interval_ms if interval_ms > 0 else float("inf")
     if abs(grid_bpm - bpm) > BPM_TOLERANCE * bpm:
-        return [_issue("global_metrics.bpm", f"bpm {bpm} disagrees with the beat grid "
-                       f"({grid_bpm:.1f} from its median interval of {interval_ms:.1f} ms)")]
+        return [
+            _issue(
+                "global_metrics.bpm",
+                f"bpm {bpm} disagrees with the beat grid "
+                f"({grid_bpm:.1f} from its median interval of {interval_ms:.1f} ms)",
+            )
+        ]
     return []
 
 
-def _envelope_issues(path: str, envelope: np.ndarray | SampledFacts,
-                     duration_ms: float) -> list[ValidationIssue]:
+def _envelope_issues(
+    path: str, envelope: np.ndarray | SampledFacts, duration_ms: float
+) -> list[ValidationIssue]:
     """Sampled envelopes cover the track to within one frame; point-form ones are evenly spaced."""
     if isinstance(envelope, SampledFacts):
         frame_ms = 1000.0 / envelope.frame_rate_hz
         last_ms = envelope.start_ms + (envelope.frames - 1) * frame_ms
         if envelope.start_ms > frame_ms + 1e-6 or abs(last_ms - duration_ms) > frame_ms + 1e-6:
-            return [_issue(path, f"{envelope.frames} frames at {envelope.frame_rate_hz} Hz from "
-                           f"{envelope.start_ms} ms span to {last_ms:.0f} ms; the track lasts "
-                           f"{duration_ms:.0f} ms (one frame of slack allowed)")]
+            return [
+                _issue(
+                    path,
+                    f"{envelope.frames} frames at {envelope.frame_rate_hz} Hz from "
+                    f"{envelope.start_ms} ms span to {last_ms:.0f} ms; the track lasts "
+                    f"{duration_ms:.0f} ms (one frame of slack allowed)",
+                )
+            ]
         return []
     found = _grid_issues(f"{path}.time_ms", envelope, duration_ms + _median_step(envelope))
     steps = np.diff(envelope)
@@ -178,8 +229,12 @@ def _envelope_issues(path: str, envelope: np.ndarray | SampledFacts,
         step = _median_step(envelope)
         uneven = np.flatnonzero(np.abs(steps - step) > max(1.0, FRAME_JITTER * step)) + 1
         if uneven.size:
-            found.append(_issue(f"{path}[{uneven[0]}].time_ms", f"not evenly framed: "
-                                f"{uneven.size} step(s) differ from the {step:.1f} ms frame"))
+            found.append(
+                _issue(
+                    f"{path}[{uneven[0]}].time_ms",
+                    f"not evenly framed: {uneven.size} step(s) differ from the {step:.1f} ms frame",
+                )
+            )
     return found
 
 
@@ -199,8 +254,9 @@ def _median(values: np.ndarray) -> float:
     return float((ordered[n // 2 - 1] + ordered[n // 2]) / 2)
 
 
-def _section_issues(sections_ms: list[tuple[float, float]],
-                    duration_ms: float) -> list[ValidationIssue]:
+def _section_issues(
+    sections_ms: list[tuple[float, float]], duration_ms: float
+) -> list[ValidationIssue]:
     """Sections are non-empty, contiguous (no gap, no overlap) and inside the track."""
     found = []
     previous_end = None
@@ -212,8 +268,13 @@ def _section_issues(sections_ms: list[tuple[float, float]],
             found.append(_issue(where, f"ends at {end} ms, after the track ({duration_ms} ms)"))
         if previous_end is not None and abs(start - previous_end) > SECTION_GAP_TOLERANCE_MS:
             kind = "overlaps the previous one" if start < previous_end else "leaves a gap"
-            found.append(_issue(where, f"starts at {start} ms but the previous section ends at "
-                                f"{previous_end} ms: it {kind}"))
+            found.append(
+                _issue(
+                    where,
+                    f"starts at {start} ms but the previous section ends at "
+                    f"{previous_end} ms: it {kind}",
+                )
+            )
         previous_end = end
     return found
 

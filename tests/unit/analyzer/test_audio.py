@@ -1,4 +1,5 @@
 """Decoding: formats, rates, channel counts, and every bad-input case of issue 3."""
+
 from __future__ import annotations
 
 import io
@@ -9,7 +10,14 @@ import soundfile as sf
 
 from services.analyzer.domain.audio import decode
 from services.analyzer.domain.errors import (
-    ERROR_CODES, AnalysisError, Empty, NonFinite, NotAudio, TooLong, TooShort, Truncated,
+    ERROR_CODES,
+    AnalysisError,
+    Empty,
+    NonFinite,
+    NotAudio,
+    TooLong,
+    TooShort,
+    Truncated,
 )
 from services.analyzer.domain.types import ANALYSIS_SR
 
@@ -24,8 +32,14 @@ def _encode(x: np.ndarray, sr: int, fmt: str, subtype: str | None = None) -> byt
     return buffer.getvalue()
 
 
-FORMATS = [("WAV", "PCM_16"), ("WAV", "PCM_24"), ("WAV", "FLOAT"), ("FLAC", "PCM_16"),
-           ("OGG", "VORBIS"), ("MP3", "MPEG_LAYER_III")]
+FORMATS = [
+    ("WAV", "PCM_16"),
+    ("WAV", "PCM_24"),
+    ("WAV", "FLOAT"),
+    ("FLAC", "PCM_16"),
+    ("OGG", "VORBIS"),
+    ("MP3", "MPEG_LAYER_III"),
+]
 
 
 @pytest.mark.parametrize("fmt,subtype", FORMATS)
@@ -117,9 +131,20 @@ def test_non_finite_samples(bad):
 
 def test_garbage_never_crashes_or_hangs():
     rng = np.random.default_rng(7)
-    prefixes = [b"", b"RIFF", b"RIFF\x10\x00\x00\x00WAVEfmt ", b"fLaC", b"OggS", b"ID3\x03", b"\xff\xfb"]
+    prefixes = [
+        b"",
+        b"RIFF",
+        b"RIFF\x10\x00\x00\x00WAVEfmt ",
+        b"fLaC",
+        b"OggS",
+        b"ID3\x03",
+        b"\xff\xfb",
+    ]
     for i in range(150):
-        data = prefixes[i % len(prefixes)] + rng.integers(0, 256, rng.integers(1, 3000), dtype=np.uint8).tobytes()
+        data = (
+            prefixes[i % len(prefixes)]
+            + rng.integers(0, 256, rng.integers(1, 3000), dtype=np.uint8).tobytes()
+        )
         try:
             decode(data)
         except AnalysisError as exc:

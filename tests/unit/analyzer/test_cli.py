@@ -1,4 +1,5 @@
 """``k1 analyze``: a map for every format, optional picture and reference, one-line errors (exit 2)."""
+
 from __future__ import annotations
 
 import io
@@ -26,7 +27,7 @@ def _beat_track(seconds: float = 12.0, bpm: float = 120.0) -> tuple[np.ndarray, 
     beats = np.arange(0.5, seconds - 0.5, 60.0 / bpm)
     for b in beats:
         i = int(b * SR)
-        x[i:i + len(kick)] += kick
+        x[i : i + len(kick)] += kick
     return (0.8 * x / np.abs(x).max()).astype(np.float32), beats
 
 
@@ -38,7 +39,9 @@ def song(tmp_path_factory) -> tuple[Path, np.ndarray]:
     return path, beats
 
 
-@pytest.mark.parametrize("fmt,ext", [("WAV", "wav"), ("FLAC", "flac"), ("OGG", "ogg"), ("MP3", "mp3")])
+@pytest.mark.parametrize(
+    "fmt,ext", [("WAV", "wav"), ("FLAC", "flac"), ("OGG", "ogg"), ("MP3", "mp3")]
+)
 def test_analyze_writes_a_valid_map_for_every_format(tmp_path, fmt, ext, capsys):
     x, _ = _beat_track()
     audio = tmp_path / f"song.{ext}"
@@ -57,8 +60,21 @@ def test_hash_preset_plot_and_reference(song, tmp_path):
     ref = tmp_path / "beats.txt"
     ref.write_text("# beat times\n" + "\n".join(f"{b:.4f}\t1" for b in beats) + "\n")
     out, png = tmp_path / "m.json", tmp_path / "m.png"
-    code = main(["analyze", str(path), "-o", str(out), "--preset", "chill", "--reference", str(ref),
-                 "--plot", str(png), "--quiet"])
+    code = main(
+        [
+            "analyze",
+            str(path),
+            "-o",
+            str(out),
+            "--preset",
+            "chill",
+            "--reference",
+            str(ref),
+            "--plot",
+            str(png),
+            "--quiet",
+        ]
+    )
     assert code == 0
     m = json.loads(out.read_text())
     import hashlib
@@ -70,9 +86,13 @@ def test_hash_preset_plot_and_reference(song, tmp_path):
     assert png.read_bytes()[:4] == b"\x89PNG"
 
 
-@pytest.mark.parametrize("content,code_word", [
-    (b"", "empty"), (b"this is not audio at all" * 20, "not_audio"),
-])
+@pytest.mark.parametrize(
+    "content,code_word",
+    [
+        (b"", "empty"),
+        (b"this is not audio at all" * 20, "not_audio"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, content, code_word):
     bad = tmp_path / "bad.wav"
     bad.write_bytes(content)
@@ -102,7 +122,9 @@ def test_bad_reference_and_unwritable_output(song, tmp_path, capsys):
     path, _ = song
     ref = tmp_path / "ref.txt"
     ref.write_text("0.5\nbeat\n")
-    assert main(["analyze", str(path), "-o", str(tmp_path / "m.json"), "--reference", str(ref)]) == 2
+    assert (
+        main(["analyze", str(path), "-o", str(tmp_path / "m.json"), "--reference", str(ref)]) == 2
+    )
     assert main(["analyze", str(path), "-o", str(tmp_path / "no" / "such" / "m.json")]) == 2
     err = capsys.readouterr().err
     assert "ref.txt:2" in err and "m.json" in err
@@ -117,6 +139,15 @@ def test_unknown_preset_is_a_usage_error(song):
 def test_entry_point_prints_no_traceback(tmp_path):
     bad = tmp_path / "bad.mp3"
     bad.write_bytes(b"garbage" * 100)
-    done = subprocess.run([sys.executable, "-m", "k1.cli", "analyze", str(bad), "-o", str(tmp_path / "m.json")],
-                          capture_output=True, text=True, cwd=ROOT, timeout=60)
-    assert done.returncode == 2 and "Traceback" not in done.stderr and done.stderr.startswith("k1: error:")
+    done = subprocess.run(
+        [sys.executable, "-m", "k1.cli", "analyze", str(bad), "-o", str(tmp_path / "m.json")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert (
+        done.returncode == 2
+        and "Traceback" not in done.stderr
+        and done.stderr.startswith("k1: error:")
+    )

@@ -1,4 +1,5 @@
 """Band envelopes, dynamics and spectral features on synthetic signals, with tolerances."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,7 +12,9 @@ SR = 22050
 
 
 def _features(x: np.ndarray, **kwargs):
-    return compute_features(compute_spectrogram(x.astype(np.float32), sr=SR), duration_s=len(x) / SR, **kwargs)
+    return compute_features(
+        compute_spectrogram(x.astype(np.float32), sr=SR), duration_s=len(x) / SR, **kwargs
+    )
 
 
 def _tone(freq: float, amp: float = 1.0, seconds: float = 4.0) -> np.ndarray:
@@ -24,7 +27,9 @@ def test_a_tone_lights_only_its_band(freq, band):
     middle = slice(25, -25)
     for name in ("bass", "mids", "highs"):
         level = float(np.mean(getattr(f, name)[middle]))
-        assert level == (pytest.approx(1.0, abs=0.02) if name == band else pytest.approx(0.0, abs=0.02))
+        assert level == (
+            pytest.approx(1.0, abs=0.02) if name == band else pytest.approx(0.0, abs=0.02)
+        )
 
 
 def test_band_envelope_follows_a_level_change():
@@ -62,7 +67,7 @@ def test_flux_and_onsets_mark_clicks():
     rng = np.random.default_rng(2)
     for t in clicks:
         i = int(t * SR)
-        x[i:i + 300] = rng.standard_normal(300) * np.exp(-np.arange(300) / 60)
+        x[i : i + 300] = rng.standard_normal(300) * np.exp(-np.arange(300) / 60)
     f = _features(x)
     assert len(f.onset_times_s) == len(clicks)
     np.testing.assert_allclose(f.onset_times_s, clicks, atol=0.03)
@@ -74,7 +79,9 @@ def test_flux_and_onsets_mark_clicks():
 def test_output_rates_are_configurable(frame_rate, series_rate):
     f = _features(_tone(440, 0.3, 3.0), frame_rate_hz=frame_rate, series_rate_hz=series_rate)
     assert len(f.bass) == int(np.ceil(3.0 * frame_rate)) and f.frame_rate_hz == frame_rate
-    assert len(f.loudness_db) == len(f.centroid_hz) == len(f.flux) == int(np.ceil(3.0 * series_rate))
+    assert (
+        len(f.loudness_db) == len(f.centroid_hz) == len(f.flux) == int(np.ceil(3.0 * series_rate))
+    )
 
 
 def test_silence_gives_zeros_not_amplified_noise():
@@ -90,7 +97,9 @@ def test_box_resample_averages_around_each_output_time():
     # value i averages frame times [10 i - 5, 10 i + 5]: half of frame 45, frames 46..54, half of 55
     assert y[5] == pytest.approx((0.5 * 4 + 4 * 4 + 5 * 5 + 0.5 * 5) / 10, abs=1e-5)
     assert y[0] == pytest.approx(0.0) and y[9] == pytest.approx(8.55, abs=1e-5)
-    np.testing.assert_allclose(box_resample(np.full(100, 3.0), src_rate=86.1, dst_rate=50.0, n_out=58), 3.0, rtol=1e-6)
+    np.testing.assert_allclose(
+        box_resample(np.full(100, 3.0), src_rate=86.1, dst_rate=50.0, n_out=58), 3.0, rtol=1e-6
+    )
 
 
 def test_bad_parameters_are_refused():

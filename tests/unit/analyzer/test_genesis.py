@@ -1,8 +1,9 @@
 """Genesis Map v4 from an analysis: schema, hashes, metrics, presets, artefact round trip, silence."""
+
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -19,7 +20,7 @@ from services.analyzer.domain.types import Rhythm
 
 SR = 22050
 SHA = "ab" * 32
-WHEN = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+WHEN = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 def _clicks(seconds: float = 30.0, period: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
@@ -28,20 +29,29 @@ def _clicks(seconds: float = 30.0, period: float = 0.5) -> tuple[np.ndarray, np.
     burst = np.random.default_rng(4).standard_normal(400) * np.exp(-np.arange(400) / 80)
     for k, t in enumerate(times):
         i = int(t * SR)
-        x[i:i + 400] += (1.0 if k % 4 == 0 else 0.6) * burst
+        x[i : i + 400] += (1.0 if k % 4 == 0 else 0.6) * burst
     return x * 0.5, times
 
 
 def _analysis(x: np.ndarray, beats: np.ndarray, *, warnings: tuple[str, ...] = ()) -> Analysis:
     n = len(beats)
     bpm = 60.0 / float(np.median(np.diff(beats))) if n > 1 else 0.0
-    rhythm = Rhythm(beats, np.linspace(0.2, 1.0, n), np.full(n, bpm), bpm, beats[::4], 4 if n else 0, 0.9)
+    rhythm = Rhythm(
+        beats, np.linspace(0.2, 1.0, n), np.full(n, bpm), bpm, beats[::4], 4 if n else 0, 0.9
+    )
     duration = len(x) / SR
     features = compute_features(compute_spectrogram(x, sr=SR), duration_s=duration)
     sections, drops = detect_sections(features, rhythm, duration_s=duration)
-    return Analysis(duration, rhythm, features, tuple(sections), drops,
-                    source={"source_sr": SR, "source_channels": 1, "source_format": "WAV"},
-                    config={"sr": SR}, warnings=warnings)
+    return Analysis(
+        duration,
+        rhythm,
+        features,
+        tuple(sections),
+        drops,
+        source={"source_sr": SR, "source_channels": 1, "source_format": "WAV"},
+        config={"sr": SR},
+        warnings=warnings,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -56,16 +66,28 @@ def test_map_validates_and_is_sealed(clicks):
     GenesisMapV4.model_validate(m)
     assert m["metadata"]["hashes"] == {"audio_sha256": SHA, "map_sha256": compute_map_sha256(m)}
     assert m["metadata"]["filename"] == "song.wav"
-    assert m["global_metrics"]["quality"] == "ok" and m["global_metrics"]["bpm"] == pytest.approx(120.0)
+    assert m["global_metrics"]["quality"] == "ok" and m["global_metrics"]["bpm"] == pytest.approx(
+        120.0
+    )
     assert m["global_metrics"]["duration_ms"] == pytest.approx(30000.0)
     assert m["layers"]["rhythm"]["beat_grid_ms"] == pytest.approx(list(times * 1000), abs=0.05)
     assert m["layers"]["rhythm"]["beats_per_bar"] == 4
     assert m["layers"]["rhythm"]["time_signature"] == "4/4"
 
 
-@pytest.mark.parametrize(("beats_per_bar", "division", "written"), [
-    (2, 2, "2/4"), (3, 2, "3/4"), (4, 2, "4/4"), (2, 3, "6/8"), (3, 3, "9/8"), (4, 3, "12/8"),
-    (0, 2, None), (5, 2, None)])
+@pytest.mark.parametrize(
+    ("beats_per_bar", "division", "written"),
+    [
+        (2, 2, "2/4"),
+        (3, 2, "3/4"),
+        (4, 2, "4/4"),
+        (2, 3, "6/8"),
+        (3, 3, "9/8"),
+        (4, 3, "12/8"),
+        (0, 2, None),
+        (5, 2, None),
+    ],
+)
 def test_time_signature_is_written_as_musicians_write_it(beats_per_bar, division, written):
     assert time_signature(beats_per_bar, division) == written
 
@@ -82,7 +104,9 @@ def test_envelopes_are_compact_and_rounded(clicks):
 def test_reference_beats_are_scored_with_mir_eval(clicks):
     analysis, times = clicks
     exact = build_map(analysis, filename="s.wav", audio_sha256=SHA, reference_beats_s=times)
-    assert exact["global_metrics"]["f_measure"] == 1.0 and exact["global_metrics"]["cemgil"] == pytest.approx(1.0)
+    assert exact["global_metrics"]["f_measure"] == 1.0 and exact["global_metrics"][
+        "cemgil"
+    ] == pytest.approx(1.0)
     assert exact["metadata"]["analysis_config"]["metrics_source"] == "reference"
     off = build_map(analysis, filename="s.wav", audio_sha256=SHA, reference_beats_s=times + 0.25)
     assert off["global_metrics"]["f_measure"] == 0.0 and off["global_metrics"]["cemgil"] < 0.01
@@ -100,11 +124,20 @@ def test_self_consistency_rewards_beats_on_onsets(clicks):
 
 
 def test_presets_shape_the_choreography_not_the_detection(clicks):
-    maps = {p: build_map(clicks[0], preset=p, filename="s.wav", audio_sha256=SHA, timestamp_utc=WHEN) for p in PRESETS}
+    maps = {
+        p: build_map(clicks[0], preset=p, filename="s.wav", audio_sha256=SHA, timestamp_utc=WHEN)
+        for p in PRESETS
+    }
     assert {"edm_high_energy", "chill", "rock", "hiphop"} <= set(maps)
     layers = [m["layers"] for m in maps.values()]
-    assert all(lay["rhythm"] == layers[0]["rhythm"] and lay["frequency"] == layers[0]["frequency"] for lay in layers)
-    edm, chill = maps["edm_high_energy"]["layers"]["choreography"], maps["chill"]["layers"]["choreography"]
+    assert all(
+        lay["rhythm"] == layers[0]["rhythm"] and lay["frequency"] == layers[0]["frequency"]
+        for lay in layers
+    )
+    edm, chill = (
+        maps["edm_high_energy"]["layers"]["choreography"],
+        maps["chill"]["layers"]["choreography"],
+    )
     assert edm["preset"] == "edm_high_energy" and edm["palette"] != chill["palette"]
     assert len(edm["accents"]) > len(chill["accents"])  # chill accents bars only
     assert np.std(edm["intensity"]["values"]) > np.std(chill["intensity"]["values"])  # slow release

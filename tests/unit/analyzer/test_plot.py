@@ -1,4 +1,5 @@
 """The analysis picture: a PNG of the expected size for music and for silence."""
+
 from __future__ import annotations
 
 import struct
@@ -18,7 +19,9 @@ SR = 22050
 
 def _analysis(x: np.ndarray, beats: np.ndarray, sections=(), drops=()) -> Analysis:
     n = len(beats)
-    rhythm = Rhythm(beats, np.ones(n), np.full(n, 120.0), 120.0 if n else 0.0, beats[::4], 4 if n else 0, 0.9)
+    rhythm = Rhythm(
+        beats, np.ones(n), np.full(n, 120.0), 120.0 if n else 0.0, beats[::4], 4 if n else 0, 0.9
+    )
     features = compute_features(compute_spectrogram(x, sr=SR), duration_s=len(x) / SR)
     return Analysis(len(x) / SR, rhythm, features, tuple(sections), np.asarray(drops, dtype=float))
 
@@ -30,7 +33,9 @@ def _png_size(png: bytes) -> tuple[int, int]:
 
 def test_picture_of_a_track_with_sections_and_drops():
     t = np.arange(20 * SR) / SR
-    x = (0.3 * np.sin(2 * np.pi * 80 * t) * (t > 8) + 0.05 * np.sin(2 * np.pi * 3000 * t)).astype(np.float32)
+    x = (0.3 * np.sin(2 * np.pi * 80 * t) * (t > 8) + 0.05 * np.sin(2 * np.pi * 3000 * t)).astype(
+        np.float32
+    )
     sections = [Section(0.0, 8.0, "intro", 0.2), Section(8.0, 20.0, "drop", 0.9)]
     png = render_png(_analysis(x, np.arange(0.0, 20.0, 0.5), sections, [8.0]), title="song.wav")
     assert _png_size(png) == (1600, 600)

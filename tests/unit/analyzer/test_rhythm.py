@@ -1,4 +1,5 @@
 """Behaviour of ``detect_rhythm`` on synthetic click tracks, with librosa-style tolerances."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -24,17 +25,18 @@ def _click(freq_hz: float, amp: float, seed: int) -> np.ndarray:
     return amp * (np.sin(2 * np.pi * freq_hz * t) + noise) * np.exp(-t / 0.012)
 
 
-def _render(times_s: np.ndarray, duration_s: float, *, accent_every: int = 0,
-            subdivide: bool = False) -> np.ndarray:
+def _render(
+    times_s: np.ndarray, duration_s: float, *, accent_every: int = 0, subdivide: bool = False
+) -> np.ndarray:
     y = np.zeros(int(duration_s * SR) + SR)
     for i, t in enumerate(times_s):
         strong = accent_every and i % accent_every == 0
         c = _click(120.0 if strong else 1500.0, 1.0 if strong else 0.6, i)
-        y[int(t * SR): int(t * SR) + c.size] += c
+        y[int(t * SR) : int(t * SR) + c.size] += c
     if subdivide:
         for i, t in enumerate((times_s[:-1] + times_s[1:]) / 2):
             c = _click(6000.0, 0.15, 10_000 + i)
-            y[int(t * SR): int(t * SR) + c.size] += c
+            y[int(t * SR) : int(t * SR) + c.size] += c
     return y[: int(duration_s * SR)]
 
 
@@ -109,10 +111,10 @@ def test_quiet_solo_piano_gets_a_beat_grid_not_a_refusal() -> None:
     ref = _grid(bpm, 0.5, 30.0)
     y = np.zeros(int(31 * SR))
     pitches = 220.0 * 2 ** (rng.integers(0, 12, ref.size) / 12)
-    for t, f in zip(ref, pitches):
+    for t, f in zip(ref, pitches, strict=False):
         note = _piano_note(float(f), 0.03 * rng.uniform(0.7, 1.0))
         i = int(t * SR)
-        y[i: i + note.size] += note[: y.size - i]
+        y[i : i + note.size] += note[: y.size - i]
     y += 0.002 * _noise("pink", 31.0, seed=4)
     r = detect_rhythm(_spectrogram(y))
     _check_invariants(r)
@@ -156,9 +158,12 @@ def test_six_eight_is_reported_as_compound_duple() -> None:
     y = np.zeros(int(24.5 * SR))
     for i, t in enumerate(eighths):
         bar_start, beat_start = i % 6 == 0, i % 3 == 0
-        c = _click(120.0 if bar_start else 1500.0 if beat_start else 5000.0,
-                   1.0 if bar_start else 0.6 if beat_start else 0.05, i)
-        y[int(t * SR): int(t * SR) + c.size] += c
+        c = _click(
+            120.0 if bar_start else 1500.0 if beat_start else 5000.0,
+            1.0 if bar_start else 0.6 if beat_start else 0.05,
+            i,
+        )
+        y[int(t * SR) : int(t * SR) + c.size] += c
     r = detect_rhythm(_spectrogram(y))
     beats = eighths[::3]
     assert _matched(beats, r.beat_times_s) >= 0.9 and r.bpm == pytest.approx(100.0, rel=0.04)

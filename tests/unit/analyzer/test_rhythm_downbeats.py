@@ -1,4 +1,5 @@
 """Downbeat phase: the bundled example song, harmony-driven bars, re-alignment after a glitch."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -39,11 +40,12 @@ def test_example_song_downbeats_match_the_reference(example_samples: np.ndarray)
 
 @pytest.mark.parametrize("start_beat", [9, 10, 11])
 def test_example_song_downbeats_do_not_assume_the_music_starts_on_one(
-        example_samples: np.ndarray, start_beat: int) -> None:
+    example_samples: np.ndarray, start_beat: int
+) -> None:
     """Cut the song just before its 2nd, 3rd or 4th beat of a bar: the bar lines stay put."""
     ref = np.loadtxt(EXAMPLE_BEATS)
     t0 = ref[start_beat] - 0.1
-    r = detect_rhythm(compute_spectrogram(example_samples[int(t0 * SR):], sr=SR))
+    r = detect_rhythm(compute_spectrogram(example_samples[int(t0 * SR) :], sr=SR))
     ref_down = ref[::4][ref[::4] > t0 + 0.3] - t0
     assert _f(ref_down, r.downbeat_times_s) >= 0.75
 
@@ -57,21 +59,25 @@ def test_bar_lines_follow_the_chord_changes_not_the_loud_backbeat() -> None:
     """Equal kicks on every beat, a loud clap on 2 and 4, a new chord on each bar line."""
     bpm, bars = 120.0, 12
     beat = 60.0 / bpm
-    chords = ((261.6, 329.6, 392.0), (220.0, 261.6, 329.6), (174.6, 220.0, 261.6),
-              (196.0, 246.9, 293.7))
+    chords = (
+        (261.6, 329.6, 392.0),
+        (220.0, 261.6, 329.6),
+        (174.6, 220.0, 261.6),
+        (196.0, 246.9, 293.7),
+    )
     y = np.zeros(int((0.5 + bars * 4 * beat + 1.0) * SR))
     rng = np.random.default_rng(3)
     for b in range(bars * 4):
         at = int((0.5 + b * beat) * SR)
         t = np.arange(int(0.08 * SR)) / SR
         kick = 0.8 * np.sin(2 * np.pi * (50 + 80 * np.exp(-t / 0.01)) * t) * np.exp(-t / 0.04)
-        y[at: at + kick.size] += kick
+        y[at : at + kick.size] += kick
         if b % 2 == 1:
             clap = 0.9 * rng.standard_normal(t.size) * np.exp(-t / 0.02)
-            y[at: at + clap.size] += clap
+            y[at : at + clap.size] += clap
         if b % 4 == 0:
             pad = _tone(chords[(b // 4) % 4], 4 * beat, 0.15)
-            y[at: at + pad.size] += pad[: y.size - at]
+            y[at : at + pad.size] += pad[: y.size - at]
     ref = 0.5 + np.arange(bars * 4) * beat
     r = detect_rhythm(compute_spectrogram(y.astype(np.float32), sr=SR))
     assert r.beats_per_bar == 4

@@ -1,4 +1,5 @@
 """Beat phase: a soft kick on the beat must win over loud hi-hats half way between beats."""
+
 from __future__ import annotations
 
 import mir_eval
@@ -19,8 +20,14 @@ def _kick(amp: float) -> np.ndarray:
     return amp * np.sin(2 * np.pi * phase) * np.exp(-t / 0.15)
 
 
-def _edm_groove(bpm: float, *, kick_amp: float, offbeat_bass: float = 0.0,
-                duration_s: float = 24.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def _edm_groove(
+    bpm: float,
+    *,
+    kick_amp: float,
+    offbeat_bass: float = 0.0,
+    duration_s: float = 24.0,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
     """Soft kick on every beat, loud open hi-hat on every off-beat, a pad and a noise bed.
 
     Returns the audio and the reference beats (the kicks).
@@ -31,14 +38,16 @@ def _edm_groove(bpm: float, *, kick_amp: float, offbeat_bass: float = 0.0,
     ref = np.arange(0.5, duration_s, beat)
     kick = _kick(kick_amp)
     t = np.arange(int(0.2 * SR)) / SR
-    bass = offbeat_bass * np.sin(2 * np.pi * 55.0 * t) * np.minimum(t / 0.02, 1.0) * np.exp(-t / 0.2)
+    bass = (
+        offbeat_bass * np.sin(2 * np.pi * 55.0 * t) * np.minimum(t / 0.02, 1.0) * np.exp(-t / 0.2)
+    )
     for b in ref:
         i = int(b * SR)
-        y[i: i + kick.size] += kick
+        y[i : i + kick.size] += kick
         h = int((b + beat / 2) * SR)
         hat = np.diff(rng.standard_normal(t.size), prepend=0.0) * 0.5 * np.exp(-t / 0.1)
-        y[h: h + hat.size] += hat
-        y[h: h + bass.size] += bass
+        y[h : h + hat.size] += hat
+        y[h : h + bass.size] += bass
     tt = np.arange(y.size) / SR
     y += 0.05 * sum(np.sin(2 * np.pi * f * tt) for f in (220.0, 277.2, 329.6))
     y += 0.015 * rng.standard_normal(y.size)
@@ -49,8 +58,9 @@ def _f(ref: np.ndarray, est: np.ndarray) -> float:
     return float(mir_eval.beat.f_measure(ref, est, f_measure_threshold=0.07))
 
 
-@pytest.mark.parametrize(("bpm", "kick_amp"), [(95.0, 0.15), (126.0, 0.3), (126.0, 0.08),
-                                                (140.0, 0.15)])
+@pytest.mark.parametrize(
+    ("bpm", "kick_amp"), [(95.0, 0.15), (126.0, 0.3), (126.0, 0.08), (140.0, 0.15)]
+)
 def test_soft_kick_and_loud_offbeat_hats_beats_on_the_kick(bpm: float, kick_amp: float) -> None:
     y, ref = _edm_groove(bpm, kick_amp=kick_amp)
     r = detect_rhythm(compute_spectrogram(y, sr=SR))

@@ -1,4 +1,5 @@
 """Sections and drops on a synthetic EDM-shaped track with a hand-made rhythm."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,7 +12,13 @@ from services.analyzer.domain.types import Rhythm
 
 SR = 22050
 BPM = 120.0
-PLAN = [("intro", 8, 0.1), ("drop", 12, 0.9), ("breakdown", 8, 0.08), ("drop", 12, 0.9), ("outro", 6, 0.12)]
+PLAN = [
+    ("intro", 8, 0.1),
+    ("drop", 12, 0.9),
+    ("breakdown", 8, 0.08),
+    ("drop", 12, 0.9),
+    ("outro", 6, 0.12),
+]
 """(label, bars of 4/4 at 120 BPM = 2 s each, level)"""
 
 
@@ -30,7 +37,7 @@ def _song(plan=PLAN) -> tuple[np.ndarray, np.ndarray, list[float]]:
         x[a:b] += 0.2 * np.sin(2 * np.pi * 220 * np.arange(b - a) / SR)
         for k in range(bars * 4):
             i = int((pos + k * spb) * SR)
-            x[i:i + len(kick)] += level * kick
+            x[i : i + len(kick)] += level * kick
             beats.append(pos + k * spb)
         pos += bars * 4 * spb
     return x.astype(np.float32) / np.abs(x).max(), np.array(beats), starts
@@ -53,9 +60,11 @@ def test_sections_find_the_structure_and_label_it():
     assert [s.label for s in sections] == [label for label, _, _ in PLAN]
     np.testing.assert_allclose([s.start_s for s in sections], starts, atol=2.0)
     assert sections[0].start_s == 0.0 and sections[-1].end_s == pytest.approx(duration)
-    assert all(a.end_s == b.start_s for a, b in zip(sections, sections[1:]))
+    assert all(a.end_s == b.start_s for a, b in zip(sections, sections[1:], strict=False))
     assert all(0.0 <= s.energy <= 1.0 for s in sections)
-    assert min(s.energy for s in sections if s.label == "drop") > max(s.energy for s in sections if s.label != "drop")
+    assert min(s.energy for s in sections if s.label == "drop") > max(
+        s.energy for s in sections if s.label != "drop"
+    )
     np.testing.assert_allclose(drops, [starts[1], starts[3]], atol=2.0)
 
 

@@ -1,4 +1,5 @@
 """The one STFT: shape, framing, amplitude and validation."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,7 +14,7 @@ def _reference_stft(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
     """Naive centred STFT with a periodic Hann window, shape (n_bins, n_frames)."""
     padded = np.pad(x.astype(np.float64), n_fft // 2)
     window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)
-    frames = [padded[t * hop: t * hop + n_fft] * window for t in range(1 + len(x) // hop)]
+    frames = [padded[t * hop : t * hop + n_fft] * window for t in range(1 + len(x) // hop)]
     return np.abs(np.fft.rfft(np.array(frames), axis=1)).T
 
 

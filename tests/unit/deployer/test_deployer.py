@@ -1,5 +1,6 @@
 """The deployer's reactions over fakes: bundles built from validated maps, deployments offered,
 devices acking, failing, timing out and getting their deployment again when they reconnect."""
+
 from __future__ import annotations
 
 import json
@@ -8,8 +9,14 @@ import pytest
 
 from contracts.bundle import decode_bundle
 from contracts.events import (
-    BundleBuilt, BundleDeployed, DeploymentRequested, DeviceBundleAck, DeviceConnected,
-    DeviceDelivered, DeviceOffer, MapValidated,
+    BundleBuilt,
+    BundleDeployed,
+    DeploymentRequested,
+    DeviceBundleAck,
+    DeviceConnected,
+    DeviceDelivered,
+    DeviceOffer,
+    MapValidated,
 )
 from contracts.genesis_map import SEED_EXAMPLE_MAP
 from infra.docstore_devices_fake import FakeDeviceDocStore
@@ -48,16 +55,23 @@ async def ports():
     await objects.put_bytes(MAP_KEY, json.dumps(SEED_EXAMPLE_MAP).encode())
     devices = FakeDeviceDocStore()
     for i, offset in ((1, -20), (2, 0), (3, 15)):
-        await devices.devices.create(new_device(f"d{i}", group="stage" if i < 3 else "bar",
-                                                latency_offset_ms=offset))
-    return DeployerPorts(docs=docs, devices=devices, objects=objects,
-                         publisher=RecordingPublisher(), settings=DeployerSettings(timeout_s=30),
-                         clock=Clock())
+        await devices.devices.create(
+            new_device(f"d{i}", group="stage" if i < 3 else "bar", latency_offset_ms=offset)
+        )
+    return DeployerPorts(
+        docs=docs,
+        devices=devices,
+        objects=objects,
+        publisher=RecordingPublisher(),
+        settings=DeployerSettings(timeout_s=30),
+        clock=Clock(),
+    )
 
 
 def _validated() -> MapValidated:
-    return MapValidated(track_id="t1", analysis_version=1, map_key=MAP_KEY,
-                        map_sha256="a" * 64, outcome="ready")
+    return MapValidated(
+        track_id="t1", analysis_version=1, map_key=MAP_KEY, map_sha256="a" * 64, outcome="ready"
+    )
 
 
 def _request(**kw) -> DeploymentRequested:
@@ -65,8 +79,11 @@ def _request(**kw) -> DeploymentRequested:
 
 
 def _states(ports, deployment_id="dep1"):
-    return {t["device_id"]: t["state"] for t in ports.devices.deployments.targets_by_id.values()
-            if t["deployment_id"] == deployment_id}
+    return {
+        t["device_id"]: t["state"]
+        for t in ports.devices.deployments.targets_by_id.values()
+        if t["deployment_id"] == deployment_id
+    }
 
 
 async def test_a_validated_map_becomes_a_stored_bundle_devices_can_verify(ports):
@@ -87,7 +104,9 @@ async def test_a_deployment_to_a_group_offers_each_device_its_offset(ports):
     await when_deployment_requested(_request(group="stage"), ports)
     offers = ports.publisher.of(DeviceOffer)
     assert {(o.device_id, o.latency_offset_ms, o.attempt) for o in offers} == {
-        ("d1", -20, 1), ("d2", 0, 1)}
+        ("d1", -20, 1),
+        ("d2", 0, 1),
+    }
     assert all(o.bundle_key == "bundles/t1/v1/bundle.k1b" for o in offers)
     assert _states(ports) == {"d1": "pending", "d2": "pending"}
 
@@ -101,8 +120,9 @@ async def test_the_bundle_is_built_on_demand_when_map_validated_is_late(ports):
 async def test_every_device_acking_completes_the_deployment_once(ports):
     await when_deployment_requested(_request(device_ids=["d1", "d2"]), ports)
     for device in ("d1", "d2"):
-        await when_device_delivered(DeviceDelivered(deployment_id="dep1", device_id=device,
-                                                    gateway_id="g"), ports)
+        await when_device_delivered(
+            DeviceDelivered(deployment_id="dep1", device_id=device, gateway_id="g"), ports
+        )
     assert _states(ports) == {"d1": "delivered", "d2": "delivered"}
     await when_bundle_acked(DeviceBundleAck(deployment_id="dep1", device_id="d1", ok=True), ports)
     assert not ports.publisher.of(BundleDeployed)
@@ -111,7 +131,9 @@ async def test_every_device_acking_completes_the_deployment_once(ports):
     await when_bundle_acked(ack, ports)  # duplicate: nothing more
     [done] = ports.publisher.of(BundleDeployed)
     assert {(o.device_id, o.state, o.reason) for o in done.outcomes} == {
-        ("d1", "acked", ""), ("d2", "failed", "CRC mismatch")}
+        ("d1", "acked", ""),
+        ("d2", "failed", "CRC mismatch"),
+    }
 
 
 async def test_a_redelivered_request_creates_nothing_twice(ports):
@@ -124,8 +146,9 @@ async def test_a_redelivered_request_creates_nothing_twice(ports):
 async def test_unknown_devices_and_tracks_without_a_map_fail_at_once(ports):
     await when_deployment_requested(_request(device_ids=["d1", "ghost"]), ports)
     assert _states(ports) == {"d1": "pending", "ghost": "failed"}
-    await when_deployment_requested(_request(deployment_id="dep2", track_id="t404",
-                                             device_ids=["d1"]), ports)
+    await when_deployment_requested(
+        _request(deployment_id="dep2", track_id="t404", device_ids=["d1"]), ports
+    )
     [done] = ports.publisher.of(BundleDeployed)
     assert done.deployment_id == "dep2" and done.outcomes[0].state == "failed"
     assert "no validated map" in done.outcomes[0].reason
@@ -140,12 +163,15 @@ async def test_a_deployment_reads_its_devices_in_one_query_not_one_per_id(ports)
             return getattr(repo, name)
 
     ports.devices.devices = Counting()
-    await when_deployment_requested(_request(device_ids=["d1", "ghost", "d3"], group="stage"),
-                                    ports)
-    assert _states(ports) == {"d1": "pending", "ghost": "failed", "d3": "pending",
-                              "d2": "pending"}
+    await when_deployment_requested(
+        _request(device_ids=["d1", "ghost", "d3"], group="stage"), ports
+    )
+    assert _states(ports) == {"d1": "pending", "ghost": "failed", "d3": "pending", "d2": "pending"}
     assert {o.device_id: o.latency_offset_ms for o in ports.publisher.of(DeviceOffer)} == {
-        "d1": -20, "d2": 0, "d3": 15}
+        "d1": -20,
+        "d2": 0,
+        "d3": 15,
+    }
     assert "get" not in calls and calls.count("get_many") <= 2, calls
 
 
@@ -175,4 +201,6 @@ async def test_a_late_ack_after_a_timeout_still_counts(ports):
     await sweep_once(ports)
     await when_bundle_acked(DeviceBundleAck(deployment_id="dep1", device_id="d1", ok=True), ports)
     assert [d.outcomes[0].state for d in ports.publisher.of(BundleDeployed)] == [
-        "timed_out", "acked"]
+        "timed_out",
+        "acked",
+    ]

@@ -4,6 +4,7 @@
 Every response any test gets is checked at teardown: never a 500, never a stack trace, never
 the JWT secret.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -16,9 +17,9 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from contracts.canonical import compute_map_sha256
-from infra.docstore_devices_fake import FakeBundleRepo
 from infra.auth import issue_token, verify_token
 from infra.docstore import NewTrack
+from infra.docstore_devices_fake import FakeBundleRepo
 from infra.docstore_fake import FakeDocStore
 from infra.objectstore_fake import FakeObjectStore
 from infra.publishing import RecordingPublisher
@@ -46,35 +47,63 @@ class FakeIngest:
             return httpx.Response(401, json={"error": "unauthorized", "detail": "invalid token"})
         streamed = not isinstance(request.stream, httpx.ByteStream)
         body = b"".join([chunk async for chunk in request.stream])
-        self.received.append({"path": request.url.path, "params": dict(request.url.params),
-                              "headers": dict(request.headers), "streamed": streamed,
-                              "body": body})
+        self.received.append(
+            {
+                "path": request.url.path,
+                "params": dict(request.url.params),
+                "headers": dict(request.headers),
+                "streamed": streamed,
+                "body": body,
+            }
+        )
         if request.url.path == "/uploads/presigned":
-            return httpx.Response(201, json={"upload_id": "a" * 32,
-                                             "upload_url": "http://x/objects/incoming/aa",
-                                             "expires_at": "2030-01-01T00:00:00Z"})
+            return httpx.Response(
+                201,
+                json={
+                    "upload_id": "a" * 32,
+                    "upload_url": "http://x/objects/incoming/aa",
+                    "expires_at": "2030-01-01T00:00:00Z",
+                },
+            )
         if request.url.path.endswith("/complete"):
             body = b"RIFF....WAVEpresigned"
         if not body:
             return httpx.Response(422, json={"error": "empty", "detail": "the upload is empty"})
         if not body.startswith(b"RIFF"):
-            return httpx.Response(422, json={"error": "undecodable",
-                                             "detail": "not decodable: no audio frames"})
+            return httpx.Response(
+                422, json={"error": "undecodable", "detail": "not decodable: no audio frames"}
+            )
         return await self._accept(body, request.url.params.get("filename") or "upload")
 
     async def _accept(self, body: bytes, filename: str) -> httpx.Response:
         sha = hashlib.sha256(body).hexdigest()
-        result = await self.docs.tracks.create_track(NewTrack(
-            track_id=sha[:32], audio_sha256=sha, audio_key=f"audio/{sha}.wav",
-            filename=filename, content_type="audio/wav", size_bytes=len(body),
-            preset="edm_high_energy", duration_ms=1000.0))
+        result = await self.docs.tracks.create_track(
+            NewTrack(
+                track_id=sha[:32],
+                audio_sha256=sha,
+                audio_key=f"audio/{sha}.wav",
+                filename=filename,
+                content_type="audio/wav",
+                size_bytes=len(body),
+                preset="edm_high_energy",
+                duration_ms=1000.0,
+            )
+        )
         if result.created:
             await self.docs.analyses.add(result.track.track_id, 1, preset="edm_high_energy")
         t = result.track
-        return httpx.Response(201 if result.created else 200, json={
-            "track_id": t.track_id, "status": t.status, "duplicate": result.duplicate,
-            "audio_sha256": t.audio_sha256, "filename": t.filename,
-            "size_bytes": t.size_bytes, "duration_ms": t.duration_ms})
+        return httpx.Response(
+            201 if result.created else 200,
+            json={
+                "track_id": t.track_id,
+                "status": t.status,
+                "duplicate": result.duplicate,
+                "audio_sha256": t.audio_sha256,
+                "filename": t.filename,
+                "size_bytes": t.size_bytes,
+                "duration_ms": t.duration_ms,
+            },
+        )
 
 
 class StreamingTransport(httpx.AsyncBaseTransport):
@@ -102,8 +131,9 @@ class Env:
         return {"Authorization": f"Bearer {token(role, **kw)}"}
 
 
-def token(role: str = "admin", *, ttl_s: int = 600, secret: str = SECRET,
-          now: float | None = None) -> str:
+def token(
+    role: str = "admin", *, ttl_s: int = 600, secret: str = SECRET, now: float | None = None
+) -> str:
     return issue_token(secret, subject="tester", role=role, ttl_s=ttl_s, now=now)
 
 
@@ -113,11 +143,20 @@ async def env():
     ingest = FakeIngest(docs)
     checks: dict = {"rabbitmq": _ok, "mongodb": docs.ping, "objects": _ok}
     bundles = FakeBundleRepo()
-    ports = GatewayPorts(docs=docs, objects=objects, publisher=publisher,
-                         ingest=ingest_client("http://ingest", transport=StreamingTransport(ingest)),
-                         checks=checks, bundles=bundles)
-    cfg = GatewayConfig(jwt_secret=SECRET, max_upload_bytes=LIMIT, read_cache_ttl_s=0.0,
-                        cors_origins=("http://dash.example",))
+    ports = GatewayPorts(
+        docs=docs,
+        objects=objects,
+        publisher=publisher,
+        ingest=ingest_client("http://ingest", transport=StreamingTransport(ingest)),
+        checks=checks,
+        bundles=bundles,
+    )
+    cfg = GatewayConfig(
+        jwt_secret=SECRET,
+        max_upload_bytes=LIMIT,
+        read_cache_ttl_s=0.0,
+        cors_origins=("http://dash.example",),
+    )
     app = create_app(ports=ports, cfg=cfg)
     seen: list[httpx.Response] = []
 
@@ -138,15 +177,30 @@ async def _ok() -> None:
     return None
 
 
-async def seed_track(docs: FakeDocStore, *, n: int = 1, status: str = "ready",
-                     with_map: bool = True, objects: FakeObjectStore | None = None,
-                     map_bytes: bytes | None = None) -> str:
+async def seed_track(
+    docs: FakeDocStore,
+    *,
+    n: int = 1,
+    status: str = "ready",
+    with_map: bool = True,
+    objects: FakeObjectStore | None = None,
+    map_bytes: bytes | None = None,
+) -> str:
     """A track that went through the chain to ``status`` (version 1)."""
     sha = hashlib.sha256(f"track{n}".encode()).hexdigest()
     tid = f"t{n:04d}"
-    await docs.tracks.create_track(NewTrack(
-        track_id=tid, audio_sha256=sha, audio_key=f"audio/{sha}.wav", filename=f"song{n}.wav",
-        content_type="audio/wav", size_bytes=1234, preset="edm_high_energy", duration_ms=5000.0))
+    await docs.tracks.create_track(
+        NewTrack(
+            track_id=tid,
+            audio_sha256=sha,
+            audio_key=f"audio/{sha}.wav",
+            filename=f"song{n}.wav",
+            content_type="audio/wav",
+            size_bytes=1234,
+            preset="edm_high_energy",
+            duration_ms=5000.0,
+        )
+    )
     await docs.analyses.add(tid, 1, preset="edm_high_energy")
     if status == "uploaded":
         return tid
@@ -154,17 +208,29 @@ async def seed_track(docs: FakeDocStore, *, n: int = 1, status: str = "ready",
     if status == "analyzing":
         return tid
     if status == "failed":
-        await docs.tracks.transition(tid, version=1, to="failed", stage="decoding",
-                                     error_code="undecodable", error_reason="no audio frames")
+        await docs.tracks.transition(
+            tid,
+            version=1,
+            to="failed",
+            stage="decoding",
+            error_code="undecodable",
+            error_reason="no audio frames",
+        )
         await docs.analyses.update(tid, 1, outcome="failed", error_reason="no audio frames")
         return tid
     map_key, plot_key = f"maps/{tid}/v1/map.json", f"maps/{tid}/v1/map.png"
     map_bytes = map_bytes or json.dumps({"map": tid}).encode()
-    await docs.analyses.update(tid, 1, bpm=128.0, map_key=map_key,
-                               map_sha256=compute_map_sha256(json.loads(map_bytes)),
-                               plot_key=plot_key if with_map else None)
-    await docs.tracks.transition(tid, version=1, to="mapped", stage="validating",
-                                 progress_pct=80, map_key=map_key)
+    await docs.analyses.update(
+        tid,
+        1,
+        bpm=128.0,
+        map_key=map_key,
+        map_sha256=compute_map_sha256(json.loads(map_bytes)),
+        plot_key=plot_key if with_map else None,
+    )
+    await docs.tracks.transition(
+        tid, version=1, to="mapped", stage="validating", progress_pct=80, map_key=map_key
+    )
     if objects is not None:
         await objects.put_bytes(map_key, map_bytes, content_type="application/json")
         await objects.put_bytes(plot_key, b"\x89PNG\r\n\x1a\nfake", content_type="image/png")

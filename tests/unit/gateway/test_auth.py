@@ -1,4 +1,5 @@
 """Every /api/v1 route needs a valid token of the right role; errors leak nothing."""
+
 from __future__ import annotations
 
 import base64
@@ -73,15 +74,24 @@ async def test_the_right_role_gets_past_auth(env, method, path, role):
 
 
 async def test_public_routes_need_no_token(env):
-    for path in ("/health", "/ready", "/metrics", "/schema/openapi.json", "/schema/swagger",
-                 "/schema/redoc", "/"):
+    for path in (
+        "/health",
+        "/ready",
+        "/metrics",
+        "/schema/openapi.json",
+        "/schema/swagger",
+        "/schema/redoc",
+        "/",
+    ):
         r = await env.client.get(path)
         assert r.status_code == 200, path
 
 
 async def test_cors_allows_only_configured_origins(env):
-    ok = await env.client.options("/api/v1/tracks", headers={
-        "Origin": "http://dash.example", "Access-Control-Request-Method": "GET"})
+    ok = await env.client.options(
+        "/api/v1/tracks",
+        headers={"Origin": "http://dash.example", "Access-Control-Request-Method": "GET"},
+    )
     assert ok.headers.get("access-control-allow-origin") == "http://dash.example"
     evil = await env.client.get("/health", headers={"Origin": "http://evil.example"})
     assert evil.headers.get("access-control-allow-origin") is None
@@ -90,12 +100,17 @@ async def test_cors_allows_only_configured_origins(env):
 async def test_every_cors_answer_varies_on_origin(env):
     """Preflights (allowed or refused) and plain answers all depend on Origin: caches must
     key them on it."""
-    answers = [await env.client.options(path, headers={
-        "Origin": origin, "Access-Control-Request-Method": "GET"})
-        for path in ("/api/v1/tracks", "/health") for origin in ("http://dash.example",
-                                                                  "http://evil.example")]
-    answers += [await env.client.get("/health", headers={"Origin": "http://evil.example"}),
-                await env.client.get("/health")]
+    answers = [
+        await env.client.options(
+            path, headers={"Origin": origin, "Access-Control-Request-Method": "GET"}
+        )
+        for path in ("/api/v1/tracks", "/health")
+        for origin in ("http://dash.example", "http://evil.example")
+    ]
+    answers += [
+        await env.client.get("/health", headers={"Origin": "http://evil.example"}),
+        await env.client.get("/health"),
+    ]
     assert [a.status_code for a in answers] == [204, 400, 204, 400, 200, 200]
     for answer in answers:
         assert "origin" in answer.headers.get("vary", "").lower(), dict(answer.headers)
@@ -109,10 +124,15 @@ def _signed(claims: dict) -> str:
 
 
 ODD_CLAIMS = {
-    "role list": {"role": ["admin"]}, "role object": {"role": {"name": "admin"}},
-    "role int": {"role": 2}, "role null": {"role": None}, "sub int": {"sub": 42},
-    "sub object": {"sub": {"id": "x"}}, "exp string": {"exp": str(int(time.time()) + 600)},
-    "exp list": {"exp": [1]}, "iat string": {"iat": str(int(time.time()))},
+    "role list": {"role": ["admin"]},
+    "role object": {"role": {"name": "admin"}},
+    "role int": {"role": 2},
+    "role null": {"role": None},
+    "sub int": {"sub": 42},
+    "sub object": {"sub": {"id": "x"}},
+    "exp string": {"exp": str(int(time.time()) + 600)},
+    "exp list": {"exp": [1]},
+    "iat string": {"iat": str(int(time.time()))},
     "exp a century away": {"exp": int(time.time()) + 100 * 365 * 24 * 3600},
     "admin for 8 days": {"role": "admin", "exp": int(time.time()) + 8 * 24 * 3600},
 }
@@ -121,10 +141,10 @@ ODD_CLAIMS = {
 @pytest.mark.parametrize("case", list(ODD_CLAIMS))
 async def test_a_signed_token_with_odd_claims_is_401_not_500(env, case):
     now = int(time.time())
-    claims = {"sub": "mallory", "role": "viewer", "iat": now, "exp": now + 600,
-              **ODD_CLAIMS[case]}
+    claims = {"sub": "mallory", "role": "viewer", "iat": now, "exp": now + 600, **ODD_CLAIMS[case]}
     for method, path in (("GET", "/api/v1/tracks"), ("DELETE", f"/api/v1/tracks/{T}")):
-        r = await env.client.request(method, path,
-                                     headers={"Authorization": f"Bearer {_signed(claims)}"})
+        r = await env.client.request(
+            method, path, headers={"Authorization": f"Bearer {_signed(claims)}"}
+        )
         assert r.status_code == 401, (case, r.status_code, r.text)
         assert r.json()["error"] == "unauthorized"

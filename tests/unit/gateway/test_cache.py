@@ -1,4 +1,5 @@
 """The read cache: single flight, TTL, stale-while-refresh, invalidation."""
+
 from __future__ import annotations
 
 import asyncio
@@ -22,7 +23,9 @@ async def test_concurrent_readers_share_one_load():
         await asyncio.sleep(0.01)
         return b"x"
 
-    assert await asyncio.gather(*(cache.get(("track", "t"), load) for _ in range(20))) == [b"x"] * 20
+    assert (
+        await asyncio.gather(*(cache.get(("track", "t"), load) for _ in range(20))) == [b"x"] * 20
+    )
     assert len(calls) == 1
 
 

@@ -1,5 +1,6 @@
 """A deployment must name a real target: no devices, an empty group, unknown ids or more ids
 than the cap are refused with 422 before anything is published (issue 12, item 8)."""
+
 from __future__ import annotations
 
 import pytest
@@ -39,8 +40,9 @@ async def env():
 
 
 async def _deploy(client, env, **body):
-    return await client.post(URL, headers=env.auth("operator"),
-                             json={"track_id": env.track_id, **body})
+    return await client.post(
+        URL, headers=env.auth("operator"), json={"track_id": env.track_id, **body}
+    )
 
 
 async def test_no_target_or_an_empty_group_is_422_and_nothing_is_requested(env):

@@ -1,5 +1,6 @@
 """The device side of the gateway over fakes: the registry API and its roles, device sockets
 (auth, acks, limits, offers, bundle acks), the monitor socket and deployments."""
+
 from __future__ import annotations
 
 import asyncio
@@ -10,8 +11,14 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.testing import AsyncTestClient, TestClient
 
 from contracts.events import (
-    DeploymentRequested, DeviceBundleAck, DeviceConnected, DeviceDelivered, DeviceDisconnected,
-    DeviceOffer, DeviceTelemetry, TelemetryAlert,
+    DeploymentRequested,
+    DeviceBundleAck,
+    DeviceConnected,
+    DeviceDelivered,
+    DeviceDisconnected,
+    DeviceOffer,
+    DeviceTelemetry,
+    TelemetryAlert,
 )
 from infra.docstore_devices import NewDeployment
 from infra.docstore_devices_fake import FakeDeviceDocStore
@@ -30,16 +37,32 @@ class DevEnv:
     def __init__(self) -> None:
         self.docs, self.objects = FakeDocStore(), FakeObjectStore()
         self.publisher = RecordingPublisher()
-        self.gw = DeviceGateway(docs=self.docs, devices=FakeDeviceDocStore(),
-                                objects=self.objects, publisher=self.publisher,
-                                settings=DeviceSettings(batch_interval_s=0.01, rate_hz=10,
-                                                        burst=20, max_frame_bytes=512,
-                                                        status_interval_s=0.05),
-                                gateway_id="gw-test")
-        ports = GatewayPorts(docs=self.docs, objects=self.objects, publisher=self.publisher,
-                             ingest=ingest_client("http://ingest"))
-        self.app = create_app(ports=ports, cfg=GatewayConfig(jwt_secret=SECRET),
-                              devices=self.gw, lifespan=[self.gw.lifespan])
+        self.gw = DeviceGateway(
+            docs=self.docs,
+            devices=FakeDeviceDocStore(),
+            objects=self.objects,
+            publisher=self.publisher,
+            settings=DeviceSettings(
+                batch_interval_s=0.01,
+                rate_hz=10,
+                burst=20,
+                max_frame_bytes=512,
+                status_interval_s=0.05,
+            ),
+            gateway_id="gw-test",
+        )
+        ports = GatewayPorts(
+            docs=self.docs,
+            objects=self.objects,
+            publisher=self.publisher,
+            ingest=ingest_client("http://ingest"),
+        )
+        self.app = create_app(
+            ports=ports,
+            cfg=GatewayConfig(jwt_secret=SECRET),
+            devices=self.gw,
+            lifespan=[self.gw.lifespan],
+        )
 
     def auth(self, role: str = "admin") -> dict[str, str]:
         return {"Authorization": f"Bearer {token(role)}"}
@@ -51,23 +74,29 @@ async def denv():
 
 
 async def _register(client, denv, device_id="d1", **extra):
-    response = await client.post("/api/v1/devices", headers=denv.auth(), json={
-        "device_id": device_id, "name": f"bar {device_id}", "group": "stage", **extra})
+    response = await client.post(
+        "/api/v1/devices",
+        headers=denv.auth(),
+        json={"device_id": device_id, "name": f"bar {device_id}", "group": "stage", **extra},
+    )
     assert response.status_code == 201, response.text
     return response.json()["token"]
 
 
 def _sync(denv, fn):
     """Run ``fn(client)`` with a sync TestClient (WebSockets) in a thread."""
+
     def run():
         with TestClient(denv.app) as client:
             return fn(client)
+
     return asyncio.to_thread(run)
 
 
 def _device_ws(client, device_id, tok):
-    return client.websocket_connect(f"/ws/telemetry/{device_id}",
-                                    headers={"Authorization": f"Bearer {tok}"})
+    return client.websocket_connect(
+        f"/ws/telemetry/{device_id}", headers={"Authorization": f"Bearer {tok}"}
+    )
 
 
 # ------------------------------------------------------------------------------- registry API
@@ -75,8 +104,11 @@ def _device_ws(client, device_id, tok):
 
 async def test_an_admin_registers_a_device_and_sees_its_token_once(denv):
     async with AsyncTestClient(denv.app) as client:
-        created = await client.post("/api/v1/devices", headers=denv.auth(), json={
-            "name": "bar", "group": "club", "latency_offset_ms": -25})
+        created = await client.post(
+            "/api/v1/devices",
+            headers=denv.auth(),
+            json={"name": "bar", "group": "club", "latency_offset_ms": -25},
+        )
         assert created.status_code == 201
         body = created.json()
         assert body["token"].startswith("k1d_") and body["latency_offset_ms"] == -25
@@ -86,8 +118,11 @@ async def test_an_admin_registers_a_device_and_sees_its_token_once(denv):
         assert got.status_code == 200 and "token" not in got.json()
         listed = await client.get("/api/v1/devices?group=club", headers=denv.auth("viewer"))
         assert [d["device_id"] for d in listed.json()["items"]] == [body["device_id"]]
-        again = await client.post("/api/v1/devices", headers=denv.auth(), json={
-            "device_id": body["device_id"], "name": "x"})
+        again = await client.post(
+            "/api/v1/devices",
+            headers=denv.auth(),
+            json={"device_id": body["device_id"], "name": "x"},
+        )
         assert again.status_code == 409
 
 
@@ -95,19 +130,30 @@ async def test_only_admins_manage_devices(denv):
     async with AsyncTestClient(denv.app) as client:
         await _register(client, denv)
         for role in ("viewer", "operator"):
-            assert (await client.post("/api/v1/devices", headers=denv.auth(role),
-                                      json={"name": "x"})).status_code == 403
-            assert (await client.patch("/api/v1/devices/d1", headers=denv.auth(role),
-                                       json={"group": "x"})).status_code == 403
-            assert (await client.delete("/api/v1/devices/d1",
-                                        headers=denv.auth(role))).status_code == 403
+            assert (
+                await client.post("/api/v1/devices", headers=denv.auth(role), json={"name": "x"})
+            ).status_code == 403
+            assert (
+                await client.patch(
+                    "/api/v1/devices/d1", headers=denv.auth(role), json={"group": "x"}
+                )
+            ).status_code == 403
+            assert (
+                await client.delete("/api/v1/devices/d1", headers=denv.auth(role))
+            ).status_code == 403
         assert (await client.get("/api/v1/devices")).status_code == 401
-        patched = await client.patch("/api/v1/devices/d1", headers=denv.auth(), json={
-            "latency_offset_ms": 40, "drift_threshold_ms": 20})
+        patched = await client.patch(
+            "/api/v1/devices/d1",
+            headers=denv.auth(),
+            json={"latency_offset_ms": 40, "drift_threshold_ms": 20},
+        )
         assert (patched.json()["latency_offset_ms"], patched.json()["drift_threshold_ms"]) == (
-            40, 20.0)
-        assert (await client.patch("/api/v1/devices/d1", headers=denv.auth(),
-                                   json={"token_hash": "x"})).status_code == 400
+            40,
+            20.0,
+        )
+        assert (
+            await client.patch("/api/v1/devices/d1", headers=denv.auth(), json={"token_hash": "x"})
+        ).status_code == 400
         assert (await client.delete("/api/v1/devices/d1", headers=denv.auth())).status_code == 204
         assert (await client.get("/api/v1/devices/d1", headers=denv.auth())).status_code == 404
 
@@ -123,8 +169,17 @@ async def test_a_device_is_acked_per_frame_and_its_telemetry_forwarded_in_batche
         with _device_ws(client, "d1", tok) as ws:
             hello = ws.receive_json(timeout=5)
             for seq in range(5):
-                ws.send_json({"type": "telemetry", "seq": seq, "drift_ms": 1.5, "cpu_pct": 20,
-                              "temperature_c": 41, "track_id": "t1", "position_ms": 100.0})
+                ws.send_json(
+                    {
+                        "type": "telemetry",
+                        "seq": seq,
+                        "drift_ms": 1.5,
+                        "cpu_pct": 20,
+                        "temperature_c": 41,
+                        "track_id": "t1",
+                        "position_ms": 100.0,
+                    }
+                )
             acks = [ws.receive_json(timeout=5) for _ in range(5)]
             ws.send_json({"type": "ping"})
             pong = ws.receive_json(timeout=5)
@@ -138,9 +193,9 @@ async def test_a_device_is_acked_per_frame_and_its_telemetry_forwarded_in_batche
     frames = [f for b in batches for f in b.frames]
     assert [f.seq for f in frames] == list(range(5)) and frames[0].device_id == "d1"
     assert frames[0].drift_ms == 1.5 and frames[0].position_ms == 100.0
-    assert [type(m) for m in denv.publisher.sent if type(m) in (DeviceConnected,
-                                                                DeviceDisconnected)] == [
-        DeviceConnected, DeviceDisconnected]
+    assert [
+        type(m) for m in denv.publisher.sent if type(m) in (DeviceConnected, DeviceDisconnected)
+    ] == [DeviceConnected, DeviceDisconnected]
 
 
 async def test_a_device_held_longer_than_the_presence_lease_stays_online(denv):
@@ -202,13 +257,19 @@ async def test_the_token_may_come_in_the_query(denv):
     assert await _sync(denv, run) == "hello"
 
 
-@pytest.mark.parametrize("bad, code, close", [
-    ('{"type": "telemetry", "seq": 1}', "malformed", 1008),
-    ('{"type": "telemetry", "seq": 1, "drift_ms": 1e9}', "malformed", 1008),
-    ("not json", "malformed", 1008),
-    ('{"type": "telemetry", "seq": 1, "drift_ms": 1, "pad": "' + "x" * 600 + '"}', "oversize",
-     1009),
-])
+@pytest.mark.parametrize(
+    "bad, code, close",
+    [
+        ('{"type": "telemetry", "seq": 1}', "malformed", 1008),
+        ('{"type": "telemetry", "seq": 1, "drift_ms": 1e9}', "malformed", 1008),
+        ("not json", "malformed", 1008),
+        (
+            '{"type": "telemetry", "seq": 1, "drift_ms": 1, "pad": "' + "x" * 600 + '"}',
+            "oversize",
+            1009,
+        ),
+    ],
+)
 async def test_bad_frames_get_an_error_then_the_socket_closes_on_repeat(denv, bad, code, close):
     async with AsyncTestClient(denv.app) as client:
         tok = await _register(client, denv)
@@ -263,27 +324,45 @@ async def test_an_offer_reaches_the_socket_holding_the_device_and_its_answer_the
         tok = await _register(client, denv, latency_offset_ms=12)
     await denv.objects.put_bytes("bundles/t1/v1/bundle.k1b", b"bundle")
     feed = DeviceFeed(denv.gw)
-    offer = DeviceOffer(deployment_id="dep1", device_id="d1", track_id="t1",
-                        bundle_key="bundles/t1/v1/bundle.k1b", crc32=7, size_bytes=6,
-                        latency_offset_ms=12)
+    offer = DeviceOffer(
+        deployment_id="dep1",
+        device_id="d1",
+        track_id="t1",
+        bundle_key="bundles/t1/v1/bundle.k1b",
+        crc32=7,
+        size_bytes=6,
+        latency_offset_ms=12,
+    )
 
     def run(client):
         with _device_ws(client, "d1", tok) as ws:
             ws.receive_json(timeout=5)
-            missed = client.blocking_portal.call(feed.offer, offer.model_copy(
-                update={"device_id": "elsewhere"}))
+            missed = client.blocking_portal.call(
+                feed.offer, offer.model_copy(update={"device_id": "elsewhere"})
+            )
             sent = client.blocking_portal.call(feed.offer, offer)
             frame = ws.receive_json(timeout=5)
-            ws.send_json({"type": "bundle_ack", "deployment_id": "dep1", "ok": False,
-                          "reason": "CRC mismatch"})
+            ws.send_json(
+                {
+                    "type": "bundle_ack",
+                    "deployment_id": "dep1",
+                    "ok": False,
+                    "reason": "CRC mismatch",
+                }
+            )
             ws.send_json({"type": "ping"})
             ws.receive_json(timeout=5)
             return missed, sent, frame
 
     missed, sent, frame = await _sync(denv, run)
     assert (missed, sent) == (False, True)
-    assert (frame["type"], frame["deployment_id"], frame["crc32"], frame["size"],
-            frame["latency_offset_ms"]) == ("offer", "dep1", 7, 6, 12)
+    assert (
+        frame["type"],
+        frame["deployment_id"],
+        frame["crc32"],
+        frame["size"],
+        frame["latency_offset_ms"],
+    ) == ("offer", "dep1", 7, 6, 12)
     assert frame["bundle_url"]
     [delivered] = denv.publisher.of(DeviceDelivered)
     assert (delivered.device_id, delivered.gateway_id) == ("d1", "gw-test")
@@ -299,8 +378,10 @@ async def test_dashboards_see_the_fleet_and_a_drift_alert_at_once(denv):
         tok = await _register(client, denv, drift_threshold_ms=30)
 
     def run(client):
-        with client.websocket_connect(f"/ws/monitor?token={token('viewer')}") as mon, \
-                _device_ws(client, "d1", tok) as ws:
+        with (
+            client.websocket_connect(f"/ws/monitor?token={token('viewer')}") as mon,
+            _device_ws(client, "d1", tok) as ws,
+        ):
             fleet = mon.receive_json(timeout=5)
             ws.receive_json(timeout=5)
             ws.send_json({"type": "telemetry", "seq": 1, "drift_ms": 10})
@@ -319,7 +400,8 @@ async def test_dashboards_see_the_fleet_and_a_drift_alert_at_once(denv):
     assert fleet["type"] == "fleet" and [d["device_id"] for d in fleet["devices"]] == ["d1"]
     alerts = [m for m in seen if m["type"] == "alert"]
     assert [(a["device_id"], a["drift_ms"], a["seq"], a["threshold_ms"]) for a in alerts] == [
-        ("d1", -45.0, 2, 30.0)]
+        ("d1", -45.0, 2, 30.0)
+    ]
     assert latency < 1.0
     status = [m for m in seen if m["type"] == "status" and m["devices"]][0]
     assert status["devices"]["d1"]["connected"] is True
@@ -328,8 +410,13 @@ async def test_dashboards_see_the_fleet_and_a_drift_alert_at_once(denv):
 async def test_alerts_from_the_telemetry_service_reach_dashboards_unless_already_shown(denv):
     feed = DeviceFeed(denv.gw)
     sub = denv.gw.hub.watch()
-    alert = TelemetryAlert(device_id="d9", drift_ms=80, threshold_ms=50,
-                           frame_received_at="2030-01-01T00:00:00Z", gateway_id="gw-other")
+    alert = TelemetryAlert(
+        device_id="d9",
+        drift_ms=80,
+        threshold_ms=50,
+        frame_received_at="2030-01-01T00:00:00Z",
+        gateway_id="gw-other",
+    )
     await feed.handle(alert)
     await feed.handle(alert.model_copy(update={"gateway_id": "gw-test"}))
     [update] = await sub.next_batch()
@@ -346,32 +433,51 @@ async def test_an_operator_deploys_a_ready_track_and_reads_per_device_state(denv
         await _register(client, denv, "d1")
         await _register(client, denv, "d2")
         url = "/api/v1/deployments"
-        assert (await client.post(url, headers=denv.auth("viewer"), json={
-            "track_id": tid, "group": "stage"})).status_code == 403
-        assert (await client.post(url, headers=denv.auth("operator"), json={
-            "track_id": "nope", "group": "stage"})).status_code == 404
-        assert (await client.post(url, headers=denv.auth("operator"), json={
-            "track_id": unready, "group": "stage"})).status_code == 409
-        assert (await client.post(url, headers=denv.auth("operator"), json={
-            "track_id": tid})).status_code == 422
-        unknown = await client.post(url, headers=denv.auth("operator"), json={
-            "track_id": tid, "device_ids": ["d1", "ghost"]})
+        assert (
+            await client.post(
+                url, headers=denv.auth("viewer"), json={"track_id": tid, "group": "stage"}
+            )
+        ).status_code == 403
+        assert (
+            await client.post(
+                url, headers=denv.auth("operator"), json={"track_id": "nope", "group": "stage"}
+            )
+        ).status_code == 404
+        assert (
+            await client.post(
+                url, headers=denv.auth("operator"), json={"track_id": unready, "group": "stage"}
+            )
+        ).status_code == 409
+        assert (
+            await client.post(url, headers=denv.auth("operator"), json={"track_id": tid})
+        ).status_code == 422
+        unknown = await client.post(
+            url,
+            headers=denv.auth("operator"),
+            json={"track_id": tid, "device_ids": ["d1", "ghost"]},
+        )
         assert unknown.status_code == 422 and unknown.json()["device_ids"] == ["ghost"]
-        accepted = await client.post(url, headers=denv.auth("operator"), json={
-            "track_id": tid, "device_ids": ["d1", "d2"], "timeout_s": 5})
+        accepted = await client.post(
+            url,
+            headers=denv.auth("operator"),
+            json={"track_id": tid, "device_ids": ["d1", "d2"], "timeout_s": 5},
+        )
         assert accepted.status_code == 202
         dep = accepted.json()["deployment_id"]
         [cmd] = denv.publisher.of(DeploymentRequested)
         assert (cmd.deployment_id, cmd.device_ids, cmd.timeout_s) == (dep, ["d1", "d2"], 5.0)
         early = await client.get(f"{url}/{dep}", headers=denv.auth("viewer"))
         assert early.json()["status"] == "requested"
-        await denv.gw.devices.deployments.create(NewDeployment(
-            dep, tid, "bundles/x", 1, 2, ("d1", "d2"), 5.0), deadline_s=1e12)
+        await denv.gw.devices.deployments.create(
+            NewDeployment(dep, tid, "bundles/x", 1, 2, ("d1", "d2"), 5.0), deadline_s=1e12
+        )
         await denv.gw.devices.deployments.move(dep, "d1", to="acked", from_states=["pending"])
         later = (await client.get(f"{url}/{dep}", headers=denv.auth("viewer"))).json()
         assert later["status"] == "in_progress" and later["counts"] == {"acked": 1, "pending": 1}
         assert [(d["device_id"], d["state"]) for d in later["devices"]] == [
-            ("d1", "acked"), ("d2", "pending")]
+            ("d1", "acked"),
+            ("d2", "pending"),
+        ]
         assert (await client.get(f"{url}/nope", headers=denv.auth())).status_code == 404
 
 

@@ -1,4 +1,5 @@
 """Live progress: events become updates, the hub fans out without blocking, sockets get them."""
+
 from __future__ import annotations
 
 import asyncio
@@ -9,7 +10,12 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.testing import TestClient
 
 from contracts.events import (
-    AnalysisFailed, AnalysisProgress, MapRejected, MapValidated, TrackUploaded, ValidationIssue,
+    AnalysisFailed,
+    AnalysisProgress,
+    MapRejected,
+    MapValidated,
+    TrackUploaded,
+    ValidationIssue,
 )
 from services.gateway.cache import ReadCache
 from services.gateway.feed import LiveFeed, update_of
@@ -20,20 +26,44 @@ SHA = "a" * 64
 
 
 def test_events_map_to_updates():
-    assert update_of(AnalysisProgress(track_id="t1", analysis_version=2, stage="rhythm",
-                                      percent=30)) == {
-        "track_id": "t1", "version": 2, "status": "analyzing", "stage": "rhythm",
-        "percent": 30.0, "error": None}
-    assert update_of(MapValidated(track_id="t1", map_key="k", map_sha256=SHA,
-                                  outcome="warning"))["status"] == "warning"
-    rejected = update_of(MapRejected(track_id="t1", map_key="k", reasons=[
-        ValidationIssue(field="layers.rhythm", message="not increasing")]))
+    assert update_of(
+        AnalysisProgress(track_id="t1", analysis_version=2, stage="rhythm", percent=30)
+    ) == {
+        "track_id": "t1",
+        "version": 2,
+        "status": "analyzing",
+        "stage": "rhythm",
+        "percent": 30.0,
+        "error": None,
+    }
+    assert (
+        update_of(MapValidated(track_id="t1", map_key="k", map_sha256=SHA, outcome="warning"))[
+            "status"
+        ]
+        == "warning"
+    )
+    rejected = update_of(
+        MapRejected(
+            track_id="t1",
+            map_key="k",
+            reasons=[ValidationIssue(field="layers.rhythm", message="not increasing")],
+        )
+    )
     assert rejected["status"] == "failed" and "layers.rhythm" in rejected["error"]
-    failed = update_of(AnalysisFailed(track_id="t1", stage="decoding", error_code="x",
-                                      reason="no audio"))
+    failed = update_of(
+        AnalysisFailed(track_id="t1", stage="decoding", error_code="x", reason="no audio")
+    )
     assert (failed["status"], failed["error"]) == ("failed", "no audio")
-    uploaded = update_of(TrackUploaded(track_id="t1", audio_key="a", audio_sha256=SHA,
-                                       filename="f", content_type="audio/wav", size_bytes=1))
+    uploaded = update_of(
+        TrackUploaded(
+            track_id="t1",
+            audio_key="a",
+            audio_sha256=SHA,
+            filename="f",
+            content_type="audio/wav",
+            size_bytes=1,
+        )
+    )
     assert uploaded["status"] == "uploaded"
 
 
@@ -70,8 +100,7 @@ async def test_feed_invalidates_the_read_cache():
     await cache.get(("track", "t1"), load)
     await cache.get(("track", "t1"), load)
     assert len(loads) == 1
-    await LiveFeed(hub, cache).handle(AnalysisProgress(track_id="t1", stage="genesis",
-                                                       percent=70))
+    await LiveFeed(hub, cache).handle(AnalysisProgress(track_id="t1", stage="genesis", percent=70))
     await cache.get(("track", "t1"), load)
     assert len(loads) == 2
 
@@ -85,12 +114,23 @@ async def test_track_socket_sends_the_current_state_then_updates(env):
     hub = env.app.state.hub
 
     def run():
-        with _ws_client(env) as client, client.websocket_connect(
-                f"/api/v1/tracks/{tid}/events?token={token('viewer')}") as ws:
+        with (
+            _ws_client(env) as client,
+            client.websocket_connect(f"/api/v1/tracks/{tid}/events?token={token('viewer')}") as ws,
+        ):
             first = ws.receive_json(timeout=5)
-            client.blocking_portal.call(_publish, hub, {"track_id": tid, "version": 1, "status": "mapped",
-                                               "stage": "validating", "percent": 80.0,
-                                               "error": None})
+            client.blocking_portal.call(
+                _publish,
+                hub,
+                {
+                    "track_id": tid,
+                    "version": 1,
+                    "status": "mapped",
+                    "stage": "validating",
+                    "percent": 80.0,
+                    "error": None,
+                },
+            )
             return first, ws.receive_json(timeout=5)
 
     first, second = await asyncio.to_thread(run)
@@ -106,15 +146,26 @@ async def test_all_tracks_socket_gets_every_track(env):
     hub = env.app.state.hub
 
     def run():
-        with _ws_client(env) as client, client.websocket_connect(
-                f"/api/v1/events?token={token('viewer')}") as ws:
+        with (
+            _ws_client(env) as client,
+            client.websocket_connect(f"/api/v1/events?token={token('viewer')}") as ws,
+        ):
             deadline = time.monotonic() + 5
             while hub.subscribers < 1 and time.monotonic() < deadline:
                 time.sleep(0.01)
             for tid in ("a1", "b2"):
-                client.blocking_portal.call(_publish, hub, {"track_id": tid, "version": 1,
-                                                   "status": "ready", "stage": "done",
-                                                   "percent": 100.0, "error": None})
+                client.blocking_portal.call(
+                    _publish,
+                    hub,
+                    {
+                        "track_id": tid,
+                        "version": 1,
+                        "status": "ready",
+                        "stage": "done",
+                        "percent": 100.0,
+                        "error": None,
+                    },
+                )
             return [ws.receive_json(timeout=5)["track_id"] for _ in range(2)]
 
     assert await asyncio.to_thread(run) == ["a1", "b2"]
@@ -159,16 +210,27 @@ async def test_small_frames_of_either_kind_keep_the_socket_open(env):
     hub = env.app.state.hub
 
     def run():
-        with _ws_client(env) as client, client.websocket_connect(
-                f"/api/v1/events?token={token('viewer')}") as ws:
+        with (
+            _ws_client(env) as client,
+            client.websocket_connect(f"/api/v1/events?token={token('viewer')}") as ws,
+        ):
             ws.send_text("ping")
             ws.send_bytes(b"\x00" * 1024)
             deadline = time.monotonic() + 5
             while hub.subscribers < 1 and time.monotonic() < deadline:
                 time.sleep(0.01)
-            client.blocking_portal.call(_publish, hub, {"track_id": "c3", "version": 1,
-                                                        "status": "ready", "stage": "done",
-                                                        "percent": 100.0, "error": None})
+            client.blocking_portal.call(
+                _publish,
+                hub,
+                {
+                    "track_id": "c3",
+                    "version": 1,
+                    "status": "ready",
+                    "stage": "done",
+                    "percent": 100.0,
+                    "error": None,
+                },
+            )
             return ws.receive_json(timeout=5)["track_id"]
 
     assert await asyncio.to_thread(run) == "c3"

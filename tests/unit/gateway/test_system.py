@@ -1,4 +1,5 @@
 """Presets, health, readiness, metrics, the OpenAPI document and the token command."""
+
 from __future__ import annotations
 
 import subprocess
@@ -12,7 +13,8 @@ from tests.unit.gateway.conftest import seed_track
 
 def test_contract_presets_agree_with_the_analyzers():
     assert {p.name: p.description for p in PRESETS} == {
-        name: p.description for name, p in ANALYZER_PRESETS.items()}
+        name: p.description for name, p in ANALYZER_PRESETS.items()
+    }
 
 
 async def test_presets_endpoint(env):
@@ -26,7 +28,10 @@ async def test_health_and_readiness(env):
     assert (await env.client.get("/health")).json() == {"status": "ok"}
     ok = await env.client.get("/ready")
     assert ok.status_code == 200 and ok.json()["checks"] == {
-        "rabbitmq": "ok", "mongodb": "ok", "objects": "ok"}
+        "rabbitmq": "ok",
+        "mongodb": "ok",
+        "objects": "ok",
+    }
 
     async def down() -> None:
         raise ConnectionError("amqp://guest:guest@127.0.0.1 refused")
@@ -59,16 +64,38 @@ async def test_metrics_need_the_metrics_token_when_one_is_set(env):
 async def test_openapi_documents_every_model_field(env):
     doc = (await env.client.get("/schema/openapi.json")).json()
     paths = doc["paths"]
-    for path in ("/api/v1/tracks", "/api/v1/tracks/{track_id}", "/api/v1/tracks/{track_id}/analysis",
-                 "/api/v1/tasks/{task_id}", "/api/v1/tracks/{track_id}/genesis-map",
-                 "/api/v1/tracks/{track_id}/picture.png", "/api/v1/presets", "/health", "/ready"):
+    for path in (
+        "/api/v1/tracks",
+        "/api/v1/tracks/{track_id}",
+        "/api/v1/tracks/{track_id}/analysis",
+        "/api/v1/tasks/{task_id}",
+        "/api/v1/tracks/{track_id}/genesis-map",
+        "/api/v1/tracks/{track_id}/picture.png",
+        "/api/v1/presets",
+        "/health",
+        "/ready",
+    ):
         assert path in paths, path
-    undocumented = [f"{name}.{field}" for name, schema in doc["components"]["schemas"].items()
-                    if name in {"TrackDetail", "TrackPage", "TrackSummary", "TaskStatus",
-                                "TaskAccepted", "TrackAccepted", "AnalysisSummary", "PresetOut",
-                                "Readiness", "PresignedUpload", "TaskResult"}
-                    for field, prop in schema.get("properties", {}).items()
-                    if not prop.get("description")]
+    undocumented = [
+        f"{name}.{field}"
+        for name, schema in doc["components"]["schemas"].items()
+        if name
+        in {
+            "TrackDetail",
+            "TrackPage",
+            "TrackSummary",
+            "TaskStatus",
+            "TaskAccepted",
+            "TrackAccepted",
+            "AnalysisSummary",
+            "PresetOut",
+            "Readiness",
+            "PresignedUpload",
+            "TaskResult",
+        }
+        for field, prop in schema.get("properties", {}).items()
+        if not prop.get("description")
+    ]
     assert undocumented == []
     assert doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
 
@@ -97,13 +124,29 @@ async def test_openapi_documents_the_errors_each_route_answers(env):
 
 def test_token_command_prints_a_token_of_the_role(monkeypatch):
     secret = "cli-test-secret-0123456789abcdef-xyz"
-    out = subprocess.run([sys.executable, "-m", "k1.cli", "token", "--role", "admin",
-                          "--subject", "me", "--ttl", "60"], capture_output=True, text=True,
-                         env={"K1_JWT_SECRET": secret, "PATH": "/usr/bin:/bin"}, check=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "k1.cli",
+            "token",
+            "--role",
+            "admin",
+            "--subject",
+            "me",
+            "--ttl",
+            "60",
+        ],
+        capture_output=True,
+        text=True,
+        env={"K1_JWT_SECRET": secret, "PATH": "/usr/bin:/bin"},
+        check=True,
+    )
     principal = verify_token(secret, out.stdout.strip())
     assert (principal.subject, principal.role) == ("me", "admin")
-    bad = subprocess.run([sys.executable, "-m", "k1.cli", "token", "--ttl", "0"],
-                         capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, "-m", "k1.cli", "token", "--ttl", "0"], capture_output=True, text=True
+    )
     assert bad.returncode == 2 and "ttl" in bad.stderr
 
 
@@ -120,14 +163,24 @@ def test_refuses_to_start_without_a_secret_or_with_a_placeholder_outside_dev_mod
 
 
 def test_every_service_refuses_the_compose_placeholder_at_start_with_a_clear_message():
-    env = {"PATH": "/usr/bin:/bin", "K1_JWT_SECRET": "compose-only-jwt-secret-change-me-0123456789",
-           "K1_LOG_FORMAT": "text"}  # and no K1_DEV_MODE: production is the default
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "K1_JWT_SECRET": "compose-only-jwt-secret-change-me-0123456789",
+        "K1_LOG_FORMAT": "text",
+    }  # and no K1_DEV_MODE: production is the default
     for service in ("gateway", "ingest", "validator"):
-        out = subprocess.run([sys.executable, "-m", f"services.{service}"], capture_output=True,
-                             text=True, env=env, timeout=60)
+        out = subprocess.run(
+            [sys.executable, "-m", f"services.{service}"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
         assert out.returncode != 0, (service, out.stdout, out.stderr)
-        assert "K1_JWT_SECRET is refused because it looks like a placeholder" in out.stderr, \
-            (service, out.stderr[-500:])
+        assert "K1_JWT_SECRET is refused because it looks like a placeholder" in out.stderr, (
+            service,
+            out.stderr[-500:],
+        )
         assert "Traceback" not in out.stderr and "token_urlsafe" in out.stderr
 
 
@@ -135,11 +188,20 @@ def test_token_lifetimes_are_capped_by_role_when_minting():
     secret = "cli-test-secret-0123456789abcdef-xyz"
     env = {"K1_JWT_SECRET": secret, "PATH": "/usr/bin:/bin"}
     week, month = 7 * 24 * 3600, 30 * 24 * 3600
-    ok = subprocess.run([sys.executable, "-m", "k1.cli", "token", "--role", "viewer", "--ttl",
-                         str(month)], capture_output=True, text=True, env=env, check=True)
+    ok = subprocess.run(
+        [sys.executable, "-m", "k1.cli", "token", "--role", "viewer", "--ttl", str(month)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     assert verify_token(secret, ok.stdout.strip()).role == "viewer"
-    too_long = subprocess.run([sys.executable, "-m", "k1.cli", "token", "--role", "admin",
-                               "--ttl", str(week + 1)], capture_output=True, text=True, env=env)
+    too_long = subprocess.run(
+        [sys.executable, "-m", "k1.cli", "token", "--role", "admin", "--ttl", str(week + 1)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert too_long.returncode == 2 and f"1..{week} seconds for the admin role" in too_long.stderr
 
 

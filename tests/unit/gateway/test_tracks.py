@@ -1,4 +1,5 @@
 """Listing, reading and deleting tracks."""
+
 from __future__ import annotations
 
 from infra.docstore_devices import BundleRecord
@@ -65,8 +66,12 @@ async def test_admin_deletes_track_objects_bundles_and_documents(env):
     assert await env.docs.analyses.list_for_track(tid) == ()
     assert not await env.objects.exists(audio_key)
     track_keep = await env.docs.tracks.get_track(keep)
-    for key in (f"maps/{tid}/v1/map.json", f"maps/{tid}/v1/map.png",
-                f"analyses/{tid}/v1/analysis.json", f"bundles/{tid}/v1/bundle.k1b"):
+    for key in (
+        f"maps/{tid}/v1/map.json",
+        f"maps/{tid}/v1/map.png",
+        f"analyses/{tid}/v1/analysis.json",
+        f"bundles/{tid}/v1/bundle.k1b",
+    ):
         assert not await env.objects.exists(key), key
     assert await env.bundles.latest(tid) is None and await env.bundles.latest(keep)
     assert await env.objects.exists(f"bundles/{keep}/v1/bundle.k1b")

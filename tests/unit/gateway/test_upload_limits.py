@@ -1,6 +1,7 @@
 """Upload guards (issue 12, item 3): a body that stalls or trickles is cut with 408; uploads in
 flight are capped per client address and per token subject with 429 and ``Retry-After``; the
 settings are documented; the dashboard renders names as text, never as HTML (item 9)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -31,37 +32,56 @@ async def _stream(parts, *, pause_s: float = 0.0, stall_after: int | None = None
 
 async def test_a_steady_body_passes_through_unchanged():
     parts = [b"a" * 1000] * 20
-    out = await _collect(paced(_stream(parts), idle_timeout_s=5, min_rate_bytes_s=100,
-                               grace_s=1))
+    out = await _collect(paced(_stream(parts), idle_timeout_s=5, min_rate_bytes_s=100, grace_s=1))
     assert out == b"".join(parts)
 
 
 async def test_a_stalled_body_is_cut_after_the_idle_timeout():
     with pytest.raises(ApiError) as caught:
-        await _collect(paced(_stream([b"x" * 100_000] * 3, stall_after=1), idle_timeout_s=0.2,
-                             min_rate_bytes_s=0, grace_s=0))
+        await _collect(
+            paced(
+                _stream([b"x" * 100_000] * 3, stall_after=1),
+                idle_timeout_s=0.2,
+                min_rate_bytes_s=0,
+                grace_s=0,
+            )
+        )
     assert (caught.value.status, caught.value.code) == (408, "upload_too_slow")
 
 
 async def test_a_trickling_body_is_cut_once_below_the_minimum_rate():
     """One byte every 50 ms never trips a 1 s idle timeout, but is far below 1000 bytes/s."""
     with pytest.raises(ApiError) as caught:
-        await _collect(paced(_stream([b"x"] * 1000, pause_s=0.05), idle_timeout_s=1.0,
-                             min_rate_bytes_s=1000, grace_s=0.3))
+        await _collect(
+            paced(
+                _stream([b"x"] * 1000, pause_s=0.05),
+                idle_timeout_s=1.0,
+                min_rate_bytes_s=1000,
+                grace_s=0.3,
+            )
+        )
     assert caught.value.status == 408 and "slower than 1000 bytes/s" in caught.value.detail
 
 
 async def test_a_fast_start_buys_time_in_proportion_to_what_was_sent():
     """2000 bytes at once at a minimum of 1000 bytes/s may then pause up to ~2 s."""
-    out = await _collect(paced(_stream([b"x" * 2000, b"y"], pause_s=0.3), idle_timeout_s=5,
-                               min_rate_bytes_s=1000, grace_s=0.6))
+    out = await _collect(
+        paced(
+            _stream([b"x" * 2000, b"y"], pause_s=0.3),
+            idle_timeout_s=5,
+            min_rate_bytes_s=1000,
+            grace_s=0.6,
+        )
+    )
     assert out == b"x" * 2000 + b"y"
 
 
 def test_uploads_in_flight_are_capped_per_client_and_per_subject():
     slots = UploadSlots(per_client=2, per_subject=3, retry_after_s=7)
-    with slots.hold(client="10.0.0.1", subject="alice"), \
-            slots.hold(client="10.0.0.1", subject="alice"):
+    with (
+        slots.hold(client="10.0.0.1", subject="alice"),
+        slots.hold(client="10.0.0.1", subject="alice"),
+    ):
         with pytest.raises(ApiError) as caught, slots.hold(client="10.0.0.1", subject="bob"):
             pass
         assert caught.value.status == 429 and caught.value.headers == {"Retry-After": "7"}
@@ -84,15 +104,25 @@ def test_a_refused_upload_is_a_slot_that_was_never_taken():
 
 
 def test_the_429_answer_carries_retry_after():
-    response = api_error_handler(None, ApiError(429, "too_many_uploads", "wait",  # type: ignore[arg-type]
-                                                headers={"Retry-After": "30"}))
+    response = api_error_handler(
+        None,
+        ApiError(
+            429,
+            "too_many_uploads",
+            "wait",  # type: ignore[arg-type]
+            headers={"Retry-After": "30"},
+        ),
+    )
     assert response.status_code == 429 and response.headers["Retry-After"] == "30"
 
 
 def test_every_upload_setting_is_documented_in_the_readme():
     readme = (ROOT / "README.md").read_text()
-    missing = [f"K1_UPLOAD_{n.upper()}" for n in UploadSettings.model_fields
-               if f"K1_UPLOAD_{n.upper()}" not in readme]
+    missing = [
+        f"K1_UPLOAD_{n.upper()}"
+        for n in UploadSettings.model_fields
+        if f"K1_UPLOAD_{n.upper()}" not in readme
+    ]
     assert not missing, f"README configuration table lacks {missing}"
 
 
@@ -104,9 +134,11 @@ def test_the_dashboard_never_renders_data_as_html():
         source = script.read_text()
         assert "insertAdjacentHTML" not in source and "document.write" not in source, script
         for match in re.finditer(r"\.(?:inner|outer)HTML\s*=([^;]*);", source):
-            assert re.fullmatch(f"{literal}(?:\\+{literal})*", match.group(1)), \
-                (script.name, match.group(0))
-        assert ".file\").textContent = t.filename" in source or script.name != "app.js"
+            assert re.fullmatch(f"{literal}(?:\\+{literal})*", match.group(1)), (
+                script.name,
+                match.group(0),
+            )
+        assert '.file").textContent = t.filename' in source or script.name != "app.js"
 
 
 async def test_a_full_pool_to_ingest_is_503_busy_with_retry_after(env, monkeypatch):
@@ -114,7 +146,10 @@ async def test_a_full_pool_to_ingest_is_503_busy_with_retry_after(env, monkeypat
         raise httpx.PoolTimeout("no connection free")
 
     monkeypatch.setattr(type(env.ingest), "__call__", pool_exhausted)
-    r = await env.client.post("/api/v1/tracks", content=b"RIFF....WAVE",
-                              headers={**env.auth("operator"), "Content-Type": "audio/wav"})
+    r = await env.client.post(
+        "/api/v1/tracks",
+        content=b"RIFF....WAVE",
+        headers={**env.auth("operator"), "Content-Type": "audio/wav"},
+    )
     assert r.status_code == 503 and r.json()["error"] == "busy", r.text
     assert r.headers["Retry-After"].isdigit()

@@ -1,5 +1,6 @@
 """File names keep their Unicode (issue 12, item 9); decoder failures are told in our words,
 never with the server's temporary file path (item 6)."""
+
 from __future__ import annotations
 
 import io
@@ -16,18 +17,21 @@ from services.ingest.spool import probe_file
 PATHLIKE = re.compile(r"/tmp|/var/|/work|/home|/root|\.spool|k1-upload-|[A-Za-z]:\\|\\\\")
 
 
-@pytest.mark.parametrize("name,expected", [
-    ("ñandú—song 🎵.wav", "ñandú—song 🎵.wav"),
-    (unicodedata.normalize("NFD", "ñandú.wav"), "ñandú.wav"),  # decomposed in, composed out
-    ("日本語の歌.mp3", "日本語の歌.mp3"),
-    ("evil\u202egnp.wav", "evilgnp.wav"),  # right-to-left override
-    ("zero\u200bwidth\ufeff.wav", "zerowidth.wav"),
-    ("👨\u200d👩\u200d👧 family.ogg", "👨\u200d👩\u200d👧 family.ogg"),  # joiners kept
-    ("tab\tand\nnewline\x07.wav", "tab and newline.wav"),
-    ("..\\..\\Windows\\ëvil.wav", "ëvil.wav"),
-    ("a<b>c:d|e?f*g\".wav", "a_b_c_d_e_f_g_.wav"),
-    ("\u2028\u2029", "upload"),
-])
+@pytest.mark.parametrize(
+    "name,expected",
+    [
+        ("ñandú—song 🎵.wav", "ñandú—song 🎵.wav"),
+        (unicodedata.normalize("NFD", "ñandú.wav"), "ñandú.wav"),  # decomposed in, composed out
+        ("日本語の歌.mp3", "日本語の歌.mp3"),
+        ("evil\u202egnp.wav", "evilgnp.wav"),  # right-to-left override
+        ("zero\u200bwidth\ufeff.wav", "zerowidth.wav"),
+        ("👨\u200d👩\u200d👧 family.ogg", "👨\u200d👩\u200d👧 family.ogg"),  # joiners kept
+        ("tab\tand\nnewline\x07.wav", "tab and newline.wav"),
+        ("..\\..\\Windows\\ëvil.wav", "ëvil.wav"),
+        ('a<b>c:d|e?f*g".wav', "a_b_c_d_e_f_g_.wav"),
+        ("\u2028\u2029", "upload"),
+    ],
+)
 def test_unicode_names_are_kept_and_cleaned(name, expected):
     out = sanitise_filename(name)
     assert out == expected
@@ -47,12 +51,15 @@ def _encoded(fmt: str) -> bytes:
     return buf.getvalue()
 
 
-@pytest.mark.parametrize("fmt,cut,reason", [
-    ("OGG", 200, "damaged or incomplete"),
-    ("FLAC", 200, "damaged"),
-    ("FLAC", 3, "truncated"),  # a third of the file
-    ("MP3", 200, "no audio stream"),
-])
+@pytest.mark.parametrize(
+    "fmt,cut,reason",
+    [
+        ("OGG", 200, "damaged or incomplete"),
+        ("FLAC", 200, "damaged"),
+        ("FLAC", 3, "truncated"),  # a third of the file
+        ("MP3", 200, "no audio stream"),
+    ],
+)
 def test_decoder_failures_are_explained_without_paths(tmp_path, fmt, cut, reason):
     data = _encoded(fmt)
     path = tmp_path / "k1-upload-abc"

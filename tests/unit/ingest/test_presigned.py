@@ -1,5 +1,6 @@
 """Presigned uploads are single use and swept after expiry (issue 12, item 7), on fakes and a
 fake clock."""
+
 from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
@@ -25,9 +26,13 @@ class Clock:
 @pytest.fixture
 def env():
     clock, repo, objects = Clock(), FakeUploadRepo(), FakeObjectStore()
-    uploads = PresignedUploads(repo, objects, upload_signer("s" * 40,
-                                                            public_url="http://gw.example"),
-                               ttl_s=TTL_S, clock=clock)
+    uploads = PresignedUploads(
+        repo,
+        objects,
+        upload_signer("s" * 40, public_url="http://gw.example"),
+        ttl_s=TTL_S,
+        clock=clock,
+    )
     return uploads, repo, objects, clock
 
 
@@ -41,8 +46,7 @@ async def _chunks(data: bytes):
 
 async def _put(uploads: PresignedUploads, grant, data: bytes = b"RIFFdata", **override):
     q = {**_query(grant.upload_url), **override}
-    return await uploads.receive(grant.upload_id, _chunks(data), expires=q["expires"],
-                                 sig=q["sig"])
+    return await uploads.receive(grant.upload_id, _chunks(data), expires=q["expires"], sig=q["sig"])
 
 
 async def _refused(coro) -> ApiError:
@@ -84,8 +88,7 @@ async def test_only_the_subject_that_asked_may_complete(env):
     uploads, *_ = env
     grant = await uploads.issue(subject="op")
     await _put(uploads, grant)
-    assert (await _refused(uploads.start_complete(grant.upload_id, subject="other"))).status \
-        == 404
+    assert (await _refused(uploads.start_complete(grant.upload_id, subject="other"))).status == 404
 
 
 async def test_an_expired_url_refuses_put_and_complete(env):
@@ -169,7 +172,8 @@ async def test_a_put_overtaken_by_the_sweeper_leaves_no_object(env):
         await sweeper.sweep()
         yield b"more"
 
-    refused = await _refused(uploads.receive(grant.upload_id, slow(), expires=q["expires"],
-                                             sig=q["sig"]))
+    refused = await _refused(
+        uploads.receive(grant.upload_id, slow(), expires=q["expires"], sig=q["sig"])
+    )
     assert refused.status == 410
     assert not await objects.exists(f"incoming/{grant.upload_id}")

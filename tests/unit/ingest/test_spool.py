@@ -18,7 +18,7 @@ def _wav(seconds=3.0, sr=22050, subtype="PCM_16") -> bytes:
 
 async def _chunks(data: bytes, size=4096):
     for i in range(0, len(data), size):
-        yield data[i:i + size]
+        yield data[i : i + size]
 
 
 async def test_spool_hashes_and_keeps_the_head(tmp_path):

@@ -1,5 +1,6 @@
 """Telemetry over fakes: frames stored once, drift statistics per device and deployment,
 one alert per drift episode beyond the device's own threshold, retention by prune."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,8 @@ from services.telemetry.domain import DriftWindow, percentile
 from services.telemetry.ports import TelemetryPorts
 from services.telemetry.prune import prune_once
 from services.telemetry.when_telemetry_received_store import (
-    TelemetryState, when_telemetry_received,
+    TelemetryState,
+    when_telemetry_received,
 )
 from tests.contract_docstore_devices import new_device
 
@@ -27,19 +29,33 @@ async def state():
     devices = FakeDeviceDocStore()
     await devices.devices.create(new_device("d1", drift_threshold_ms=20.0))
     await devices.devices.create(new_device("d2"))
-    ports = TelemetryPorts(devices=devices, ledger=FakeDocStore().events,
-                           publisher=RecordingPublisher(),
-                           settings=TelemetrySettings(alert_cooldown_s=5, retention_s=60),
-                           clock=lambda: T0.timestamp() + 100)
+    ports = TelemetryPorts(
+        devices=devices,
+        ledger=FakeDocStore().events,
+        publisher=RecordingPublisher(),
+        settings=TelemetrySettings(alert_cooldown_s=5, retention_s=60),
+        clock=lambda: T0.timestamp() + 100,
+    )
     return TelemetryState(ports)
 
 
 def _batch(drifts, *, device="d1", start_s=0.0, deployment="dep1", event_id=None):
-    frames = [TelemetryFrame(device_id=device, drift_ms=d, cpu_pct=10, temperature_c=40,
-                             track_id="t1", received_at=T0 + timedelta(seconds=start_s + i * 0.1),
-                             seq=i, deployment_id=deployment) for i, d in enumerate(drifts)]
-    return DeviceTelemetry(gateway_id="g1", frames=frames,
-                           **({"event_id": event_id} if event_id else {}))
+    frames = [
+        TelemetryFrame(
+            device_id=device,
+            drift_ms=d,
+            cpu_pct=10,
+            temperature_c=40,
+            track_id="t1",
+            received_at=T0 + timedelta(seconds=start_s + i * 0.1),
+            seq=i,
+            deployment_id=deployment,
+        )
+        for i, d in enumerate(drifts)
+    ]
+    return DeviceTelemetry(
+        gateway_id="g1", frames=frames, **({"event_id": event_id} if event_id else {})
+    )
 
 
 def test_percentiles_are_nearest_rank_of_absolute_drift():
@@ -67,8 +83,10 @@ async def test_frames_are_stored_once_and_stats_kept_per_device_and_deployment(s
 async def test_drift_beyond_the_devices_own_threshold_alerts_once_per_episode(state):
     await when_telemetry_received(_batch([5.0, 25.0, 30.0, 40.0, 3.0, -26.0]), state)
     alerts = state.ports.publisher.of(TelemetryAlert)
-    assert [(a.drift_ms, a.threshold_ms, a.seq) for a in alerts] == [(25.0, 20.0, 1),
-                                                                     (-26.0, 20.0, 5)]
+    assert [(a.drift_ms, a.threshold_ms, a.seq) for a in alerts] == [
+        (25.0, 20.0, 1),
+        (-26.0, 20.0, 5),
+    ]
     assert alerts[0].gateway_id == "g1" and alerts[0].deployment_id == "dep1"
     assert len({a.event_id for a in alerts}) == 2
     await when_telemetry_received(_batch([45.0, 45.0], device="d2", start_s=1), state)

@@ -1,5 +1,6 @@
 """An uploaded map is a candidate version: valid, it becomes current; rejected, it fails on its
 own and the track keeps its current version (issue 12, item 4). Over fakes."""
+
 from __future__ import annotations
 
 import copy
@@ -43,13 +44,23 @@ async def upload(ports, track_id: str, raw: bytes) -> MapGenerated:
     key = f"maps/{track_id}/v{version}/map.json"
     await ports.docs.analyses.add(track_id, version, preset="external")
     await ports.objects.put_bytes(key, raw, content_type="application/json")
-    await ports.docs.analyses.update(track_id, version, map_key=key,
-                                     map_sha256=json.loads(raw)["metadata"]["hashes"]["map_sha256"])
-    return MapGenerated(event_id=f"{track_id}.v{version}.map", track_id=track_id,
-                        analysis_version=version, map_key=key,
-                        map_sha256=json.loads(raw)["metadata"]["hashes"]["map_sha256"],
-                        object_sha256=hashlib.sha256(raw).hexdigest(), map_size_bytes=len(raw),
-                        preset="external", candidate=True)
+    await ports.docs.analyses.update(
+        track_id,
+        version,
+        map_key=key,
+        map_sha256=json.loads(raw)["metadata"]["hashes"]["map_sha256"],
+    )
+    return MapGenerated(
+        event_id=f"{track_id}.v{version}.map",
+        track_id=track_id,
+        analysis_version=version,
+        map_key=key,
+        map_sha256=json.loads(raw)["metadata"]["hashes"]["map_sha256"],
+        object_sha256=hashlib.sha256(raw).hexdigest(),
+        map_size_bytes=len(raw),
+        preset="external",
+        candidate=True,
+    )
 
 
 async def test_another_tracks_map_is_rejected_on_its_own_and_the_track_stays_ready(ports):
@@ -91,11 +102,19 @@ async def test_a_rejected_map_of_the_current_version_still_fails_the_track(ports
     await ports.docs.tracks.transition("t2", version=2, to="mapped")
     raw = map_for("0" * 64)
     await ports.objects.put_bytes("maps/t2/v2/map.json", raw)
-    await validate_generated_map(MapGenerated(
-        event_id="t2.v2.map", track_id="t2", analysis_version=2, map_key="maps/t2/v2/map.json",
-        map_sha256=json.loads(raw)["metadata"]["hashes"]["map_sha256"],
-        object_sha256=hashlib.sha256(raw).hexdigest(), map_size_bytes=len(raw),
-        preset="chill"), ports)
+    await validate_generated_map(
+        MapGenerated(
+            event_id="t2.v2.map",
+            track_id="t2",
+            analysis_version=2,
+            map_key="maps/t2/v2/map.json",
+            map_sha256=json.loads(raw)["metadata"]["hashes"]["map_sha256"],
+            object_sha256=hashlib.sha256(raw).hexdigest(),
+            map_size_bytes=len(raw),
+            preset="chill",
+        ),
+        ports,
+    )
     track = await ports.docs.tracks.get_track("t2")
     assert (track.status, track.analysis_version, track.error_code) == ("failed", 2, "map_rejected")
     [message] = ports.publisher.of(MapRejected)

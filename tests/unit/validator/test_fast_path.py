@@ -3,6 +3,7 @@
 Every shortcut of ``fast_schema`` must give exactly ``compute_map_sha256(json.loads(raw))``, or
 step aside for the exact computation; the semantic rules must not change with their speed-ups.
 """
+
 from __future__ import annotations
 
 import copy
@@ -23,19 +24,36 @@ DURATION_MS = 60_000.0
 def _map() -> dict:
     beats = [500.0 + i * 500.0 for i in range(119)]
     frames = int(DURATION_MS * RATE_HZ / 1000) + 1
-    envelope = {"start_ms": 0.0, "frame_rate_hz": RATE_HZ,
-                "values": [round((i % 89) / 88, 3) for i in range(frames)]}
+    envelope = {
+        "start_ms": 0.0,
+        "frame_rate_hz": RATE_HZ,
+        "values": [round((i % 89) / 88, 3) for i in range(frames)],
+    }
     return {
-        "metadata": {"filename": "song.wav", "analysis_engine": "k1-genesis",
-                     "timestamp_utc": "2025-10-31T12:00:00Z", "version": "4.0.0",
-                     "hashes": {"audio_sha256": hashlib.sha256(b"song").hexdigest()}},
-        "global_metrics": {"duration_ms": DURATION_MS, "bpm": 120.0, "f_measure": 0.9,
-                           "cemgil": 0.7},
+        "metadata": {
+            "filename": "song.wav",
+            "analysis_engine": "k1-genesis",
+            "timestamp_utc": "2025-10-31T12:00:00Z",
+            "version": "4.0.0",
+            "hashes": {"audio_sha256": hashlib.sha256(b"song").hexdigest()},
+        },
+        "global_metrics": {
+            "duration_ms": DURATION_MS,
+            "bpm": 120.0,
+            "f_measure": 0.9,
+            "cemgil": 0.7,
+        },
         "layers": {
-            "rhythm": {"beat_grid_ms": beats, "downbeat_ms": beats[::4],
-                       "beat_strength": [round((i % 7) / 7, 3) for i in range(len(beats))]},
-            "frequency": {"bass": envelope, "mids": copy.deepcopy(envelope),
-                          "highs": copy.deepcopy(envelope)},
+            "rhythm": {
+                "beat_grid_ms": beats,
+                "downbeat_ms": beats[::4],
+                "beat_strength": [round((i % 7) / 7, 3) for i in range(len(beats))],
+            },
+            "frequency": {
+                "bass": envelope,
+                "mids": copy.deepcopy(envelope),
+                "highs": copy.deepcopy(envelope),
+            },
             "choreography": {"preset": "p", "intensity": copy.deepcopy(envelope)},
         },
     }
@@ -53,9 +71,12 @@ def test_a_canonical_map_takes_the_whole_fast_path() -> None:
     raw = _compact(seal_map(_map()), sort_keys=True)
     doc, counts, as_written = fast_schema.fast_decode(raw)
     assert as_written and counts == {
-        "layers.frequency.bass": 481, "layers.frequency.mids": 481,
-        "layers.frequency.highs": 481, "layers.choreography.intensity": 481,
-        "layers.rhythm.beat_strength": 119}
+        "layers.frequency.bass": 481,
+        "layers.frequency.mids": 481,
+        "layers.frequency.highs": 481,
+        "layers.choreography.intensity": 481,
+        "layers.rhythm.beat_strength": 119,
+    }
     assert fast_schema.fast_map_sha256(doc, as_written) == _exact(raw)
     report = validate_map(raw)
     assert report.ok and report.map_sha256 == json.loads(raw)["metadata"]["hashes"]["map_sha256"]
@@ -63,10 +84,34 @@ def test_a_canonical_map_takes_the_whole_fast_path() -> None:
 
 # Spellings of a number in [0, 1] (and a few that are not): canonical ones are vouched for as
 # written, the others are decoded and re-encoded, or the map leaves the fast path.
-SPELLINGS = ["0", "1", "0.0", "1.0", "0.5", "0.50", "0.05", "0.0001", "0.00010", "0.00005",
-             "1e-05", "5E-1", "0.1e1", "1.00", "1.5", "2.0", "0.30000000000000004",
-             "0.12345678901234", "0.123456789012345", "0.1234567890123456", "0.000123",
-             "-0.0", "-0", "0.99999999999999999", "1.0000000000000001", "10"]
+SPELLINGS = [
+    "0",
+    "1",
+    "0.0",
+    "1.0",
+    "0.5",
+    "0.50",
+    "0.05",
+    "0.0001",
+    "0.00010",
+    "0.00005",
+    "1e-05",
+    "5E-1",
+    "0.1e1",
+    "1.00",
+    "1.5",
+    "2.0",
+    "0.30000000000000004",
+    "0.12345678901234",
+    "0.123456789012345",
+    "0.1234567890123456",
+    "0.000123",
+    "-0.0",
+    "-0",
+    "0.99999999999999999",
+    "1.0000000000000001",
+    "10",
+]
 
 
 @pytest.mark.parametrize("spelling", SPELLINGS)
@@ -74,8 +119,11 @@ SPELLINGS = ["0", "1", "0.0", "1.0", "0.5", "0.50", "0.05", "0.0001", "0.00010",
 def test_any_number_spelling_gives_the_contract_hash(spelling: str, where: str) -> None:
     sealed = seal_map(_map())
     raw = _compact(sealed, sort_keys=True)
-    key = b'"highs":{"frame_rate_hz":8.0,"start_ms":0.0,"values":[' if where == "envelope" \
+    key = (
+        b'"highs":{"frame_rate_hz":8.0,"start_ms":0.0,"values":['
+        if where == "envelope"
         else b'"beat_strength":['
+    )
     at = raw.index(key) + len(key)
     end = raw.index(b",", at)
     raw = raw[:at] + spelling.encode() + raw[end:]
@@ -93,9 +141,23 @@ def test_lexical_check_vouches_only_for_canonical_unit_lists() -> None:
     assert vouched(b"[0.5,0.25,1.0,0.0]", b"[0.001]") == [4, 1]
     assert vouched(b"[0.12345678901234]") == [1]
     assert vouched() == []
-    for bad in (b"[0.5,0.250]", b"[0.5,1.5]", b"[1.05]", b"[0.00001]", b"[0,0.5]", b"[1]",
-                b"[0.5, 0.5]", b"[0.123456789012345]", b"[2.0]", b"[0.5e0]", b"[-0.0]",
-                b"[0.5,[0.5]]", b"[]", b"[0.10]", b"[0.0000]"):
+    for bad in (
+        b"[0.5,0.250]",
+        b"[0.5,1.5]",
+        b"[1.05]",
+        b"[0.00001]",
+        b"[0,0.5]",
+        b"[1]",
+        b"[0.5, 0.5]",
+        b"[0.123456789012345]",
+        b"[2.0]",
+        b"[0.5e0]",
+        b"[-0.0]",
+        b"[0.5,[0.5]]",
+        b"[]",
+        b"[0.10]",
+        b"[0.0000]",
+    ):
         assert vouched(b"[0.5]", bad) is None, bad
 
 
@@ -146,8 +208,9 @@ def test_empty_beat_strength_is_counted_and_hashed() -> None:
 
 def test_a_one_beat_grid_with_downbeats_is_judged_not_crashed() -> None:
     doc = _map()
-    doc["layers"]["rhythm"].update(beat_grid_ms=[500.0], downbeat_ms=[520.0, 900.0],
-                                   beat_strength=[0.5])
+    doc["layers"]["rhythm"].update(
+        beat_grid_ms=[500.0], downbeat_ms=[520.0, 900.0], beat_strength=[0.5]
+    )
     report = validate_map(_compact(seal_map(doc)))
     assert report.ok and report.outcome == "warning"
     assert report.warnings == ["1 downbeat(s) lie beyond the ends of the beat grid"]
@@ -167,8 +230,9 @@ def test_digit_runs_are_measured_exactly() -> None:
     rng = np.random.default_rng(0)
     for _ in range(300):
         digits = rng.random(int(rng.integers(1, 120))) < rng.choice([0.5, 0.9, 0.99])
-        longest = max((len(run) for run in "".join("1" if d else " " for d in digits).split()),
-                      default=0)
+        longest = max(
+            (len(run) for run in "".join("1" if d else " " for d in digits).split()), default=0
+        )
         assert fast_schema._has_digit_run(digits, 15) == (longest >= 15)
 
 
@@ -184,7 +248,9 @@ def _tricky_layouts() -> list[bytes]:
         raw.replace(b'"filename":"song.wav"', b'"filename":"\\u0000@0"'),
         raw.replace(b'"version":"4.0.0"', b'"version":"4.0.0","x\\"values":[1,2]'),
         raw.replace(b'"preset":"p"', b'"preset":"p","extra":{"values":[0.5]}'),
-        raw.replace(b'"layers":{', b'"layers":{"annotations":{"values":[0.5],"bass":{"values":[1]}},'),
+        raw.replace(
+            b'"layers":{', b'"layers":{"annotations":{"values":[0.5],"bass":{"values":[1]}},'
+        ),
         raw.replace(values, b'"values":[0.5],"values":[0.0,', 1),  # a repeated key
         raw.replace(values, b'"values":[[0.5],0.0,', 1),  # a list inside
         raw.replace(values, b'"values":["\\u0000@1",0.0,', 1),
@@ -212,9 +278,18 @@ def test_cutting_the_unit_lists_out_decodes_like_the_plain_decoder(index: int) -
         assert report.map_sha256 is None and not report.ok
 
 
-@pytest.mark.parametrize(("signature", "ok"), [("6/8", True), ("4/4", True), ("12/8", True),
-                                                ("7/8", True), ("6/7", False), ("0/4", False),
-                                                ("four", False)])
+@pytest.mark.parametrize(
+    ("signature", "ok"),
+    [
+        ("6/8", True),
+        ("4/4", True),
+        ("12/8", True),
+        ("7/8", True),
+        ("6/7", False),
+        ("0/4", False),
+        ("four", False),
+    ],
+)
 def test_a_time_signature_is_checked_alike_on_both_paths(signature: str, ok: bool) -> None:
     doc = _map()
     doc["layers"]["rhythm"]["time_signature"] = signature

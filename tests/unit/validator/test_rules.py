@@ -1,4 +1,5 @@
 """validate_map: a good map is ready; every problem of a bad one is listed at its field."""
+
 from __future__ import annotations
 
 import copy
@@ -19,21 +20,38 @@ DURATION_MS = 120_000.0
 def _map() -> dict:
     beats = [500.0 + i * 500.0 for i in range(239)]
     frames = int(DURATION_MS * RATE_HZ / 1000) + 1
-    envelope = {"start_ms": 0.0, "frame_rate_hz": RATE_HZ,
-                "values": [round((i % 97) / 96, 3) for i in range(frames)]}
+    envelope = {
+        "start_ms": 0.0,
+        "frame_rate_hz": RATE_HZ,
+        "values": [round((i % 97) / 96, 3) for i in range(frames)],
+    }
     return {
         "metadata": {**SEED_EXAMPLE_MAP["metadata"], "hashes": {"audio_sha256": AUDIO_SHA}},
-        "global_metrics": {"duration_ms": DURATION_MS, "bpm": 120.0, "f_measure": 0.9,
-                           "cemgil": 0.7},
+        "global_metrics": {
+            "duration_ms": DURATION_MS,
+            "bpm": 120.0,
+            "f_measure": 0.9,
+            "cemgil": 0.7,
+        },
         "layers": {
-            "rhythm": {"beat_grid_ms": beats, "downbeat_ms": beats[::4],
-                       "beat_strength": [0.5] * len(beats), "beats_per_bar": 4},
-            "frequency": {"bass": envelope, "mids": copy.deepcopy(envelope),
-                          "highs": copy.deepcopy(envelope)},
-            "annotations": {"sections": [
-                {"start_ms": 0, "end_ms": 60_000.0, "label": "intro"},
-                {"start_ms": 60_000.0, "end_ms": DURATION_MS, "label": "drop"}],
-                "drops_ms": [60_000.0]},
+            "rhythm": {
+                "beat_grid_ms": beats,
+                "downbeat_ms": beats[::4],
+                "beat_strength": [0.5] * len(beats),
+                "beats_per_bar": 4,
+            },
+            "frequency": {
+                "bass": envelope,
+                "mids": copy.deepcopy(envelope),
+                "highs": copy.deepcopy(envelope),
+            },
+            "annotations": {
+                "sections": [
+                    {"start_ms": 0, "end_ms": 60_000.0, "label": "intro"},
+                    {"start_ms": 60_000.0, "end_ms": DURATION_MS, "label": "drop"},
+                ],
+                "drops_ms": [60_000.0],
+            },
         },
     }
 
@@ -65,18 +83,29 @@ def test_seed_example_fake_hash_is_caught() -> None:
     assert not report.ok and _fields(report) == {"metadata.hashes.map_sha256"}
 
 
-@pytest.mark.parametrize("values", [
-    [0, 1, 0.5], [1e-05, 0.3], [0.30000000000000004, 0.1], [0.10, 0.2], [0.5] * 3,
-])
+@pytest.mark.parametrize(
+    "values",
+    [
+        [0, 1, 0.5],
+        [1e-05, 0.3],
+        [0.30000000000000004, 0.1],
+        [0.10, 0.2],
+        [0.5] * 3,
+    ],
+)
 def test_hash_matches_the_canonical_definition_for_any_number_spelling(values) -> None:
     doc = _map()
     doc["layers"]["frequency"]["mids"] = {"frame_rate_hz": RATE_HZ, "values": values}
     doc["metadata"]["analysis_config"] = {"tiny": 1e-7, "huge": 1e17, "n": 3}
-    for raw in (_raw(doc, seal=False), _raw(doc, seal=False, indent=2),
-                _raw(doc, seal=False, separators=(",", ":"))):
+    for raw in (
+        _raw(doc, seal=False),
+        _raw(doc, seal=False, indent=2),
+        _raw(doc, seal=False, separators=(",", ":")),
+    ):
         raw = raw.replace(b"0.2]", b"0.20]")  # a spelling that is not canonical
         assert validate_map(raw, check_hashes=False).map_sha256 == compute_map_sha256(
-            json.loads(raw))
+            json.loads(raw)
+        )
 
 
 def test_every_semantic_problem_is_listed_at_its_field() -> None:
@@ -86,15 +115,22 @@ def test_every_semantic_problem_is_listed_at_its_field() -> None:
     rhythm["downbeat_ms"][3] += 200.0  # off the grid
     rhythm["beat_strength"] = rhythm["beat_strength"][:-5]
     doc["global_metrics"]["bpm"] = 140.0
-    doc["layers"]["frequency"]["highs"]["values"] = doc["layers"]["frequency"]["highs"]["values"][:500]
+    doc["layers"]["frequency"]["highs"]["values"] = doc["layers"]["frequency"]["highs"]["values"][
+        :500
+    ]
     doc["layers"]["annotations"]["sections"][1]["start_ms"] = 50_000.0  # overlaps
     doc["layers"]["annotations"]["drops_ms"] = [130_000.0]
     report = validate_map(_raw(doc))
     assert not report.ok and report.outcome is None
     assert _fields(report) == {
-        "layers.rhythm.beat_grid_ms[10]", "layers.rhythm.downbeat_ms[3]",
-        "layers.rhythm.beat_strength", "global_metrics.bpm", "layers.frequency.highs",
-        "layers.annotations.sections[1]", "layers.annotations.drops_ms[0]"}
+        "layers.rhythm.beat_grid_ms[10]",
+        "layers.rhythm.downbeat_ms[3]",
+        "layers.rhythm.beat_strength",
+        "global_metrics.bpm",
+        "layers.frequency.highs",
+        "layers.annotations.sections[1]",
+        "layers.annotations.drops_ms[0]",
+    }
 
 
 def test_schema_errors_name_the_field_and_keep_the_hash_check() -> None:
@@ -105,15 +141,23 @@ def test_schema_errors_name_the_field_and_keep_the_hash_check() -> None:
     raw = _raw(doc, seal=False).replace(b'"audio_sha256"', b'"map_sha256": "0", "audio_sha256"')
     report = validate_map(raw)
     assert _fields(report) == {
-        "layers.rhythm.beat_strength[2]", "layers.frequency.bass.values[3]",
-        "layers.annotations.sections[0].label", "metadata.hashes.map_sha256"}
+        "layers.rhythm.beat_strength[2]",
+        "layers.frequency.bass.values[3]",
+        "layers.annotations.sections[0].label",
+        "metadata.hashes.map_sha256",
+    }
     assert any("(got 1.5)" in issue.message for issue in report.issues)
 
 
 def test_fast_path_never_accepts_what_pydantic_rejects() -> None:
-    mutations = [("global_metrics", "bpm", 301), ("global_metrics", "quality", "bad"),
-                 ("global_metrics", "extra", 1), ("metadata", "timestamp_utc", "yesterday"),
-                 ("metadata", "hashes", {"map_sha256": "x"}), ("layers", "dynamics", [1])]
+    mutations = [
+        ("global_metrics", "bpm", 301),
+        ("global_metrics", "quality", "bad"),
+        ("global_metrics", "extra", 1),
+        ("metadata", "timestamp_utc", "yesterday"),
+        ("metadata", "hashes", {"map_sha256": "x"}),
+        ("layers", "dynamics", [1]),
+    ]
     for section, key, value in mutations:
         doc = _map()
         doc[section][key] = value
@@ -131,12 +175,22 @@ def test_broken_json_reports_where() -> None:
 
 def test_device_limits_and_audio_hash_are_enforced() -> None:
     raw = _raw(_map())
-    small = DeviceLimits(max_map_bytes=1_000, max_beats=100, max_duration_ms=60_000.0,
-                         max_envelope_frames=100, max_sections=1)
+    small = DeviceLimits(
+        max_map_bytes=1_000,
+        max_beats=100,
+        max_duration_ms=60_000.0,
+        max_envelope_frames=100,
+        max_sections=1,
+    )
     report = validate_map(raw, limits=small, expected_audio_sha256="d" * 64)
-    assert {"$", "global_metrics.duration_ms", "layers.rhythm.beat_grid_ms",
-            "layers.annotations.sections", "layers.frequency.bass",
-            "metadata.hashes.audio_sha256"} <= _fields(report)
+    assert {
+        "$",
+        "global_metrics.duration_ms",
+        "layers.rhythm.beat_grid_ms",
+        "layers.annotations.sections",
+        "layers.frequency.bass",
+        "metadata.hashes.audio_sha256",
+    } <= _fields(report)
 
 
 def test_no_beats_or_a_flagged_map_is_valid_but_a_warning() -> None:
@@ -153,7 +207,8 @@ def test_no_beats_or_a_flagged_map_is_valid_but_a_warning() -> None:
 
 def test_point_envelopes_must_be_evenly_framed() -> None:
     doc = _map()
-    doc["layers"]["frequency"]["mids"] = [{"time_ms": t, "intensity": 0.5}
-                                          for t in (0, 100, 200, 350, 400)]
+    doc["layers"]["frequency"]["mids"] = [
+        {"time_ms": t, "intensity": 0.5} for t in (0, 100, 200, 350, 400)
+    ]
     report = validate_map(_raw(doc))
     assert _fields(report) == {"layers.frequency.mids[3].time_ms"}
