@@ -1,20 +1,98 @@
-"""The README's configuration table and event catalogue stay true to the code."""
+"""The README and docs/ stay true to the code, and their links stay inside the repository.
 
+The tables live where the docs put them (the configuration table in docs/configuration.md, the
+event catalogue in docs/messaging.md, ...); each check finds its table by its header row in
+README.md or docs/*.md, so moving a table between those files keeps it checked.
+"""
+
+import re
 from pathlib import Path
 
 from contracts.events import ALL_MESSAGES
 from contracts.topology import SUBSCRIPTIONS
 from infra.settings import Settings
 
-README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+ROOT = Path(__file__).resolve().parents[2]
+DOC_FILES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+DOCS = {path: path.read_text() for path in DOC_FILES}
+ALL_TEXT = "\n".join(DOCS.values())
+
+LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def _table(header: str) -> str:
+    """The one table whose header row starts with `header`, in README.md or docs/*.md."""
+    found = []
+    for path, text in DOCS.items():
+        lines = text.splitlines()
+        for i, line in enumerate(lines):
+            if line.startswith(header):
+                rows = [line]
+                for row in lines[i + 1 :]:
+                    if not row.startswith("|"):
+                        break
+                    rows.append(row)
+                found.append((path, "\n".join(rows)))
+    assert len(found) == 1, f"expected one table headed {header!r}, found {[p for p, _ in found]}"
+    return found[0][1]
+
+
+def _prose(text: str) -> str:
+    """Text outside fenced code blocks (links in a code sample are not links)."""
+    return re.sub(r"^```.*?^```", "", text, flags=re.S | re.M)
+
+
+def test_docs_exist_and_the_readme_links_each_one():
+    assert len(DOC_FILES) > 1, "docs/*.md is missing"
+    readme = DOCS[ROOT / "README.md"]
+    unlinked = [p.name for p in DOC_FILES[1:] if f"](docs/{p.name})" not in readme]
+    assert not unlinked, f"README.md does not link {unlinked}"
 
 
 def test_every_setting_is_documented():
-    missing = [f"K1_{n.upper()}" for n in Settings.model_fields if f"K1_{n.upper()}" not in README]
-    assert not missing, f"README configuration table lacks {missing}"
+    table = _table("| variable | default | meaning |")
+    missing = [f"K1_{n.upper()}" for n in Settings.model_fields if f"`K1_{n.upper()}" not in table]
+    assert not missing, f"the configuration table lacks {missing}"
 
 
 def test_every_routing_key_and_queue_is_in_the_event_catalogue():
-    missing = [m.routing_key for m in ALL_MESSAGES if f"`{m.routing_key}`" not in README]
-    missing += [s.queue for s in SUBSCRIPTIONS if f"`{s.queue}`" not in README]
-    assert not missing, f"README event catalogue lacks {missing}"
+    table = _table("| routing key | kind | producer |")
+    missing = [m.routing_key for m in ALL_MESSAGES if f"`{m.routing_key}`" not in table]
+    missing += [s.queue for s in SUBSCRIPTIONS if f"`{s.queue}`" not in table]
+    assert not missing, f"the event catalogue lacks {missing}"
+
+
+def test_every_command_in_the_commands_table_is_a_make_target():
+    table = _table("| command | what it does |")
+    makefile = (ROOT / "Makefile").read_text()
+    targets = set(re.findall(r"^([A-Za-z0-9_-]+):", makefile, flags=re.M))
+    named = set(re.findall(r"`make ([A-Za-z0-9_-]+)", table))
+    assert {"run", "test"} <= named
+    assert not named - targets, f"the commands table names unknown targets {named - targets}"
+
+
+def test_every_relative_link_points_to_a_file_in_the_repository():
+    broken = []
+    for path, text in DOCS.items():
+        for target in LINK.findall(_prose(text)):
+            if re.match(r"^[a-z][a-z0-9+.-]*:", target, flags=re.I):
+                if not target.startswith(("https://", "http://", "mailto:")):
+                    broken.append(f"{path.name}: {target} (not a web link)")
+                continue
+            file_part = target.split("#", 1)[0]
+            if not file_part:
+                continue  # an anchor in the same file
+            if file_part.startswith("/"):
+                broken.append(f"{path.name}: {target} (absolute path)")
+                continue
+            resolved = (path.parent / file_part).resolve()
+            if not resolved.is_relative_to(ROOT):
+                broken.append(f"{path.name}: {target} (leaves the repository)")
+            elif not resolved.exists():
+                broken.append(f"{path.name}: {target} (no such file)")
+    assert not broken, "broken or outward links:\n" + "\n".join(broken)
+
+
+def test_no_link_points_outside_the_repository():
+    outward = [t for t in LINK.findall(_prose(ALL_TEXT)) if "../shared" in t]
+    assert not outward, f"links into ../shared break in a user's clone: {outward}"
