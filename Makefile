@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# Install output goes to INSTALL_LOG; the terminal gets one line per step (the tail on failure).
+INSTALL_LOG := var/install.log
+STEP   := @bash tools/install_step.sh $(INSTALL_LOG)
 
 .PHONY: venv run test test-unit test-integration eval eval-real bench-analyzer ensure-rabbitmq clean help
 
@@ -17,10 +20,10 @@ help:
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
-	touch $(STAMP)
+	@test -x $(PY) || bash tools/install_step.sh $(INSTALL_LOG) "create $(VENV)" $(PYTHON) -m venv $(VENV)
+	$(STEP) "upgrade pip" $(PY) -m pip install --upgrade pip
+	$(STEP) "install the project and its dev tools into $(VENV)" $(PY) -m pip install -e ".[dev]"
+	@touch $(STAMP)
 
 ensure-rabbitmq:
 	@bash tools/ensure_rabbitmq.sh
@@ -48,7 +51,7 @@ down:
 	docker compose down
 
 validate-deploy: venv
-	$(PY) -m pip install --quiet -e ".[deploy]"
+	$(STEP) "install the deploy extra" $(PY) -m pip install -e ".[deploy]"
 	$(PY) tools/validate_deploy.py
 
 bench-analyzer: venv
@@ -61,9 +64,10 @@ run: venv ensure-rabbitmq
 	$(PY) -m k1.run
 
 eval-deps: venv
-	$(PY) -m pip install -q -e ".[eval]"
+	$(STEP) "install the eval extra" $(PY) -m pip install -e ".[eval]"
 	@if ! command -v fluidsynth >/dev/null 2>&1 || [ ! -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ]; then \
-		apt-get update -q && apt-get install -y -q fluidsynth fluid-soundfont-gm; fi
+		bash tools/install_step.sh $(INSTALL_LOG) "apt-get install fluidsynth fluid-soundfont-gm" \
+		  sh -c 'apt-get update -q && apt-get install -y -q fluidsynth fluid-soundfont-gm'; fi
 
 eval: eval-deps
 	$(PY) -m tools.eval.run
@@ -83,7 +87,8 @@ bench-api: venv ensure-rabbitmq
 
 e2e-deps:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
-	  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver)
+	  bash tools/install_step.sh $(INSTALL_LOG) "apt-get install chromium chromium-driver" \
+	    sh -c 'apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver'
 
 # ---- devices: WebSocket benchmark (gateway vs a bare Litestar echo) -----------------------
 .PHONY: bench-ws
