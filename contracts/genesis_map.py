@@ -34,7 +34,10 @@ class EnvelopePoint(_Model):
 
 
 class SampledEnvelope(_Model):
-    """An envelope sampled at a fixed frame rate: value ``i`` is at ``start_ms + i*1000/frame_rate_hz``."""
+    """An envelope sampled at a fixed frame rate.
+
+    Value ``i`` is at ``start_ms + i*1000/frame_rate_hz``.
+    """
 
     start_ms: float = Field(default=0.0, ge=0, description="Time of the first value, ms")
     frame_rate_hz: float = Field(gt=0, le=1000, description="Values per second")
@@ -83,7 +86,10 @@ class FrequencyLayer(_Model):
 
 
 TIME_SIGNATURE_PATTERN = r"^([1-9]|1[0-6])/(2|4|8|16)$"
-"""beats per bar over the note value, as written (the engine writes 2/4, 3/4, 4/4, 6/8, 9/8, 12/8)"""
+"""beats per bar over the note value, as written
+
+(the engine writes 2/4, 3/4, 4/4, 6/8, 9/8, 12/8)
+"""
 
 
 class RhythmLayer(_Model):

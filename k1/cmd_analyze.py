@@ -158,9 +158,8 @@ class _ProgressBar:
 
     def __call__(self, stage: str, percent: float) -> None:
         filled = int(self.WIDTH * min(max(percent, 0.0), 100.0) / 100)
-        sys.stderr.write(
-            f"\r  analyzing [{'#' * filled}{'.' * (self.WIDTH - filled)}] {percent:3.0f}% {stage:<12}"
-        )
+        bar = "#" * filled + "." * (self.WIDTH - filled)
+        sys.stderr.write(f"\r  analyzing [{bar}] {percent:3.0f}% {stage:<12}")
         sys.stderr.flush()
 
     def close(self) -> None:

@@ -1,6 +1,7 @@
 """The deployment files are valid offline: docker-compose.yml against the Compose Specification
-schema, every rendered Kubernetes manifest against the Kubernetes schemas (tools/validate_deploy.py),
-and the things every service must have (probes, limits, a PodDisruptionBudget, a healthcheck).
+schema, every rendered Kubernetes manifest against the Kubernetes schemas
+(tools/validate_deploy.py), and the things every service must have (probes, limits, a
+PodDisruptionBudget, a healthcheck).
 
 The service contract (CONTRACT below: which port each service listens on and which liveness /
 readiness paths it serves) is checked against the code itself (the built ingest and gateway apps,

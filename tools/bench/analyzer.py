@@ -26,7 +26,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 DURATION_S = 240.0
 SR = 44100
-ONE_THREAD = dict.fromkeys(("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"), "1")
+ONE_THREAD = dict.fromkeys(
+    (
+        "OMP_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "NUMBA_NUM_THREADS",
+        "VECLIB_MAXIMUM_THREADS",
+        "NUMEXPR_NUM_THREADS",
+    ),
+    "1",
+)
 COLD_ENGINE = "from k1.cli import main; main(['analyze', {path!r}, '-o', {out!r}, '--quiet'])"
 COLD_LIBROSA = (
     "import librosa; y, sr = librosa.load({path!r}, sr=22050); librosa.beat.beat_track(y=y, sr=sr)"
@@ -34,7 +44,10 @@ COLD_LIBROSA = (
 
 
 def make_track(out_dir: Path) -> dict[str, Path]:
-    """A deterministic 4-minute 44.1 kHz stereo song (drums, bass, chords, sections) as WAV and MP3."""
+    """A deterministic 4-minute 44.1 kHz stereo song as WAV and MP3.
+
+    Drums, bass and chords, in sections of different loudness.
+    """
     import numpy as np
     import soundfile as sf
 
@@ -168,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
             if kind == "engine":
                 result[f"engine_{fmt}_sha256_s"] = round(warm["sha_s"], 3)
             print(
-                f"{kind:8s} {fmt}: {warm['median_s']:.3f} s wall (cpu {warm['cpu_median_s']:.3f} s), "
+                f"{kind:8s} {fmt}: {warm['median_s']:.3f} s wall "
+                f"(cpu {warm['cpu_median_s']:.3f} s), "
                 f"{DURATION_S / warm['median_s']:.0f}x real time, peak {warm['peak_mb']:.0f} MB",
                 file=sys.stderr,
             )
@@ -180,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         measure_cold(COLD_LIBROSA.format(path=str(paths["wav"])), args.cold_runs), 3
     )
     print(
-        f"cold start: engine {result['engine_cold_s']:.2f} s, librosa {result['librosa_cold_s']:.2f} s",
+        f"cold start: engine {result['engine_cold_s']:.2f} s, "
+        f"librosa {result['librosa_cold_s']:.2f} s",
         file=sys.stderr,
     )
     result.update(_verdicts(result))

@@ -131,7 +131,10 @@ def novelty(seg: np.ndarray, *, context: int) -> np.ndarray:
 
 
 def level_rise(level: np.ndarray, *, context: int = 2) -> np.ndarray:
-    """Mean of ``level`` over ``context`` beats after each beat minus the mean before, NaN at edges."""
+    """Mean of ``level`` over ``context`` beats after each beat minus the mean before.
+
+    NaN at the edges, where either side has fewer than ``context`` beats.
+    """
     n = level.size
     out = np.full(n, np.nan)
     i = np.arange(context, n - context + 1)

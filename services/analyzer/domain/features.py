@@ -124,7 +124,10 @@ def _n_values(duration_s: float, rate_hz: float) -> int:
 
 
 def _frame_stats(spec: Spectrogram, *, rolloff_percent: float) -> dict[str, np.ndarray]:
-    """Per-STFT-frame sums in one pass: power through a (n_bins, k) matrix, magnitude through two."""
+    """Per-STFT-frame sums in one pass.
+
+    Power goes through one (n_bins, k) matrix, magnitude through two.
+    """
     mag = spec.magnitude.T  # (n_frames, n_bins), C-contiguous when made by compute_spectrogram
     freqs = spec.freqs_hz
     w_pow, n_mel = _power_weights(freqs, sr=spec.sr)

@@ -215,9 +215,8 @@ def _accents(a: Analysis, preset: Preset) -> list[dict[str, Any]]:
     r = a.rhythm
     downbeats = set(_ms_list(r.downbeat_times_s))
     cues: list[tuple[float, str, float]] = []
-    for t_ms, strength in zip(
-        _ms_list(r.beat_times_s), np.asarray(r.beat_strength, dtype=np.float64).tolist(), strict=False
-    ):
+    strengths = np.asarray(r.beat_strength, dtype=np.float64).tolist()
+    for t_ms, strength in zip(_ms_list(r.beat_times_s), strengths, strict=False):
         kind, scale = (
             ("downbeat", preset.downbeat_accent)
             if t_ms in downbeats

@@ -1,4 +1,6 @@
-"""A PNG picture of an analysis: band envelopes, sections, drops, beats and downbeats on one time axis.
+"""A PNG picture of an analysis.
+
+Band envelopes, sections, drops, beats and downbeats on one time axis.
 
 matplotlib (Agg backend) is imported only when a picture is drawn.
 """

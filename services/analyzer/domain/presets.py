@@ -149,7 +149,10 @@ def intensity(
 
 
 def _follow(x: np.ndarray, *, attack_s: float, release_s: float, rate_hz: float) -> np.ndarray:
-    """One-pole envelope follower: rises with time constant ``attack_s``, falls with ``release_s``."""
+    """One-pole envelope follower.
+
+    Rises with time constant ``attack_s``, falls with time constant ``release_s``.
+    """
     up = 1.0 - np.exp(-1.0 / max(attack_s * rate_hz, 1e-9))
     down = 1.0 - np.exp(-1.0 / max(release_s * rate_hz, 1e-9))
     out = np.empty(len(x))

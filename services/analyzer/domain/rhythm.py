@@ -198,8 +198,9 @@ def _level_factor(
     """Metrical-level check on tracked beats: 0.5 to halve the tempo, 2.0 to double, else 1.
 
     Halve when every other beat is weak (accent ratios in the full and the low band, on
-    linear and on log magnitudes) while the points half way between beats are weaker still (the pulse is the subdivision of a slow
-    beat); double when the midpoints are as strong as the beats.
+    linear and on log magnitudes) while the points half way between beats are weaker still
+    (the pulse is the subdivision of a slow beat); double when the midpoints are as strong as
+    the beats.
     """
     bpm = 60.0 * fr / float(np.median(np.diff(frames)))
     lin = max(

@@ -22,9 +22,10 @@ _MIN_SPREAD_DB = 6.0
 _SIMILAR_DB = 6.0
 _MIN_NOVELTY = 0.1
 _MIN_CONTRAST = 0.15
-_RISE = 0.08
-"""Energy rise (0..1) from the first to the last third that makes a section before a drop a build."""
 """Energy range (0..1) below which a track counts as flat: no drops, no breakdowns."""
+_RISE = 0.08
+"""Energy rise (0..1) from the first to the last third that makes a section before a drop
+a build."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +127,10 @@ def _checkerboard(half: int) -> np.ndarray:
 
 
 def _pick_peaks(novelty: np.ndarray, *, min_gap: int) -> np.ndarray:
-    """Highest peaks first, ``min_gap`` apart and from both ends, above mean + std/2 (and a floor)."""
+    """Highest peaks first, ``min_gap`` apart and from both ends.
+
+    Only peaks above mean + std/2 (and at least ``_MIN_NOVELTY``) count.
+    """
     threshold = max(novelty.mean() + 0.5 * novelty.std(), _MIN_NOVELTY)
     chosen: list[int] = []
     for i in np.argsort(novelty)[::-1]:

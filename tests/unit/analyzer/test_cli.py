@@ -1,4 +1,7 @@
-"""``k1 analyze``: a map for every format, optional picture and reference, one-line errors (exit 2)."""
+"""``k1 analyze``: a map for every format, optional picture and reference.
+
+Errors are one line on stderr and exit code 2.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Genesis Map v4 from an analysis: schema, hashes, metrics, presets, artefact round trip, silence."""
+"""Genesis Map v4 from an analysis.
+
+Schema, hashes, metrics, presets, the artefact round trip and silence.
+"""
 
 from __future__ import annotations
 

@@ -30,9 +30,14 @@ ROUTES = [  # method, path, least role
 LOWER = {"viewer": [], "operator": ["viewer"], "admin": ["viewer", "operator"]}
 
 
+def _b64_json(part: dict[str, object]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(part).encode()).rstrip(b"=").decode()
+
+
 def _alg_none() -> str:
-    enc = lambda d: base64.urlsafe_b64encode(json.dumps(d).encode()).rstrip(b"=").decode()  # noqa: E731
-    return f"{enc({'alg': 'none', 'typ': 'JWT'})}.{enc({'sub': 'x', 'role': 'admin', 'exp': 4102444800})}."
+    header = _b64_json({"alg": "none", "typ": "JWT"})
+    claims = _b64_json({"sub": "x", "role": "admin", "exp": 4102444800})
+    return f"{header}.{claims}."
 
 
 BAD_TOKENS = {

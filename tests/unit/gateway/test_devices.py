@@ -237,9 +237,11 @@ async def test_an_impostor_is_closed_with_policy_violation_before_anything(denv,
             path += "?token=k1d_nope"
         elif how == "unknown":
             path, headers = "/ws/telemetry/ghost", {"Authorization": f"Bearer {other}"}
-        with pytest.raises(WebSocketDisconnect) as closed:
-            with client.websocket_connect(path, headers=headers) as ws:
-                ws.receive_json(timeout=5)
+        with (
+            pytest.raises(WebSocketDisconnect) as closed,
+            client.websocket_connect(path, headers=headers) as ws,
+        ):
+            ws.receive_json(timeout=5)
         return closed.value.code
 
     assert await _sync(denv, run) == 1008

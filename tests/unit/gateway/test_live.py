@@ -174,18 +174,24 @@ async def test_all_tracks_socket_gets_every_track(env):
 @pytest.mark.parametrize("query", ["", "?token=garbage", f"?token={expired_token()}"])
 async def test_sockets_refuse_missing_or_bad_tokens(env, query):
     def run():
-        with _ws_client(env) as client, pytest.raises(WebSocketDisconnect):
-            with client.websocket_connect(f"/api/v1/events{query}") as ws:
-                ws.receive_json(timeout=5)
+        with (
+            _ws_client(env) as client,
+            pytest.raises(WebSocketDisconnect),
+            client.websocket_connect(f"/api/v1/events{query}") as ws,
+        ):
+            ws.receive_json(timeout=5)
 
     await asyncio.to_thread(run)
 
 
 async def test_socket_for_an_unknown_track_closes(env):
     def run():
-        with _ws_client(env) as client, pytest.raises(WebSocketDisconnect) as closed:
-            with client.websocket_connect(f"/api/v1/tracks/nope/events?token={token()}") as ws:
-                ws.receive_json(timeout=5)
+        with (
+            _ws_client(env) as client,
+            pytest.raises(WebSocketDisconnect) as closed,
+            client.websocket_connect(f"/api/v1/tracks/nope/events?token={token()}") as ws,
+        ):
+            ws.receive_json(timeout=5)
         return closed.value.code
 
     assert await asyncio.to_thread(run) == 4404
@@ -194,13 +200,16 @@ async def test_socket_for_an_unknown_track_closes(env):
 @pytest.mark.parametrize("frame", ["text", "binary"])
 async def test_an_oversize_frame_closes_the_socket_as_too_big_whatever_its_kind(env, frame):
     def run():
-        with _ws_client(env) as client, pytest.raises(WebSocketDisconnect) as closed:
-            with client.websocket_connect(f"/api/v1/events?token={token('viewer')}") as ws:
-                if frame == "text":
-                    ws.send_text("x" * 200_000)
-                else:
-                    ws.send_bytes(b"x" * 200_000)
-                ws.receive_json(timeout=5)
+        with (
+            _ws_client(env) as client,
+            pytest.raises(WebSocketDisconnect) as closed,
+            client.websocket_connect(f"/api/v1/events?token={token('viewer')}") as ws,
+        ):
+            if frame == "text":
+                ws.send_text("x" * 200_000)
+            else:
+                ws.send_bytes(b"x" * 200_000)
+            ws.receive_json(timeout=5)
         return closed.value.code
 
     assert await asyncio.to_thread(run) == 1009
