@@ -73,9 +73,13 @@ class _StreamReader:
             chunk = self._pull()
             if chunk is not None:
                 self._buffer += chunk
-        if self._length is not None and self.size >= self._length and not self._done:
-            if self.size > self._length or self._pull() is not None:  # must end at length
-                raise SizeMismatch(f"stream is longer than {self._length} bytes")
+        if (
+            self._length is not None
+            and self.size >= self._length
+            and not self._done
+            and (self.size > self._length or self._pull() is not None)  # must end at length
+        ):
+            raise SizeMismatch(f"stream is longer than {self._length} bytes")
         count = len(self._buffer) if n < 0 else min(n, len(self._buffer))
         out = bytes(self._buffer[:count])
         del self._buffer[:count]

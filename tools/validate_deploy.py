@@ -5,7 +5,8 @@ Nothing here touches the network or a Docker engine. The schemas come from packa
 from PyPI (the ``deploy`` extra of pyproject.toml):
 
 * ``check-jsonschema`` ships the Compose Specification JSON schema (vendored from the
-  compose-spec project, Apache-2.0) as ``check_jsonschema/builtin_schemas/vendor/compose-spec.json``.
+  compose-spec project, Apache-2.0) as
+  ``check_jsonschema/builtin_schemas/vendor/compose-spec.json``.
   docker-compose.yml is interpolated the way Compose does it (``${VAR:-default}`` with an empty
   environment, so the defaults are what gets checked; a variable the file requires,
   ``${VAR:?why}``, gets a stand-in value) and validated against it, plus a few
@@ -1363,9 +1364,10 @@ def check_contract(docs: list[dict[str, Any]]) -> list[str]:
             leaked = sorted(v for vs in links.values() for v in vs if v.startswith("K1_"))
             if leaked:
                 clash = [v for v in leaked if v in known]
+                including = f" including the settings {', '.join(clash)}" if clash else ""
                 problems.append(
-                    f"Deployment {name}: enableServiceLinks is on, so Services inject {len(leaked)} "
-                    f"K1_ variables{' including the settings ' + ', '.join(clash) if clash else ''} "
+                    f"Deployment {name}: enableServiceLinks is on, so Services inject "
+                    f"{len(leaked)} K1_ variables{including} "
                     "(tcp://… values that fail to parse); set enableServiceLinks: false"
                 )
         problems += binding_problems(f"Deployment {name}:", values, ep)
