@@ -2,7 +2,9 @@
 
 The port is three small Protocols composed into a :class:`DocStore`. :class:`MongoDocStore` is
 the real adapter (``AsyncMongoClient``, MongoDB or nx-27017); ``infra.docstore_fake`` holds the
-in-memory fake with the same behaviour. Nothing connects at import time.
+in-memory fake with the same behaviour. Nothing connects at import time. The lifecycle rules
+(statuses, allowed moves, what a move sets) are ``contracts.lifecycle``'s: this module only maps
+them to documents and guarded updates.
 
 Every write is safe to repeat (at-least-once delivery):
 
@@ -35,20 +37,18 @@ from typing import Any, Literal, Protocol, get_args, runtime_checkable
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
+from contracts import lifecycle
+from contracts.lifecycle import (
+    ALLOWED_FROM,
+    FINISHED,
+    PROGRESSING,
+    TrackStatus,
+    check_status,
+    dropped_status_at,
+)
+from contracts.lifecycle import TRACK_STATUSES as TRACK_STATUSES  # re-exported
 from infra.errors import Conflict, NotFound, StoreUnavailable
 
-TrackStatus = Literal["uploaded", "analyzing", "mapped", "ready", "warning", "failed"]
-TRACK_STATUSES: tuple[str, ...] = get_args(TrackStatus)
-FINISHED: tuple[str, ...] = ("ready", "warning", "failed")
-ALLOWED_FROM: Mapping[str, tuple[str, ...]] = {
-    "analyzing": ("uploaded",),
-    "mapped": ("analyzing",),
-    "ready": ("mapped",),
-    "warning": ("mapped",),
-    "failed": ("uploaded", "analyzing", "mapped"),
-}
-"""Target state -> states a track may be in for ``transition`` to move it there.
-Re-analysis (finished -> analyzing, version + 1) is :meth:`TrackRepo.start_reanalysis`."""
 AnalysisOutcome = Literal["pending", "ready", "warning", "failed"]
 
 TRACKS, ANALYSES, PROCESSED_EVENTS = "tracks", "analyses", "processed_events"
@@ -277,11 +277,6 @@ class DocStore(Protocol):
 # ------------------------------------------------------------------------ shared rules/mapping
 
 
-def check_status(status: str) -> None:
-    if status not in TRACK_STATUSES:
-        raise ValueError(f"unknown track status {status!r}; expected one of {TRACK_STATUSES}")
-
-
 def check_page(limit: int, offset: int) -> None:
     if not 1 <= limit <= 1000:
         raise ValueError(f"limit must be within 1..1000, got {limit}")
@@ -328,40 +323,9 @@ def same_upload(doc: Mapping[str, Any], new: NewTrack) -> bool:
     return doc["_id"] == new.track_id and doc["audio_sha256"] == new.audio_sha256
 
 
-def transition_sets(
-    to: str,
-    *,
-    stage: str | None,
-    progress_pct: float | None,
-    error_code: str | None,
-    error_reason: str | None,
-    warnings: Sequence[str] | None,
-    map_key: str | None,
-) -> dict[str, Any]:
-    """The fields ``transition`` sets (timestamps excluded)."""
-    check_status(to)
-    if to not in ALLOWED_FROM:
-        raise ValueError(f"a track cannot be moved to {to!r} by transition()")
-    sets: dict[str, Any] = {"status": to}
-    if to in ("ready", "warning"):
-        sets.update(stage="done", progress_pct=100.0)
-    if stage is not None:
-        sets["stage"] = stage
-    if progress_pct is not None:
-        sets["progress_pct"] = float(progress_pct)
-    if to == "failed":
-        sets["error_code"] = error_code or "failed"
-        sets["error_reason"] = error_reason or "unknown error"
-    if warnings is not None:
-        sets["warnings"] = list(warnings)
-    if map_key is not None:
-        sets["map_key"] = map_key
-    return sets
-
-
 def next_version(doc: Mapping[str, Any]) -> int:
-    """The number the next version of this track gets (never one handed out before)."""
-    return max(int(doc.get("latest_version") or 0), int(doc["analysis_version"])) + 1
+    """The number the next version of this track gets (:func:`lifecycle.next_version`)."""
+    return lifecycle.next_version(int(doc.get("latest_version") or 0), int(doc["analysis_version"]))
 
 
 def opening_guard(doc: Mapping[str, Any], from_version: int) -> dict[str, Any]:
@@ -375,50 +339,6 @@ def opening_guard(doc: Mapping[str, Any], from_version: int) -> dict[str, Any]:
         "candidate_version": None,
         "latest_version": doc.get("latest_version"),
     }
-
-
-def reanalysis_sets(preset: str, version: int) -> dict[str, Any]:
-    return {
-        "status": "analyzing",
-        "preset": preset,
-        "stage": "uploaded",
-        "progress_pct": 0.0,
-        "error_code": None,
-        "error_reason": None,
-        "warnings": [],
-        "map_key": None,
-        "analysis_version": version,
-        "latest_version": version,
-    }
-
-
-def promotion_sets(
-    to: str, *, version: int, preset: str, map_key: str, warnings: Sequence[str]
-) -> dict[str, Any]:
-    if to not in ("ready", "warning"):
-        raise ValueError(f"a candidate becomes ready or warning, not {to!r}")
-    return {
-        "status": to,
-        "analysis_version": version,
-        "preset": preset,
-        "stage": "done",
-        "progress_pct": 100.0,
-        "error_code": None,
-        "error_reason": None,
-        "warnings": list(warnings),
-        "map_key": map_key,
-        "candidate_version": None,
-    }
-
-
-STATUS_AT_DROPPED = ("analyzing", "mapped", *FINISHED)
-"""States whose entry times belong to one version: cleared when another becomes current."""
-
-
-def dropped_status_at(entered: str) -> tuple[str, ...]:
-    """The ``status_at`` entries a version becoming current in state ``entered`` clears (its
-    own is stamped anew, and Mongo cannot unset and set one field in one update)."""
-    return tuple(s for s in STATUS_AT_DROPPED if s != entered)
 
 
 def track_from_doc(doc: Mapping[str, Any]) -> Track:
@@ -569,7 +489,7 @@ class MongoTrackRepo:
         warnings: Sequence[str] | None = None,
         map_key: str | None = None,
     ) -> TransitionResult:
-        sets = transition_sets(
+        sets = lifecycle.transition_fields(
             to,
             stage=stage,
             progress_pct=progress_pct,
@@ -592,7 +512,7 @@ class MongoTrackRepo:
         query = {
             "_id": track_id,
             "analysis_version": version,
-            "status": {"$in": ["analyzing", "mapped"]},
+            "status": {"$in": list(PROGRESSING)},
             "progress_pct": {"$lt": float(percent)},
         }
         update = {
@@ -608,7 +528,7 @@ class MongoTrackRepo:
         if doc is None:
             return TransitionResult(applied=False, track=None)
         update = {
-            "$set": reanalysis_sets(preset, next_version(doc)),
+            "$set": lifecycle.reanalysis_fields(preset, next_version(doc)),
             "$unset": {f"status_at.{s}": "" for s in dropped_status_at("analyzing")},
             "$currentDate": {"updated_at": True, "status_at.analyzing": True},
         }
@@ -635,7 +555,7 @@ class MongoTrackRepo:
         map_key: str,
         warnings: Sequence[str] = (),
     ) -> TransitionResult:
-        sets = promotion_sets(
+        sets = lifecycle.promotion_fields(
             to, version=version, preset=preset, map_key=map_key, warnings=warnings
         )
         update = {

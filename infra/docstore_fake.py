@@ -1,7 +1,8 @@
 """In-memory document store with the same behaviour as ``MongoDocStore`` (for unit tests).
 
-It shares the adapter's rules and document mapping (``infra.docstore``), so a transition the
-real store refuses is refused here too. Documents are deep-copied in and out, as over a wire.
+It shares the lifecycle rules (``contracts.lifecycle``) and the adapter's document mapping
+(``infra.docstore``), so a transition the real store refuses is refused here too. Documents
+are deep-copied in and out, as over a wire.
 """
 
 from __future__ import annotations
@@ -10,29 +11,32 @@ import copy
 from collections.abc import Sequence
 from typing import Any
 
-from infra.docstore import (
+from contracts.lifecycle import (
     ALLOWED_FROM,
     FINISHED,
+    PROGRESSING,
+    TrackStatus,
+    dropped_status_at,
+    promotion_fields,
+    reanalysis_fields,
+    transition_fields,
+)
+from infra.docstore import (
     AnalysisRecord,
     CreateTrackResult,
     NewTrack,
     Track,
     TrackPage,
-    TrackStatus,
     TransitionResult,
     analysis_changes,
     analysis_from_doc,
     check_page,
-    dropped_status_at,
     new_analysis_doc,
     new_track_doc,
     next_version,
-    promotion_sets,
-    reanalysis_sets,
     same_upload,
     status_filter,
     track_from_doc,
-    transition_sets,
     utcnow_ms,
 )
 from infra.errors import Conflict, NotFound
@@ -93,7 +97,7 @@ class FakeTrackRepo:
         warnings: Sequence[str] | None = None,
         map_key: str | None = None,
     ) -> TransitionResult:
-        sets = transition_sets(
+        sets = transition_fields(
             to,
             stage=stage,
             progress_pct=progress_pct,
@@ -117,7 +121,7 @@ class FakeTrackRepo:
         if (
             not doc
             or doc["analysis_version"] != version
-            or doc["status"] not in ("analyzing", "mapped")
+            or doc["status"] not in PROGRESSING
             or not doc["progress_pct"] < float(percent)
         ):
             return False
@@ -143,7 +147,7 @@ class FakeTrackRepo:
         if doc is None:
             return TransitionResult(applied=False, track=await self.get_track(track_id))
         now = utcnow_ms()
-        doc.update(reanalysis_sets(preset, next_version(doc)), updated_at=now)
+        doc.update(reanalysis_fields(preset, next_version(doc)), updated_at=now)
         for state in dropped_status_at("analyzing"):
             doc["status_at"].pop(state, None)
         doc["status_at"]["analyzing"] = now
@@ -167,7 +171,7 @@ class FakeTrackRepo:
         map_key: str,
         warnings: Sequence[str] = (),
     ) -> TransitionResult:
-        sets = promotion_sets(
+        sets = promotion_fields(
             to, version=version, preset=preset, map_key=map_key, warnings=warnings
         )
         doc = self.docs.get(track_id)
