@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeAlias
 
 import msgspec
 import numpy as np
@@ -26,15 +26,21 @@ from msgspec import UNSET, Meta, Raw, Struct, UnsetType
 
 from contracts.genesis_map import REQUIRED_HASHES, TIME_SIGNATURE_PATTERN
 
-
-def _num(**bounds: float) -> Any:
-    """A JSON number within ``bounds`` that keeps its kind (int or float)."""
-    return Annotated[int, Meta(**bounds)] | Annotated[float, Meta(**bounds)]
-
-
-Unit = _num(ge=0, le=1)
-TimeMs = _num(ge=0)
-FrameRateHz = _num(gt=0, le=1000)
+# Each number type is a JSON number within its bounds that keeps its kind (int or float).
+_UNIT = Meta(ge=0, le=1)
+_TIME = Meta(ge=0)
+_FRAME_RATE = Meta(gt=0, le=1000)
+_LOCAL_BPM = Meta(ge=0, le=400)
+_RANGE_DB = Meta(ge=0, le=200)
+_DURATION = Meta(gt=0)
+_BPM = Meta(ge=0, le=300)
+Unit: TypeAlias = Annotated[int, _UNIT] | Annotated[float, _UNIT]
+TimeMs: TypeAlias = Annotated[int, _TIME] | Annotated[float, _TIME]
+FrameRateHz: TypeAlias = Annotated[int, _FRAME_RATE] | Annotated[float, _FRAME_RATE]
+LocalBpm: TypeAlias = Annotated[int, _LOCAL_BPM] | Annotated[float, _LOCAL_BPM]
+RangeDb: TypeAlias = Annotated[int, _RANGE_DB] | Annotated[float, _RANGE_DB]
+DurationMs: TypeAlias = Annotated[int, _DURATION] | Annotated[float, _DURATION]
+Bpm: TypeAlias = Annotated[int, _BPM] | Annotated[float, _BPM]
 Label = Literal["intro", "verse", "build", "drop", "breakdown", "outro"]
 _VALUES = msgspec.json.Decoder(Annotated[list[Unit], Meta(min_length=1)])
 _UNITS = msgspec.json.Decoder(list[Unit])
@@ -73,7 +79,7 @@ class RhythmLayer(_Strict):
     downbeat_ms: list[TimeMs] | UnsetType = UNSET
     beat_strength: Raw | UnsetType = UNSET
     """Kept raw like envelope values (see ``unit_lists``): the rules only count it."""
-    local_bpm: list[_num(ge=0, le=400)] | None | UnsetType = UNSET
+    local_bpm: list[LocalBpm] | None | UnsetType = UNSET
     beats_per_bar: Annotated[int, Meta(ge=1, le=16)] | None | UnsetType = UNSET
     time_signature: Annotated[str, Meta(pattern=TIME_SIGNATURE_PATTERN)] | None | UnsetType = UNSET
 
@@ -86,7 +92,7 @@ class SampledSeries(_Strict):
 
 class DynamicsLayer(_Strict):
     loudness_db: SampledSeries
-    dynamic_range_db: _num(ge=0, le=200)
+    dynamic_range_db: RangeDb
 
 
 class SpectralLayer(_Strict):
@@ -144,8 +150,8 @@ class Layers(_Strict):
 
 
 class GlobalMetrics(_Strict):
-    duration_ms: _num(gt=0)
-    bpm: _num(ge=0, le=300)
+    duration_ms: DurationMs
+    bpm: Bpm
     f_measure: Unit
     cemgil: Unit
     dynamic_range: int | float | None | UnsetType = UNSET
@@ -194,11 +200,16 @@ def sampled_envelopes(doc: FastMap) -> dict[str, SampledEnvelope]:
 BEAT_STRENGTH = "layers.rhythm.beat_strength"
 
 
-def unit_lists(doc: FastMap) -> dict[str, tuple[Struct, str, msgspec.json.Decoder]]:
+_UnitList: TypeAlias = tuple[Struct, str, msgspec.json.Decoder[Any]]
+
+
+def unit_lists(doc: FastMap) -> dict[str, _UnitList]:
     """The lists of numbers in [0, 1] that the mirror keeps as raw JSON, by dotted path: the
     owning struct, the attribute, and the decoder that validates it. (The rules need only
     their lengths; the hash needs their canonical bytes.)"""
-    found = {path: (env, "values", _VALUES) for path, env in sampled_envelopes(doc).items()}
+    found: dict[str, _UnitList] = {
+        path: (env, "values", _VALUES) for path, env in sampled_envelopes(doc).items()
+    }
     if doc.layers.rhythm.beat_strength is not UNSET:
         found[BEAT_STRENGTH] = (doc.layers.rhythm, "beat_strength", _UNITS)
     return found
@@ -269,7 +280,9 @@ def _cut_unit_lists(raw: bytes) -> tuple[bytes, list[bytes]] | None:
 
     One pass over the bytes outside the cut lists: at each ``":[`` (a key whose value is a
     list) the key is looked at, and a cut list is stepped over to its ``]``."""
-    pieces, lists, done = [], [], 0
+    pieces: list[bytes] = []
+    lists: list[bytes] = []
+    done = 0
     at = raw.find(b'":[')
     while at != -1:
         start = at + 2
@@ -299,7 +312,7 @@ def _in_envelope(raw: bytes, at: int) -> bool:
     return raw.endswith(_ENVELOPE_KEYS, 0, raw.rfind(b"{", 0, at) + 1)
 
 
-def _normalise(owner: Struct, name: str, decoder: msgspec.json.Decoder) -> int:
+def _normalise(owner: Struct, name: str, decoder: msgspec.json.Decoder[Any]) -> int:
     """Validate a list the lexical check could not vouch for; re-encode it for the hash."""
     values = decoder.decode(getattr(owner, name))
     setattr(owner, name, Raw(_ENCODER.encode(values)))
@@ -341,7 +354,7 @@ def fast_map_sha256(doc: FastMap, lists_as_written: bool) -> str | None:
     parts = skeleton.split(bytes((_SLOT,)))
     if len(parts) != len(values) + 1:
         return None
-    pieces = [parts[0]]
+    pieces: list[bytes | memoryview] = [parts[0]]
     for part in parts[1:]:
         pieces += (values[part[0] - ord("A")], memoryview(part)[1:])
     return hashlib.sha256(b"".join(pieces)).hexdigest()
