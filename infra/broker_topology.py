@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Sequence
 
 from faststream.rabbit import ExchangeType, QueueType, RabbitExchange, RabbitQueue
+from faststream.rabbit.schemas.queue import QuorumQueueArgs
 
 from contracts.topology import DEAD_LETTER_EXCHANGE, DELIVERY_LIMIT, EVENTS_EXCHANGE, Subscription
 
@@ -29,10 +30,12 @@ def dead_letter_exchange() -> RabbitExchange:
     return RabbitExchange(DEAD_LETTER_EXCHANGE, type=ExchangeType.DIRECT, durable=True)
 
 
-def queue_arguments(queue_name: str, *, single_active: bool = False) -> dict[str, object]:
-    """Declaration arguments of the durable quorum queue ``queue_name``."""
-    args: dict[str, object] = {
-        "x-queue-type": "quorum",
+def queue_arguments(queue_name: str, *, single_active: bool = False) -> QuorumQueueArgs:
+    """Declaration arguments of the durable quorum queue ``queue_name``.
+
+    ``x-queue-type`` is not among them: FastStream puts it first from ``queue_type``.
+    """
+    args: QuorumQueueArgs = {
         "x-delivery-limit": DELIVERY_LIMIT,
         "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
         "x-dead-letter-routing-key": queue_name,
@@ -48,10 +51,7 @@ def queue_for(sub: Subscription) -> RabbitQueue:
         sub.queue,
         queue_type=QueueType.QUORUM,
         durable=True,
-        arguments=queue_arguments(
-            sub.queue,  # type: ignore[arg-type]
-            single_active=sub.single_active,
-        ),
+        arguments=queue_arguments(sub.queue, single_active=sub.single_active),
         routing_key=sub.routing_key,
     )
 
@@ -62,13 +62,12 @@ def dead_letter_queue(queue_name: str) -> RabbitQueue:
         queue_name + DLQ_SUFFIX,
         queue_type=QueueType.QUORUM,
         durable=True,
-        arguments={"x-queue-type": "quorum"},
         routing_key=queue_name,
     )
 
 
 def dead_letter_queue_for(sub: Subscription) -> RabbitQueue:
-    return dead_letter_queue(sub.queue)
+    return dead_letter_queue(sub.dead_letter_source)
 
 
 def dead_letter_source(queue: RabbitQueue) -> str | None:
@@ -97,7 +96,6 @@ class BroadcastQueue(RabbitQueue):
             durable=False,
             exclusive=True,
             auto_delete=True,
-            arguments={"x-queue-type": "classic"},
             routing_key=routing_keys[0],
         )
         self.extra_routing_keys: tuple[str, ...] = tuple(routing_keys[1:])
