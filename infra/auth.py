@@ -13,7 +13,7 @@ import hmac
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 import jwt
 
@@ -93,8 +93,7 @@ def _principal(claims: dict[str, Any], now: float) -> Principal:
     sub, role, iat, exp = (claims.get(k) for k in ("sub", "role", "iat", "exp"))
     nbf = claims.get("nbf", iat)
     if not (
-        isinstance(role, str)
-        and role in ROLE_RANK
+        _is_role(role)
         and isinstance(sub, str)
         and 0 < len(sub) <= MAX_SUBJECT_CHARS
         and _is_time(iat)
@@ -108,14 +107,18 @@ def _principal(claims: dict[str, Any], now: float) -> Principal:
         raise AuthError("invalid token")
     if exp - iat > MAX_TTL_S[role]:  # and so exp - now <= the cap + CLOCK_SKEW_S
         raise AuthError("token lifetime is longer than its role allows")
-    return Principal(subject=sub, role=role)  # type: ignore[arg-type]
+    return Principal(subject=sub, role=role)
 
 
-def _is_time(value: object) -> bool:
+def _is_role(value: object) -> TypeGuard[Role]:
+    return isinstance(value, str) and value in ROLE_RANK
+
+
+def _is_time(value: object) -> TypeGuard[int | float]:
     """A JSON NumericDate: an integer or a finite number of seconds, not a string or a bool."""
     return (
         type(value) is int or (type(value) is float and math.isfinite(value))
-    ) and 0 <= value < 2**53  # type: ignore[operator]
+    ) and 0 <= value < 2**53
 
 
 def bearer(header_value: str | None) -> str:
