@@ -59,3 +59,8 @@ class Message(BaseModel):
     trace: TraceContext = Field(
         default_factory=TraceContext, description="Trace context of the work this belongs to"
     )
+
+    def route(self) -> str:
+        """The routing key this message is published with (the class's, unless a message
+        chooses one of its own, as a partitioned telemetry batch does)."""
+        return type(self).routing_key

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.base import ID_PATTERN, SHA256_PATTERN, Message
+from contracts.topology import TELEMETRY_KEY, TELEMETRY_PARTITIONS, telemetry_routing_key
 
 TrackId = Annotated[str, Field(pattern=ID_PATTERN, description="Track id")]
 DeviceId = Annotated[str, Field(pattern=ID_PATTERN, description="Device id")]
@@ -219,12 +220,26 @@ class TelemetryFrame(_Part):
 
 
 class DeviceTelemetry(Message):
-    """A batch of telemetry frames forwarded by one gateway process."""
+    """A batch of telemetry frames forwarded by one gateway process.
 
-    routing_key = "device.telemetry"
+    With ``partition`` set, every frame is of a device in that partition
+    (``contracts.topology.telemetry_partition``) and the batch is routed to it; without, it is
+    an older gateway's mixed batch, which the telemetry service splits into the partitions.
+    """
+
+    routing_key = TELEMETRY_KEY
 
     gateway_id: str = Field(max_length=64)
     frames: list[TelemetryFrame] = Field(min_length=1, max_length=10_000)
+    partition: int | None = Field(
+        default=None,
+        ge=0,
+        lt=TELEMETRY_PARTITIONS,
+        description="Telemetry partition of every frame's device (None: not partitioned)",
+    )
+
+    def route(self) -> str:
+        return TELEMETRY_KEY if self.partition is None else telemetry_routing_key(self.partition)
 
 
 class TelemetryAlert(Message):

@@ -8,6 +8,7 @@ exchange, which routes it by the source queue's name into ``<queue>.dlq``.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 EVENTS_EXCHANGE = "k1.events"
@@ -27,14 +28,51 @@ class Subscription:
     single_active: bool = False
     """One consumer at a time (RabbitMQ's single active consumer): for a service that keeps
     state in memory, its other replicas wait as hot standbys and take over if it goes."""
+    dead_letter_key: str | None = None
+    """Routing key of its dead letters in ``k1.dead`` (None: the queue's own name); the
+    telemetry partitions share the one DLQ of ``telemetry.device.telemetry``."""
 
     @property
     def queue(self) -> str:
         return f"{self.service}.{self.routing_key}"
 
     @property
+    def dead_letter_source(self) -> str:
+        return self.dead_letter_key or self.queue
+
+    @property
     def dead_letter_queue(self) -> str:
-        return f"{self.queue}.dlq"
+        return f"{self.dead_letter_source}.dlq"
+
+
+# ---- device telemetry, partitioned by device ----------------------------------------------
+# A fixed number of partitions: each device's frames always go to the same partition queue
+# (crc32 of its id), and each partition queue has one active consumer at a time, so exactly
+# one telemetry process sees a device's frames, in order. Processes own whole partitions, so
+# at most TELEMETRY_PARTITIONS processes share the load. Changing the number remaps devices:
+# drain the queues first (see docs/telemetry.md).
+TELEMETRY_PARTITIONS = 16
+TELEMETRY_KEY = "device.telemetry"
+"""Unpartitioned batches (older gateways): split into the partitions by the telemetry service."""
+
+
+def telemetry_partition(device_id: str) -> int:
+    """The partition of ``device_id``: CRC-32 of its UTF-8 id modulo the partition count."""
+    return zlib.crc32(device_id.encode()) % TELEMETRY_PARTITIONS
+
+
+def telemetry_routing_key(partition: int) -> str:
+    """Routing key of partition ``partition``'s batches: ``device.telemetry.p07``."""
+    if not 0 <= partition < TELEMETRY_PARTITIONS:
+        raise ValueError(f"partition {partition} is not in 0..{TELEMETRY_PARTITIONS - 1}")
+    return f"{TELEMETRY_KEY}.p{partition:02d}"
+
+
+def telemetry_partitions_owned(ordinal: int, replicas: int) -> tuple[int, ...]:
+    """Partitions process ``ordinal`` of ``replicas`` consumes: every ``replicas``-th one."""
+    if replicas < 1 or not 0 <= ordinal < replicas:
+        raise ValueError(f"ordinal {ordinal} is not in 0..{replicas - 1}")
+    return tuple(range(ordinal, TELEMETRY_PARTITIONS, replicas))
 
 
 SUBSCRIPTIONS: tuple[Subscription, ...] = (
@@ -44,9 +82,19 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
     Subscription("validator", "map.generated"),
     Subscription("deployer", "map.validated"),
     Subscription("deployer", "cmd.deployment.request"),
-    # Drift windows live in the telemetry process's memory: replicas sharing the frames would
-    # each see part of a device's traffic and overwrite each other's statistics.
-    Subscription("telemetry", "device.telemetry", single_active=True),
+    # Drift windows live in the telemetry process's memory: replicas sharing a device's frames
+    # would each see part of its traffic. The unpartitioned queue only splits batches of older
+    # gateways into the partitions; each partition has one active consumer at a time.
+    Subscription("telemetry", TELEMETRY_KEY, single_active=True),
+    *(
+        Subscription(
+            "telemetry",
+            telemetry_routing_key(p),
+            single_active=True,
+            dead_letter_key=f"telemetry.{TELEMETRY_KEY}",
+        )
+        for p in range(TELEMETRY_PARTITIONS)
+    ),
     Subscription("deployer", "device.delivered"),
     Subscription("deployer", "device.bundle.ack"),
     Subscription("deployer", "device.connected"),

@@ -126,7 +126,7 @@ async def declare_topology(broker: RabbitBroker, subs: Iterable[Subscription] = 
     for sub in subs:
         queue = await broker.declare_queue(queue_for(sub))
         await queue.bind(events, routing_key=sub.routing_key)
-        sources[sub.queue] = None
+        sources[sub.dead_letter_source] = None
     for subscriber in broker.subscribers:
         queue_obj = getattr(subscriber, "queue", None)
         if queue_obj is not None and (source := dead_letter_source(queue_obj)) is not None:
@@ -166,7 +166,7 @@ async def publish(
     ``trace`` is the publishing span's (the telemetry middleware's ``traceparent`` header is a
     child of it, so both name the same trace).
     """
-    routing_key = type(message).routing_key
+    routing_key = message.route()
     if not routing_key:
         raise ValueError(f"{type(message).__name__} has no routing key")
     with continued(message.trace) as trace_ctx:

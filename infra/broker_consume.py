@@ -95,6 +95,7 @@ def subscribe(
 
     def decorate(handler: Handler[M]) -> Handler[M]:
         consumer = _Consumer(sub.queue, model, handler, on_give_up, quiet)
+        consumer.dead_letter_key = sub.dead_letter_source
 
         async def on_message(message: MessageCtx, broker: BrokerCtx) -> None:
             await consumer.consume(message, broker)
@@ -129,6 +130,7 @@ class _Consumer(Generic[M]):
         self.handler = handler
         self.on_give_up = on_give_up
         self.success_level = logging.DEBUG if quiet else logging.INFO
+        self.dead_letter_key = queue
 
     async def consume(self, message: RabbitMessage, broker: RabbitBroker) -> None:
         started = time.perf_counter()
@@ -216,7 +218,9 @@ class _Consumer(Generic[M]):
         reason: str,
     ) -> None:
         try:
-            await dead_letter(broker, message, self.queue, error, attempt=attempt)
+            await dead_letter(
+                broker, message, self.queue, error, attempt=attempt, key=self.dead_letter_key
+            )
             MESSAGES_DEAD_LETTERED.labels(self.queue, reason).inc()
         except Exception:
             # The DLQ did not take it: return it and let the next delivery (or the queue's
@@ -235,17 +239,23 @@ class _Consumer(Generic[M]):
 
 
 async def dead_letter(
-    broker: RabbitBroker, message: RabbitMessage, queue: str, error: str, *, attempt: int
+    broker: RabbitBroker,
+    message: RabbitMessage,
+    queue: str,
+    error: str,
+    *,
+    attempt: int,
+    key: str | None = None,
 ) -> None:
-    """Publish ``message`` unchanged to ``<queue>.dlq`` with the reason; raise unless confirmed
-    and routed."""
+    """Publish ``message`` unchanged to ``<key or queue>.dlq`` with the reason; raise unless
+    confirmed and routed."""
     raw = message.raw_message
     headers = {k: v for k, v in (raw.headers or {}).items() if k not in _DROPPED_HEADERS}
     headers.update({ERROR_HEADER: error, "x-k1-attempts": attempt, "x-k1-queue": queue})
     result = await broker.publish(
         bytes(raw.body),
         exchange=dead_letter_exchange(),
-        routing_key=queue,
+        routing_key=key or queue,
         persist=True,
         mandatory=True,
         message_id=raw.message_id,

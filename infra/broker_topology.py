@@ -30,15 +30,18 @@ def dead_letter_exchange() -> RabbitExchange:
     return RabbitExchange(DEAD_LETTER_EXCHANGE, type=ExchangeType.DIRECT, durable=True)
 
 
-def queue_arguments(queue_name: str, *, single_active: bool = False) -> QuorumQueueArgs:
-    """Declaration arguments of the durable quorum queue ``queue_name``.
+def queue_arguments(
+    queue_name: str, *, single_active: bool = False, dead_letter_key: str | None = None
+) -> QuorumQueueArgs:
+    """Declaration arguments of the durable quorum queue ``queue_name``; its dead letters are
+    routed by ``dead_letter_key`` (by default its own name).
 
     ``x-queue-type`` is not among them: FastStream puts it first from ``queue_type``.
     """
     args: QuorumQueueArgs = {
         "x-delivery-limit": DELIVERY_LIMIT,
         "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
-        "x-dead-letter-routing-key": queue_name,
+        "x-dead-letter-routing-key": dead_letter_key or queue_name,
     }
     if single_active:
         args["x-single-active-consumer"] = True
@@ -51,7 +54,9 @@ def queue_for(sub: Subscription) -> RabbitQueue:
         sub.queue,
         queue_type=QueueType.QUORUM,
         durable=True,
-        arguments=queue_arguments(sub.queue, single_active=sub.single_active),
+        arguments=queue_arguments(
+            sub.queue, single_active=sub.single_active, dead_letter_key=sub.dead_letter_key
+        ),
         routing_key=sub.routing_key,
     )
 

@@ -12,6 +12,7 @@ from contracts.topology import (
     DELIVERY_LIMIT,
     ERROR_HEADER,
     SUBSCRIPTIONS,
+    TELEMETRY_PARTITIONS,
     Subscription,
 )
 from infra.broker_consume import PermanentError, _Consumer
@@ -82,14 +83,18 @@ def test_every_subscription_is_a_quorum_queue_dead_lettering_to_its_dlq() -> Non
             "x-queue-type": "quorum",
             "x-delivery-limit": DELIVERY_LIMIT,
             "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
-            "x-dead-letter-routing-key": sub.queue,
+            "x-dead-letter-routing-key": sub.dead_letter_source,
             **({"x-single-active-consumer": True} if sub.single_active else {}),
         }
-        assert dlq.name == sub.dead_letter_queue and dlq.routing() == sub.queue
+        assert dlq.name == sub.dead_letter_queue and dlq.routing() == sub.dead_letter_source
         assert dlq.arguments == {"x-queue-type": "quorum"} and dlq.durable
         assert queue_for(sub) == queue  # one spelling: the declarer caches by equality
     stateful = [sub.queue for sub in SUBSCRIPTIONS if sub.single_active]
-    assert stateful == ["telemetry.device.telemetry"]
+    assert stateful == ["telemetry.device.telemetry"] + [
+        f"telemetry.device.telemetry.p{p:02d}" for p in range(TELEMETRY_PARTITIONS)
+    ]
+    shared = {sub.dead_letter_queue for sub in SUBSCRIPTIONS if sub.service == "telemetry"}
+    assert shared == {"telemetry.device.telemetry.dlq"}  # the partitions share one DLQ
 
 
 def test_events_exchange_is_durable_topic() -> None:
