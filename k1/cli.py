@@ -13,10 +13,29 @@ COMMANDS = ("k1.cmd_analyze", "k1.cmd_token", "k1.cmd_upload", "k1.cmd_devices")
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 
 
+def version() -> str:
+    """The installed package's version (from its metadata, so it follows ``pyproject.toml``)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("k1-song-analysis")
+    except PackageNotFoundError:
+        return "unknown (not installed: pip install -e .)"
+
+
+def describe(doc: str | None) -> str:
+    """A subcommand's description for ``--help``: its docstring's first sentence, without the
+    reStructuredText backticks that read as stray characters in a terminal."""
+    first = (doc or "").strip().split("\n\n", 1)[0]
+    return " ".join(first.replace("``", "").split())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="k1", description="K1 song analysis and light-show tools."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(name).register(subparsers)

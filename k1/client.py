@@ -20,25 +20,60 @@ class Target:
     api_url: str
     token: str
     """Base URL of the gateway (or ingest when no gateway runs) and a bearer token."""
+    transport: httpx.BaseTransport | None = None
+    """How to reach it (``None``: the network; tests pass a fake gateway)."""
 
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
 
+    def http(self, timeout: float) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.api_url, headers=self.headers, timeout=timeout, transport=self.transport
+        )
 
-def find_target(run_json: Path, *, url: str | None = None, token: str | None = None) -> Target:
-    """The stack to talk to: explicit values, then $K1_API_URL/$K1_TOKEN, then var/run.json."""
-    info: dict = {}
-    if run_json.exists():
-        info = json.loads(run_json.read_text())
+
+def find_target(
+    run_json: Path | None = None, *, url: str | None = None, token: str | None = None
+) -> Target:
+    """The stack to talk to: explicit values, then $K1_API_URL/$K1_TOKEN, then ``run_json``
+    or, when none is given, the first live one of :func:`k1.stack.run_json_paths` (this
+    checkout's ``var/run.json``, then the per-user copy ``make run`` publishes)."""
+    from k1.stack import run_json_paths
+
+    paths = (run_json,) if run_json is not None else run_json_paths()
+    info = next((i for i in map(_read_run_json, paths) if i), {})
     api = url or os.environ.get("K1_API_URL") or info.get("gateway_url") or info.get("api_url")
     tok = token or os.environ.get("K1_TOKEN") or info.get("admin_token")
     if not api or not tok:
+        where = " or ".join(str(p) for p in paths)
         raise LookupError(
-            f"no running stack found: start one with `make run` (it writes "
-            f"{run_json}) or pass --url and --token"
+            f"no running stack found in {where}: start one with `make run` in the checkout, "
+            "or pass --url and --token (or set K1_API_URL and K1_TOKEN)"
         )
     return Target(api_url=api.rstrip("/"), token=tok)
+
+
+def _read_run_json(path: Path) -> dict:
+    """A stack's run.json, or {} when it is missing, unreadable or its processes are gone."""
+    try:
+        info = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    pids = info.get("pids") if isinstance(info, dict) else None
+    if not isinstance(info, dict) or (pids and not any(map(_alive, pids.values()))):
+        return {}
+    return info
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError, TypeError, OverflowError):
+        return True
+    return True
 
 
 def _file_chunks(path: Path, on_bytes: Callable[[int], None]) -> Iterator[bytes]:
@@ -60,17 +95,13 @@ def upload(
     params = {"filename": path.name, **({"preset": preset} if preset else {})}
     route = "/api/v1/tracks" if gateway else "/uploads"
     headers = {
-        **target.headers,
         "Content-Type": "application/octet-stream",
         "Content-Length": str(path.stat().st_size),
     }
-    response = httpx.post(
-        target.api_url + route,
-        params=params,
-        headers=headers,
-        content=_file_chunks(path, on_bytes),
-        timeout=120,
-    )
+    with target.http(timeout=120) as client:
+        response = client.post(
+            route, params=params, headers=headers, content=_file_chunks(path, on_bytes)
+        )
     if response.status_code >= 400:
         raise UploadRefused(response.status_code, _detail(response))
     return response.json()
@@ -114,10 +145,75 @@ def follow(
 
 def api_state(target: Target, track_id: str) -> Callable[[], dict]:
     def get() -> dict:
-        r = httpx.get(
-            f"{target.api_url}/api/v1/tracks/{track_id}", headers=target.headers, timeout=10
-        )
+        with target.http(timeout=10) as client:
+            r = client.get(f"/api/v1/tracks/{track_id}")
         r.raise_for_status()
         return r.json()
 
     return get
+
+
+@dataclass(frozen=True, slots=True)
+class TrackResult:
+    """What a finished track made, as ``k1 upload`` reports it."""
+
+    track_id: str
+    status: str
+    bpm: float | None = None
+    meter: str | None = None
+    sections: tuple[tuple[str, float], ...] = ()
+    """(label, start in ms) of each section."""
+    map_url: str | None = None
+    picture_url: str | None = None
+    dashboard_url: str | None = None
+    warnings: tuple[str, ...] = ()
+    error_reason: str | None = None
+
+
+def track_result(target: Target, state: dict, *, sign_in_token: str | None = None) -> TrackResult:
+    """The result of a terminal track ``state`` (``GET /tracks/{id}``): its tempo, meter and
+    sections (read from its Genesis Map) and absolute links to the map, picture and the
+    dashboard's page of the track (signing the browser in with ``sign_in_token`` when given)."""
+    analysis = state.get("analysis") or {}
+    absolute = {k: target.api_url + v for k in ("map_url", "picture_url") if (v := analysis.get(k))}
+    genesis_map = _get_json(target, analysis["map_url"]) if analysis.get("map_url") else None
+    rhythm = (genesis_map or {}).get("layers", {}).get("rhythm", {})
+    sections = (genesis_map or {}).get("layers", {}).get("annotations", {}).get("sections", [])
+    return TrackResult(
+        track_id=state["track_id"],
+        status=state["status"],
+        bpm=analysis.get("bpm"),
+        meter=meter(rhythm),
+        sections=tuple((s["label"], float(s["start_ms"])) for s in sections),
+        dashboard_url=dashboard_url(target.api_url, state["track_id"], token=sign_in_token),
+        warnings=tuple(state.get("warnings") or analysis.get("warnings") or ()),
+        error_reason=state.get("error_reason") or analysis.get("error_reason"),
+        **absolute,
+    )
+
+
+def dashboard_url(api_url: str, track_id: str, *, token: str | None = None) -> str:
+    """The dashboard's page of a track; ``token`` goes in the fragment, which browsers never
+    send to a server and the page moves to sessionStorage (as ``make run``'s link does)."""
+    return f"{api_url.rstrip('/')}/?track={track_id}" + (f"#token={token}" if token else "")
+
+
+def meter(rhythm: dict) -> str | None:
+    """A map's meter as written (``4/4``, ``6/8``); from ``beats_per_bar`` over quarters when
+    the map has no ``time_signature``."""
+    if rhythm.get("time_signature"):
+        return str(rhythm["time_signature"])
+    return f"{rhythm['beats_per_bar']}/4" if rhythm.get("beats_per_bar") else None
+
+
+def _get_json(target: Target, path: str) -> dict | None:
+    """GET a JSON document of the stack; None when it cannot be had (the result is shown
+    without what it would have added)."""
+    try:
+        with target.http(timeout=30) as client:
+            response = client.get(path)
+        response.raise_for_status()
+        found = response.json()
+    except (httpx.HTTPError, ValueError):
+        return None
+    return found if isinstance(found, dict) else None

@@ -1,12 +1,14 @@
 """``k1 analyze AUDIO -o MAP.json [--preset NAME] [--reference BEATS.txt] [--plot MAP.png]``.
 
-Runs the analysis and the Genesis engine in-process (no broker, no database). Bad input ends with
-one line on stderr and exit code 2; a progress bar is drawn on stderr when it is a terminal.
+Runs the analysis and the Genesis engine in-process (no broker, no database). The outputs are
+checked for writability before any analysis; bad input ends with one line on stderr and exit code
+2; a progress bar is drawn on stderr when it is a terminal.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import hashlib
 import json
 import os
@@ -14,7 +16,9 @@ import sys
 import time
 from pathlib import Path
 
-from k1.cli import EXIT_OK, fail
+from k1.cli import EXIT_OK, describe, fail
+from k1.client import meter
+from k1.progress import stage_bar
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "analyze",
         help="analyse a song and write its Genesis Map v4",
-        description=__doc__.splitlines()[0].strip("`."),
+        description=describe(__doc__),
     )
     p.add_argument("audio", metavar="AUDIO", help="WAV, FLAC, OGG/Vorbis or MP3 file")
     p.add_argument(
@@ -60,18 +64,17 @@ def run(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     try:
+        for output in (args.output, args.plot):
+            check_writable(output)
         data = Path(args.audio).read_bytes()
         reference = _read_reference(args.reference) if args.reference else None
     except (OSError, ValueError) as exc:
         return fail(_os_message(exc))
-    bar = _ProgressBar() if sys.stderr.isatty() and not args.quiet else None
     try:
-        analysis = analyze_file(data, progress=bar, max_duration_s=args.max_minutes * 60.0)
+        with stage_bar("analyzing", enabled=not args.quiet) as bar:
+            analysis = analyze_file(data, progress=bar, max_duration_s=args.max_minutes * 60.0)
     except AnalysisError as exc:
         return fail(f"{args.audio}: {exc} [{exc.code}]")
-    finally:
-        if bar:
-            bar.close()
     genesis_map = build_map(
         analysis,
         preset=args.preset,
@@ -117,6 +120,21 @@ def _read_reference(path: str):
     return np.sort(beats)
 
 
+def check_writable(path: str | None) -> None:
+    """Raise ``OSError`` naming ``path`` unless a file can be written there ('-' and ``None``
+    always can): its folder exists and is writable, and it is not a folder or read-only."""
+    if path is None or path == "-":
+        return
+    target = Path(path)
+    folder = target.parent
+    if not folder.is_dir():
+        raise OSError(errno.ENOENT, f"cannot write it: no folder {folder}", str(target))
+    if target.is_dir():
+        raise OSError(errno.EISDIR, "cannot write it: it is a folder", str(target))
+    if not os.access(target if target.exists() else folder, os.W_OK):
+        raise OSError(errno.EACCES, "cannot write it: permission denied", str(target))
+
+
 def _write(path: str, payload: bytes) -> None:
     """Write atomically (temporary file + rename); '-' writes to stdout."""
     if path == "-":
@@ -143,25 +161,10 @@ def _os_message(exc: Exception) -> str:
 def _summary(genesis_map: dict, output: str, seconds: float) -> str:
     g, rhythm = genesis_map["global_metrics"], genesis_map["layers"]["rhythm"]
     sections = genesis_map["layers"]["annotations"]["sections"]
-    meter = f"{rhythm['beats_per_bar']}/4, " if rhythm.get("beats_per_bar") else ""
+    time_signature = meter(rhythm)
+    meter_note = f"{time_signature}, " if time_signature else ""
     note = f", {'; '.join(g['warnings'])}" if g["warnings"] else ""
     return (
-        f"k1: wrote {output}: {g['bpm']:.1f} BPM, {meter}{len(rhythm['beat_grid_ms'])} beats, "
+        f"k1: wrote {output}: {g['bpm']:.1f} BPM, {meter_note}{len(rhythm['beat_grid_ms'])} beats, "
         f"{len(sections)} sections, quality {g['quality']}{note} ({seconds:.2f} s)"
     )
-
-
-class _ProgressBar:
-    """``progress(stage, percent)`` callback drawing one self-overwriting line on stderr."""
-
-    WIDTH = 30
-
-    def __call__(self, stage: str, percent: float) -> None:
-        filled = int(self.WIDTH * min(max(percent, 0.0), 100.0) / 100)
-        bar = "#" * filled + "." * (self.WIDTH - filled)
-        sys.stderr.write(f"\r  analyzing [{bar}] {percent:3.0f}% {stage:<12}")
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        sys.stderr.write("\r" + " " * (self.WIDTH + 40) + "\r")
-        sys.stderr.flush()

@@ -4,9 +4,9 @@
     k1 devices simulate --count N --rate HZ [--register [--admin-token T] | --tokens FILE]
                         [--drift-ms X --jitter-ms Y] [--duration S] [--processes P]
 
-The stack is found through ``--url/--admin-token``, ``$K1_API_URL/$K1_TOKEN`` or
-``var/run.json`` (written by ``make run``). A tokens file is a JSON list of
-``{"device_id", "token"}`` (what ``register --out`` writes).
+The stack is found through ``--url/--admin-token``, ``$K1_API_URL/$K1_TOKEN`` or the
+``run.json`` written by ``make run`` (``var/run.json``, else ``$XDG_STATE_HOME/k1/run.json``).
+A tokens file is a JSON list of ``{"device_id", "token"}`` (what ``register --out`` writes).
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ import uuid
 from pathlib import Path
 
 import httpx
-
-from k1.stack import ROOT
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -51,9 +49,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _stack_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--url", help="gateway base URL (default: from var/run.json)")
-    parser.add_argument("--admin-token", help="admin JWT (default: $K1_TOKEN or var/run.json)")
-    parser.add_argument("--run-json", type=Path, default=ROOT / "var" / "run.json")
+    parser.add_argument("--url", help="gateway base URL (default: from the stack's run.json)")
+    parser.add_argument("--admin-token", help="admin JWT (default: $K1_TOKEN or run.json)")
+    parser.add_argument(
+        "--run-json",
+        type=Path,
+        default=None,
+        help="read the stack's address from this file only "
+        "(default: var/run.json, else $XDG_STATE_HOME/k1/run.json)",
+    )
 
 
 def register_devices(

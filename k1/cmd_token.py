@@ -17,7 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--role",
-        choices=sorted(ROLE_RANK, key=ROLE_RANK.get),
+        choices=sorted(ROLE_RANK, key=ROLE_RANK.__getitem__),
         default="viewer",
         help="viewer reads, operator uploads, admin deletes",
     )

@@ -96,7 +96,7 @@ def main() -> int:
     fleet = None
     try:
         stack.start()
-        stack.write_run_json(RUN_JSON)
+        stack.write_run_json(RUN_JSON, publish=True)
         _say(f"[stack] wrote {RUN_JSON}")
         fleet = deploy_example(stack, send_example(stack), say=_say)
         _say("[stack] serving; press Ctrl-C to stop")

@@ -21,12 +21,24 @@ from pathlib import Path
 
 import httpx
 
-from infra.auth import issue_token
+from infra.auth import Role, issue_token
 from infra.embedded import NxServer, free_port, start_nx27017
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICE_ORDER = ("ingest", "analyzer", "validator", "deployer", "telemetry", "gateway")
 HTTP_SERVICES = ("ingest", "gateway")
+
+
+def user_state_dir() -> Path:
+    """Per-user state folder (XDG): ``$XDG_STATE_HOME/k1``, else ``~/.local/state/k1``."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "k1"
+
+
+def run_json_paths() -> tuple[Path, ...]:
+    """Where a running stack describes itself, most specific first: this checkout's
+    ``var/run.json``, then the copy ``make run`` publishes for the user (any directory)."""
+    return (ROOT / "var" / "run.json", user_state_dir() / "run.json")
 
 
 def available_services() -> tuple[str, ...]:
@@ -52,6 +64,7 @@ class Stack:
         self.health_ports = {name: free_port() for name in self.services}
         self.nx: NxServer | None = None
         self.procs: dict[str, subprocess.Popen] = {}
+        self.published: Path | None = None
 
     @property
     def gateway_url(self) -> str:
@@ -74,7 +87,7 @@ class Stack:
         assert self.nx is not None, "stack not started"
         return self.nx.url
 
-    def token(self, role: str = "admin", *, ttl_s: int = 7 * 24 * 3600) -> str:
+    def token(self, role: Role = "admin", *, ttl_s: int = 7 * 24 * 3600) -> str:
         return issue_token(self.jwt_secret, subject="k1-stack", role=role, ttl_s=ttl_s)
 
     def env(self, service: str) -> dict[str, str]:
@@ -172,6 +185,7 @@ class Stack:
             proc.wait()
 
     def stop(self) -> None:
+        self._unpublish()
         for name in reversed(tuple(self.procs)):
             self.stop_service(name)
         if self.nx is not None:
@@ -194,15 +208,40 @@ class Stack:
             "admin_token": self.token("admin"),
         }
 
-    def write_run_json(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.run_info(), indent=2))
-        os.chmod(tmp, 0o600)
-        tmp.replace(path)
+    def write_run_json(self, path: Path, *, publish: bool = False) -> None:
+        """Write ``run_info()`` to ``path`` (mode 0600); ``publish`` also writes it to the
+        user's state folder, so ``k1`` finds this stack from any directory (until ``stop``)."""
+        info = json.dumps(self.run_info(), indent=2)
+        _write_private(path, info)
+        if publish:
+            self.published = user_state_dir() / "run.json"
+            _write_private(self.published, info)
+
+    def _unpublish(self) -> None:
+        """Remove the published copy unless a later stack has replaced it with its own."""
+        path, self.published = self.published, None
+        if path is None:
+            return
+        try:
+            if json.loads(path.read_text()).get("pids") == {
+                n: p.pid for n, p in self.procs.items()
+            }:
+                path.unlink()
+        except (OSError, ValueError):
+            pass
 
     def __enter__(self) -> Stack:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Atomically write a file only its owner can read (it holds an admin token)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+        f.write(text)
+    os.chmod(tmp, 0o600)
+    tmp.replace(path)

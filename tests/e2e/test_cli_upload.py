@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import httpx
 import pytest
 
 from tests.e2e.songs import click_song, nan_in_the_middle
@@ -41,8 +42,19 @@ def test_upload_shows_the_journey_until_ready(e2e_stack, tmp_path):
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].startswith("groove.wav: track ")
-    assert any("analyzing" in line for line in lines) or "ready" in lines[1]
-    assert "ready" in lines[-1] and "100.0%" in lines[-1]
+    track_id = lines[0].split()[-1]
+    journey = lines[1 : lines.index("result: ready")]
+    assert any("analyzing" in line for line in journey) or "ready" in journey[0]
+    assert "ready" in journey[-1] and "100.0%" in journey[-1]
+    result = dict(line.split(None, 1) for line in lines[len(journey) + 2 :])
+    assert 118 <= float(result["tempo"].split()[0]) <= 128
+    assert result["meter"] in ("4/4", "3/4", "6/8") and result["sections"][0].isdigit()
+    for name, path in (("map", "genesis-map"), ("picture", "picture.png")):
+        url = result[name]
+        assert url.startswith(f"{stack.gateway_url}/api/v1/tracks/{track_id}/{path}?version=")
+        got = httpx.get(url, headers={"Authorization": f"Bearer {stack.token('viewer')}"})
+        assert got.status_code == 200
+    assert result["dashboard"] == f"{stack.gateway_url}/?track={track_id}"
 
 
 def test_upload_of_corrupt_audio_exits_1_with_the_reason(e2e_stack, tmp_path):
@@ -52,6 +64,7 @@ def test_upload_of_corrupt_audio_exits_1_with_the_reason(e2e_stack, tmp_path):
     done = _k1_upload(stack, broken, tmp_path)
     assert done.returncode == 1
     assert "failed" in done.stdout and "NaN" in done.stdout
+    assert "result: failed" in done.stdout and "tempo" not in done.stdout
 
 
 def test_upload_refused_at_the_door_exits_2_with_one_line(e2e_stack, tmp_path):
