@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol, get_args, runtime_checkable
+from typing import Any, Literal, Protocol, get_args, overload, runtime_checkable
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
 from pymongo.errors import DuplicateKeyError, PyMongoError
@@ -60,7 +60,11 @@ def utcnow_ms() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
-def as_utc(value: Any) -> datetime | None:
+@overload
+def as_utc(value: None) -> None: ...
+@overload
+def as_utc(value: datetime | str) -> datetime: ...
+def as_utc(value: datetime | str | None) -> datetime | None:
     """A stored timestamp as an aware UTC datetime (nx-27017 may hand back naive strings)."""
     if value is None:
         return None
@@ -265,9 +269,13 @@ class EventLedger(Protocol):
 
 @runtime_checkable
 class DocStore(Protocol):
-    tracks: TrackRepo
-    analyses: AnalysisRepo
-    events: EventLedger
+    # Read-only, so an adapter's own repo types (MongoTrackRepo, ...) satisfy them.
+    @property
+    def tracks(self) -> TrackRepo: ...
+    @property
+    def analyses(self) -> AnalysisRepo: ...
+    @property
+    def events(self) -> EventLedger: ...
 
     async def ensure_indexes(self) -> None: ...
     async def ping(self) -> None: ...
@@ -359,9 +367,9 @@ def track_from_doc(doc: Mapping[str, Any]) -> Track:
         error_reason=doc.get("error_reason"),
         warnings=tuple(doc.get("warnings") or ()),
         map_key=doc.get("map_key"),
-        created_at=as_utc(doc["created_at"]),  # type: ignore[arg-type]
-        updated_at=as_utc(doc["updated_at"]),  # type: ignore[arg-type]
-        status_at={k: as_utc(v) for k, v in (doc.get("status_at") or {}).items() if v is not None},  # type: ignore[misc]
+        created_at=as_utc(doc["created_at"]),
+        updated_at=as_utc(doc["updated_at"]),
+        status_at={k: as_utc(v) for k, v in (doc.get("status_at") or {}).items() if v is not None},
         candidate_version=doc.get("candidate_version"),
         latest_version=next_version(doc) - 1,
     )
@@ -413,8 +421,8 @@ def analysis_from_doc(doc: Mapping[str, Any]) -> AnalysisRecord:
         bpm=doc.get("bpm"),
         warnings=tuple(doc.get("warnings") or ()),
         error_reason=doc.get("error_reason"),
-        created_at=as_utc(doc["created_at"]),  # type: ignore[arg-type]
-        updated_at=as_utc(doc["updated_at"]),  # type: ignore[arg-type]
+        created_at=as_utc(doc["created_at"]),
+        updated_at=as_utc(doc["updated_at"]),
     )
 
 

@@ -252,9 +252,9 @@ def device_from_doc(
         drift_threshold_ms=float(doc["drift_threshold_ms"]),
         connected=present,
         gateway_id=doc.get("gateway_id") if present else None,
-        created_at=as_utc(doc["created_at"]),  # type: ignore[arg-type]
+        created_at=as_utc(doc["created_at"]),
         updated_at=as_utc(doc["updated_at"]),
-    )  # type: ignore[arg-type]
+    )
 
 
 def bundle_doc(record: BundleRecord) -> dict[str, Any]:
@@ -305,7 +305,7 @@ def deployment_from_doc(doc: Mapping[str, Any]) -> Deployment:
         float(doc["timeout_s"]),
         doc.get("completed_digest"),
         as_utc(doc["created_at"]),
-    )  # type: ignore[arg-type]
+    )
 
 
 def target_doc(deployment_id: str, device_id: str, deadline_s: float) -> dict[str, Any]:
@@ -599,9 +599,14 @@ class DeviceDocStore:
 
 @runtime_checkable
 class DeviceDocs(Protocol):
-    devices: DeviceRepo
-    bundles: BundleRepo
-    deployments: DeploymentRepo
-    telemetry: TelemetryRepo
+    # Read-only, so an adapter's own repo types (MongoDeviceRepo, ...) satisfy them.
+    @property
+    def devices(self) -> DeviceRepo: ...
+    @property
+    def bundles(self) -> BundleRepo: ...
+    @property
+    def deployments(self) -> DeploymentRepo: ...
+    @property
+    def telemetry(self) -> TelemetryRepo: ...
 
     async def ensure_indexes(self) -> None: ...
