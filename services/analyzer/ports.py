@@ -22,15 +22,3 @@ class AnalyzerPorts:
     runner: Runner
     """Runs CPU work off the event loop (the process pool; inline in unit tests)."""
     max_duration_s: float = 20 * 60
-
-
-def analysis_key(track_id: str, version: int) -> str:
-    return f"analyses/{track_id}/v{version}/analysis.json"
-
-
-def map_key(track_id: str, version: int) -> str:
-    return f"maps/{track_id}/v{version}/map.json"
-
-
-def plot_key(track_id: str, version: int) -> str:
-    return f"maps/{track_id}/v{version}/map.png"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from contracts.events import AnalysisFailed, AnalysisProgress, Stage
+from contracts.lifecycle import event_id
 from infra.docstore import DocStore
 from infra.publishing import Publisher
 
@@ -50,7 +51,7 @@ async def fail(
     await docs.analyses.update(track_id, version, outcome="failed", error_reason=reason[:2000])
     await publisher.publish(
         AnalysisFailed(
-            event_id=f"{track_id}.v{version}.failed",
+            event_id=event_id(track_id, version, "failed"),
             track_id=track_id,
             analysis_version=version,
             stage=stage,

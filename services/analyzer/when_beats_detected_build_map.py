@@ -6,8 +6,9 @@ import hashlib
 import json
 import logging
 
-from contracts.events import BeatsDetected, MapGenerated
-from services.analyzer.ports import AnalyzerPorts, map_key, plot_key
+from contracts.events import BeatsDetected
+from contracts.lifecycle import PROGRESSING, StoredMap, map_generated, map_key, plot_key
+from services.analyzer.ports import AnalyzerPorts
 from services.analyzer.progress import report
 from services.analyzer.work import build_map_and_picture
 
@@ -17,11 +18,7 @@ log = logging.getLogger("k1.analyzer")
 async def build_track_map(event: BeatsDetected, ports: AnalyzerPorts) -> None:
     track_id, version = event.track_id, event.analysis_version
     track = await ports.docs.tracks.get_track(track_id)
-    if (
-        track is None
-        or track.analysis_version != version
-        or track.status not in ("analyzing", "mapped")
-    ):
+    if track is None or track.analysis_version != version or track.status not in PROGRESSING:
         log.info("skipping stale beats.detected", extra={"track_id": track_id})
         return
     await report(
@@ -50,18 +47,13 @@ async def build_track_map(event: BeatsDetected, ports: AnalyzerPorts) -> None:
     )
     if not (moved.applied or moved.is_at("mapped", version)):
         return
-    await ports.publisher.publish(
-        MapGenerated(
-            event_id=f"{track_id}.v{version}.map",
-            track_id=track_id,
-            analysis_version=version,
-            map_key=m_key,
-            map_sha256=map_sha256,
-            object_sha256=hashlib.sha256(map_bytes).hexdigest(),
-            map_size_bytes=len(map_bytes),
-            preset=event.preset,
-            plot_key=p_key,
-            warnings=event.warnings,
-            trace=event.trace,
-        )
+    stored = StoredMap(
+        map_key=m_key,
+        map_sha256=map_sha256,
+        object_sha256=hashlib.sha256(map_bytes).hexdigest(),
+        size_bytes=len(map_bytes),
+        preset=event.preset,
+        plot_key=p_key,
+        warnings=event.warnings,
     )
+    await ports.publisher.publish(map_generated(track_id, version, stored, trace=event.trace))

@@ -10,9 +10,10 @@ import time
 from opentelemetry import trace
 
 from contracts.events import AnalysisRequested, BeatsDetected, TrackUploaded
+from contracts.lifecycle import analysis_key, event_id
 from infra.metrics import observe_analysis
 from services.analyzer.domain.errors import AnalysisError
-from services.analyzer.ports import AnalyzerPorts, analysis_key
+from services.analyzer.ports import AnalyzerPorts
 from services.analyzer.progress import fail, report
 from services.analyzer.work import analyse_file
 
@@ -63,7 +64,7 @@ async def analyse_track(job: TrackUploaded | AnalysisRequested, ports: AnalyzerP
     )
     await ports.publisher.publish(
         BeatsDetected(
-            event_id=f"{track_id}.v{version}.beats",
+            event_id=event_id(track_id, version, "beats"),
             track_id=track_id,
             analysis_version=version,
             analysis_key=key,

@@ -1,4 +1,4 @@
-"""The deployer's pure rules: bundle keys, the CRC a device checks, when a deployment is done.
+"""The deployer's pure rules: the CRC a device checks, when a deployment is done.
 
 Latency offsets are applied at *offer* time: a track version has one bundle (its header's
 latency offset is 0) and each offer carries the device's ``latency_offset_ms``, so changing a
@@ -21,10 +21,6 @@ REOFFER_FROM = ("pending", "delivered", "timed_out")
 """States re-offered when a device connects (an offer on a closed socket is lost)."""
 ACK_FROM = ("pending", "delivered", "timed_out")
 """States a device's answer may settle (a late ack after a timeout still counts)."""
-
-
-def bundle_key(track_id: str, version: int) -> str:
-    return f"bundles/{track_id}/v{version}/bundle.k1b"
 
 
 def build_bundle(map_json: bytes, *, track_id: str) -> tuple[bytes, int]:
@@ -50,13 +46,7 @@ def outcomes(targets: Iterable[Target]) -> list[DeviceOutcome]:
 
 
 def outcomes_digest(items: Sequence[DeviceOutcome]) -> str:
-    """Deterministic digest of a set of outcomes: the id of the ``bundle.deployed`` it means,
-    so a repeated completion check announces the same outcome once."""
+    """Deterministic digest of a set of outcomes: part of the id of the ``bundle.deployed``
+    it means (``contracts.lifecycle.deployed_id``)."""
     text = "\n".join(f"{o.device_id}:{o.state}" for o in sorted(items, key=lambda o: o.device_id))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def event_id(*parts: object) -> str:
-    """A deterministic event id from ``parts``; hashed when it would exceed 64 characters."""
-    text = ".".join(str(p) for p in parts)
-    return text if len(text) <= 64 else hashlib.sha256(text.encode()).hexdigest()

@@ -7,8 +7,9 @@ import logging
 from collections.abc import Iterable, Mapping
 
 from contracts.events import BundleDeployed, DeviceOffer
+from contracts.lifecycle import deployed_id, offer_id
 from infra.docstore_devices import Deployment, Device, Target
-from services.deployer.domain import event_id, outcomes, outcomes_digest, settled
+from services.deployer.domain import outcomes, outcomes_digest, settled
 from services.deployer.ports import DeployerPorts
 
 log = logging.getLogger("k1.deployer")
@@ -35,9 +36,7 @@ async def offer(
         async with limit:
             await ports.publisher.publish(
                 DeviceOffer(
-                    event_id=event_id(
-                        deployment.deployment_id, target.device_id, "offer", target.attempt
-                    ),
+                    event_id=offer_id(deployment.deployment_id, target.device_id, target.attempt),
                     deployment_id=deployment.deployment_id,
                     device_id=target.device_id,
                     track_id=deployment.track_id,
@@ -67,7 +66,7 @@ async def complete_if_settled(ports: DeployerPorts, deployment_id: str) -> bool:
         return False
     await ports.publisher.publish(
         BundleDeployed(
-            event_id=event_id(deployment_id, "deployed", digest),
+            event_id=deployed_id(deployment_id, digest),
             deployment_id=deployment_id,
             track_id=deployment.track_id,
             bundle_key=deployment.bundle_key,

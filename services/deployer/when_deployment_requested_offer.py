@@ -6,13 +6,13 @@ from __future__ import annotations
 import logging
 
 from contracts.events import DeploymentRequested
+from contracts.lifecycle import NO_BUNDLE_KEY
 from infra.docstore_devices import BundleRecord, Device, NewDeployment
 from services.deployer.offers import complete_if_settled, offer
 from services.deployer.ports import DeployerPorts
 from services.deployer.when_map_validated_build_bundle import build_track_bundle
 
 log = logging.getLogger("k1.deployer")
-NO_BUNDLE_KEY = "bundles/none"
 
 
 async def when_deployment_requested(cmd: DeploymentRequested, ports: DeployerPorts) -> None:

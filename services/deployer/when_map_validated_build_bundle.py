@@ -6,8 +6,9 @@ import asyncio
 import logging
 
 from contracts.events import BundleBuilt, MapValidated
+from contracts.lifecycle import bundle_key, event_id
 from infra.docstore_devices import BundleRecord
-from services.deployer.domain import build_bundle, bundle_key
+from services.deployer.domain import build_bundle
 from services.deployer.ports import DeployerPorts
 
 log = logging.getLogger("k1.deployer")
@@ -42,7 +43,7 @@ async def when_map_validated(event: MapValidated, ports: DeployerPorts) -> None:
     )
     await ports.publisher.publish(
         BundleBuilt(
-            event_id=f"{event.track_id}.v{event.analysis_version}.bundled",
+            event_id=event_id(event.track_id, event.analysis_version, "bundled"),
             track_id=event.track_id,
             analysis_version=event.analysis_version,
             bundle_key=record.bundle_key,

@@ -58,14 +58,3 @@ def ingest_client(
         transport=transport,
         limits=httpx.Limits(max_connections=100),
     )
-
-
-def task_id(track_id: str, version: int) -> str:
-    return f"{track_id}.v{version}"
-
-
-def parse_task_id(value: str) -> tuple[str, int] | None:
-    track, sep, version = value.rpartition(".v")
-    if not sep or not track or not version.isdigit() or len(version) > 6:
-        return None
-    return track, int(version)

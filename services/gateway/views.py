@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 
 from contracts.base import ID_PATTERN
+from contracts.lifecycle import task_id
 from infra.docstore import AnalysisRecord, Track
 from infra.web import ApiError
-from services.gateway.ports import GatewayPorts, task_id
+from services.gateway.ports import GatewayPorts
 from services.gateway.schemas import AnalysisSummary, TrackDetail, TrackSummary
 
 API = "/api/v1"

@@ -4,7 +4,9 @@ Every handler writes its documents first and publishes after, so a crash (or a b
 between the two leaves a track waiting for an event nobody will send. Every consumer already
 deduplicates on track + version through guarded transitions and deterministic event ids, so
 publishing the same event again is safe: the reconciler finds tracks whose current state has
-not changed for ``stuck_after_s`` and publishes again the event that moves them on —
+not changed for ``stuck_after_s`` and publishes again the event that moves them on, as
+``contracts.lifecycle.event_moving_on`` builds it (the same builders, so the same ids, as the
+services that first sent it) —
 
 * ``uploaded``  → ``track.uploaded`` (the same event id ingest used);
 * ``analyzing`` → ``track.uploaded`` for version 1, ``cmd.analysis.request`` for a
@@ -30,18 +32,17 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from contracts import lifecycle
 from contracts.base import Message
-from contracts.events import AnalysisRequested, MapGenerated
+from contracts.lifecycle import WAITING, StoredMap
 from infra.docstore import DocStore, Track
 from infra.errors import NotFound
 from infra.objectstore import ObjectStore
 from infra.periodic import every
 from infra.publishing import Publisher
-from services.ingest.service import uploaded_event
 
 log = logging.getLogger("k1.reconciler")
 
-WAITING = ("uploaded", "analyzing", "mapped")
 PAGE = 500
 MAX_PER_SWEEP = 200
 """At most this many events per sweep, so a long outage does not end in a publish storm."""
@@ -114,34 +115,21 @@ class Reconciler:
         return sorted(stuck, key=lambda t: t.updated_at)
 
     async def _event_for(self, track: Track) -> Message | None:
-        if track.candidate_version is not None:
-            return await self._map_generated(track, track.candidate_version)
-        if track.status == "uploaded" or (
-            track.status == "analyzing" and track.analysis_version == 1
-        ):
-            return uploaded_event(track)
-        if track.status == "analyzing":
-            version = track.analysis_version
-            return AnalysisRequested(
-                event_id=f"{track.track_id}.v{version}.request",
-                track_id=track.track_id,
-                analysis_version=version,
-                audio_key=track.audio_key,
-                audio_sha256=track.audio_sha256,
-                filename=track.filename,
-                preset=track.preset,
-                task_id=f"{track.track_id}.v{version}",
-            )
-        return await self._map_generated(track, track.analysis_version)
+        if not lifecycle.waits_for_validation(track):
+            return lifecycle.event_moving_on(track)
+        stored = await self._stored_map(track, lifecycle.waiting_version(track))
+        return None if stored is None else lifecycle.event_moving_on(track, stored)
 
-    async def _map_generated(self, track: Track, version: int) -> MapGenerated | None:
+    async def _stored_map(self, track: Track, version: int) -> StoredMap | None:
+        """The waiting version's map as stored; None (after failing the version or dropping
+        the candidate, with the reason) when it is not stored."""
         candidate = version == track.candidate_version
         record = await self.docs.analyses.get(track.track_id, version)
         raw = None
         if record is not None and record.map_key and record.map_sha256:
             with contextlib.suppress(NotFound):
                 raw = await self.objects.get_bytes(record.map_key)
-        if raw is None or record is None:
+        if raw is None or record is None or not (record.map_key and record.map_sha256):
             if candidate:
                 await self._drop_lost_candidate(track, version, has_record=record is not None)
                 return None
@@ -158,18 +146,14 @@ class Reconciler:
             )
             return None
         digest = await asyncio.to_thread(_sha256_hex, raw)  # up to 4 MiB, up to 200 a sweep
-        return MapGenerated(
-            event_id=f"{track.track_id}.v{version}.map",
-            track_id=track.track_id,
-            analysis_version=version,
+        return StoredMap(
             map_key=record.map_key,
             map_sha256=record.map_sha256,
             object_sha256=digest,
-            map_size_bytes=len(raw),
+            size_bytes=len(raw),
             preset=record.preset,
             plot_key=record.plot_key,
-            warnings=list(record.warnings)[:50],
-            candidate=candidate,
+            warnings=record.warnings,
         )
 
     async def _drop_lost_candidate(self, track: Track, version: int, *, has_record: bool) -> None:
@@ -192,9 +176,8 @@ def _sha256_hex(data: bytes) -> str:
 
 def _key(track: Track) -> tuple[str, int, str]:
     """What a re-announcement is about: the waiting version and its state."""
-    if track.candidate_version is not None:
-        return track.track_id, track.candidate_version, "candidate"
-    return track.track_id, track.analysis_version, track.status
+    state = "candidate" if track.candidate_version is not None else track.status
+    return track.track_id, lifecycle.waiting_version(track), state
 
 
 async def run_reconciler(reconciler: Reconciler, *, interval_s: float, stop: asyncio.Event) -> None:

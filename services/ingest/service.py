@@ -7,7 +7,8 @@ import logging
 from dataclasses import dataclass
 
 from contracts.base import new_id
-from contracts.events import TrackUploaded
+from contracts.lifecycle import audio_key as audio_key_of
+from contracts.lifecycle import track_uploaded
 from infra.docstore import DocStore, NewTrack, Track
 from infra.objectstore import ObjectStore
 from infra.publishing import Publisher
@@ -45,7 +46,7 @@ async def accept_audio(
     if existing is not None:
         await _reannounce_if_waiting(existing, ports)
         return Accepted(track=existing, duplicate=True)
-    audio_key = f"audio/{spooled.sha256}.{fmt}"
+    audio_key = audio_key_of(spooled.sha256, fmt)
     with spooled.path.open("rb") as source:
         await ports.objects.put_stream(
             audio_key, source, length=spooled.size_bytes, content_type=SNIFFED_MEDIA_TYPE[fmt]
@@ -74,20 +75,5 @@ async def _reannounce_if_waiting(track: Track, ports: IngestPorts) -> None:
     repeat after a publish that never made it); consumers deduplicate on track + version."""
     if track.status != "uploaded":
         return
-    await ports.publisher.publish(uploaded_event(track))
+    await ports.publisher.publish(track_uploaded(track))
     log.info("track uploaded", extra={"track_id": track.track_id})
-
-
-def uploaded_event(track: Track) -> TrackUploaded:
-    return TrackUploaded(
-        event_id=f"{track.track_id}.v{track.analysis_version}.uploaded",
-        track_id=track.track_id,
-        analysis_version=track.analysis_version,
-        audio_key=track.audio_key,
-        audio_sha256=track.audio_sha256,
-        filename=track.filename,
-        content_type=track.content_type,
-        size_bytes=track.size_bytes,
-        duration_ms=track.duration_ms,
-        preset=track.preset,
-    )

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from contracts.base import new_id
+from contracts.lifecycle import upload_key
 from infra.docstore_uploads import UploadRecord, UploadRepo, UploadState
 from infra.errors import InvalidKey, InvalidSignature, SignatureExpired
 from infra.objectstore import ObjectStore, derive_url_secret
@@ -25,10 +26,6 @@ from infra.web import ApiError
 log = logging.getLogger(__name__)
 COMPLETING_GRACE_S = 600.0
 """A ``completing`` record older than its expiry by this much belongs to a crashed process."""
-
-
-def upload_key(upload_id: str) -> str:
-    return f"incoming/{upload_id}"
 
 
 def upload_signer(secret: str, *, public_url: str) -> UrlSigner:

@@ -8,11 +8,11 @@ not counted twice either.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from typing import Any
 
 from contracts.events import DeviceTelemetry, TelemetryAlert, TelemetryFrame
+from contracts.lifecycle import alert_id
 from services.telemetry.domain import AlertRule, DriftWindow
 from services.telemetry.ports import TelemetryPorts
 
@@ -98,7 +98,7 @@ def _keys(frame: TelemetryFrame) -> list[str]:
 def _alert(frame: TelemetryFrame, threshold_ms: float, gateway_id: str) -> TelemetryAlert:
     stamp = round(frame.received_at.timestamp() * 1000)
     return TelemetryAlert(
-        event_id=_alert_id(frame.device_id, stamp),
+        event_id=alert_id(frame.device_id, stamp),
         device_id=frame.device_id,
         drift_ms=frame.drift_ms,
         threshold_ms=threshold_ms,
@@ -108,9 +108,3 @@ def _alert(frame: TelemetryFrame, threshold_ms: float, gateway_id: str) -> Telem
         seq=frame.seq,
         gateway_id=gateway_id,
     )
-
-
-def _alert_id(device_id: str, stamp_ms: int) -> str:
-    """Deterministic: a redelivered batch re-raises the same alert, which consumers dedupe."""
-    text = f"alert.{device_id}.{stamp_ms}"
-    return text if len(text) <= 64 else hashlib.sha256(text.encode()).hexdigest()

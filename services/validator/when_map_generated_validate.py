@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 
 from contracts.events import MapGenerated, MapRejected, MapValidated, ValidationIssue
+from contracts.lifecycle import event_id
 from infra.docstore import DocStore, Track
 from infra.errors import NotFound
 from infra.objectstore import ObjectStore
@@ -105,7 +106,7 @@ async def _accept(
         return
     await ports.publisher.publish(
         MapValidated(
-            event_id=f"{event.track_id}.v{event.analysis_version}.validated",
+            event_id=event_id(event.track_id, event.analysis_version, "validated"),
             track_id=event.track_id,
             analysis_version=event.analysis_version,
             map_key=event.map_key,
@@ -177,7 +178,7 @@ def _rejected(
     event: MapGenerated, issues: list[ValidationIssue], *, kept_status: str | None
 ) -> MapRejected:
     return MapRejected(
-        event_id=f"{event.track_id}.v{event.analysis_version}.rejected",
+        event_id=event_id(event.track_id, event.analysis_version, "rejected"),
         track_id=event.track_id,
         analysis_version=event.analysis_version,
         map_key=event.map_key,

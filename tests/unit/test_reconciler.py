@@ -227,9 +227,9 @@ async def test_a_duplicate_job_stamps_beats_with_the_same_time_so_maps_are_ident
     must produce the same beats.detected timestamp (the map's), or the second map would
     overwrite the first with different bytes after the validator checked its hash."""
     from contracts.events import BeatsDetected
+    from contracts.lifecycle import track_uploaded as uploaded_event
     from services.analyzer.ports import AnalyzerPorts
     from services.analyzer.when_track_uploaded_analyse import analyse_track
-    from services.ingest.service import uploaded_event
 
     class FakeRunner:
         async def run(self, fn, /, *args, **kwargs):

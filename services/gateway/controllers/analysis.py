@@ -6,13 +6,13 @@ import logging
 
 from litestar import Controller, Response, get, post
 
-from contracts.events import AnalysisRequested
+from contracts.lifecycle import analysis_requested, parse_task_id
+from contracts.lifecycle import task_id as make_task_id
 from infra.docstore import FINISHED, AnalysisRecord, Track
 from infra.web import ApiError, errors
 from services.gateway.cache import ReadCache
 from services.gateway.controllers.uploads import check_preset
-from services.gateway.ports import GatewayConfig, GatewayPorts, parse_task_id
-from services.gateway.ports import task_id as make_task_id
+from services.gateway.ports import GatewayConfig, GatewayPorts
 from services.gateway.schemas import AnalysisRequest, TaskAccepted, TaskResult, TaskStatus
 from services.gateway.views import API, map_url, picture_url, require_track
 
@@ -109,18 +109,7 @@ class AnalysisController(Controller):
         version = await start_version(ports, track, preset)
         cache.invalidate(track_id)
         try:
-            await ports.publisher.publish(
-                AnalysisRequested(
-                    event_id=f"{track_id}.v{version}.request",
-                    track_id=track_id,
-                    analysis_version=version,
-                    audio_key=track.audio_key,
-                    audio_sha256=track.audio_sha256,
-                    filename=track.filename,
-                    preset=preset,
-                    task_id=make_task_id(track_id, version),
-                )
-            )
+            await ports.publisher.publish(analysis_requested(track, version=version, preset=preset))
         except Exception as exc:  # broker down: the client gets a 503, the track a reason
             raise await give_up(ports, track_id, version, exc) from None
         return accepted(track_id, version)

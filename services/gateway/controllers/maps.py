@@ -16,8 +16,8 @@ from pydantic import ValidationError
 
 from contracts.base import SHA256_PATTERN
 from contracts.device_limits import DEFAULT_LIMITS
-from contracts.events import MapGenerated
 from contracts.genesis_map import UNION_TAGS, GenesisMapV4
+from contracts.lifecycle import StoredMap, map_generated, map_key
 from contracts.presets import EXTERNAL_PRESET
 from infra.docstore import Track
 from infra.errors import NotFound
@@ -176,26 +176,16 @@ class MapController(Controller):
         parsed = await asyncio.to_thread(parse_map, raw)  # up to 4 MiB: not on the loop
         version = await open_candidate(ports, track)
         cache.invalidate(track_id)
-        key = f"maps/{track_id}/v{version}/map.json"
+        key = map_key(track_id, version)
         map_sha = parsed.metadata.hashes["map_sha256"]
         try:
             stored = await ports.objects.put_bytes(key, raw, content_type="application/json")
             await ports.docs.analyses.update(
                 track_id, version, map_key=key, map_sha256=map_sha, bpm=parsed.global_metrics.bpm
             )
+            uploaded = StoredMap(key, map_sha, stored.sha256, stored.size_bytes, EXTERNAL_PRESET)
             await ports.publisher.publish(
-                MapGenerated(
-                    event_id=f"{track_id}.v{version}.map",
-                    track_id=track_id,
-                    analysis_version=version,
-                    map_key=key,
-                    map_sha256=map_sha,
-                    object_sha256=stored.sha256,
-                    map_size_bytes=stored.size_bytes,
-                    preset=EXTERNAL_PRESET,
-                    plot_key=None,
-                    candidate=True,
-                )
+                map_generated(track_id, version, uploaded, candidate=True)
             )
         except Exception as exc:  # a store or the broker is down: drop the candidate, say 503
             raise await give_up_candidate(ports, track_id, version, exc) from None

@@ -8,7 +8,7 @@ from typing import Annotated
 from litestar import Controller, Response, delete, get
 from litestar.params import Parameter
 
-from infra.docstore import FINISHED
+from contracts.lifecycle import FINISHED, track_prefixes
 from infra.errors import NotFound
 from infra.web import ApiError, errors
 from services.gateway.cache import ReadCache
@@ -112,8 +112,8 @@ class TrackController(Controller):
             )
         with contextlib.suppress(NotFound):
             await ports.objects.delete(track.audio_key)
-        for prefix in ("analyses", "maps", "bundles"):
-            await ports.objects.delete_prefix(f"{prefix}/{track_id}/")
+        for prefix in track_prefixes(track_id):
+            await ports.objects.delete_prefix(prefix)
         if ports.bundles is not None:
             await ports.bundles.delete_track(track_id)
         await ports.docs.tracks.delete_track(track_id)

@@ -9,11 +9,12 @@ from litestar import Controller, Request, Response, post, put
 from litestar.params import Parameter
 from pydantic import ValidationError
 
+from contracts.lifecycle import task_id
 from contracts.presets import PRESET_NAMES
 from infra.uploads import UploadSlots, declared_length, limited, paced
 from infra.web import ApiError, errors, subject_of
 from services.gateway.ingest import forward
-from services.gateway.ports import GatewayConfig, GatewayPorts, task_id
+from services.gateway.ports import GatewayConfig, GatewayPorts
 from services.gateway.schemas import PresignedUpload, PresignRequest, TrackAccepted
 from services.gateway.views import API
 

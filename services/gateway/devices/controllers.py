@@ -9,6 +9,7 @@ from litestar import Controller, Response, delete, get, patch, post
 from litestar.params import Parameter
 
 from contracts.events import DeploymentRequested
+from contracts.lifecycle import deployment_requested_id
 from infra.docstore_devices import SETTLED, Device, NewDevice
 from infra.errors import Conflict
 from infra.web import ApiError, errors
@@ -198,7 +199,7 @@ class DeploymentController(Controller):
         deployment_id = uuid.uuid4().hex
         await gw.publisher.publish(
             DeploymentRequested(
-                event_id=f"{deployment_id}.requested",
+                event_id=deployment_requested_id(deployment_id),
                 deployment_id=deployment_id,
                 track_id=data.track_id,
                 device_ids=device_ids,

@@ -4,7 +4,6 @@ and fans the rest out to its dashboards."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 
 from contracts.base import Message
@@ -16,6 +15,7 @@ from contracts.events import (
     DeviceOffer,
     TelemetryAlert,
 )
+from contracts.lifecycle import delivered_id
 from infra.broker import broadcast_queue, subscribe_broadcast
 from services.gateway.devices import protocol
 from services.gateway.devices.hub import ALERTS
@@ -90,7 +90,7 @@ class DeviceFeed:
         )
         await self.gw.publisher.publish(
             DeviceDelivered(
-                event_id=_event_id(msg.deployment_id, msg.device_id, "delivered", msg.attempt),
+                event_id=delivered_id(msg.deployment_id, msg.device_id, msg.attempt),
                 deployment_id=msg.deployment_id,
                 device_id=msg.device_id,
                 gateway_id=self.gw.gateway_id,
@@ -117,8 +117,3 @@ def alert_update(msg: TelemetryAlert) -> dict:
 def register_device_feed(broker, feed: DeviceFeed) -> None:
     queue = broadcast_queue("gateway-devices", [m.routing_key for m in FEED_MODELS])
     subscribe_broadcast(broker, queue, *FEED_MODELS)(feed.handle)
-
-
-def _event_id(*parts: object) -> str:
-    text = ".".join(str(p) for p in parts)
-    return text if len(text) <= 64 else hashlib.sha256(text.encode()).hexdigest()
