@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -171,7 +172,7 @@ async def aiter_chunks(
         for start in range(0, len(data), chunk_size):
             yield data[start : start + chunk_size]
     elif hasattr(source, "read"):
-        while chunk := await asyncio.to_thread(source.read, chunk_size):  # type: ignore[union-attr]
+        while chunk := await asyncio.to_thread(source.read, chunk_size):
             yield chunk
     elif isinstance(source, AsyncIterable):
         async for chunk in source:
@@ -192,22 +193,36 @@ async def chunks_of(stream: ObjectStream) -> AsyncIterator[bytes]:
         await stream.aclose()
 
 
-class BaseObjectStore:
+class BaseObjectStore(ABC):
     """Operations every adapter gets from its primitives (``put_stream``, ``open_stream``,
     ``stat``); adapters override them where the backend does better."""
+
+    @abstractmethod
+    async def put_stream(
+        self,
+        key: str,
+        stream: ByteSource,
+        *,
+        length: int | None = None,
+        content_type: str = "application/octet-stream",
+    ) -> PutResult:
+        """See ``ObjectStore.put_stream``."""
+
+    @abstractmethod
+    async def open_stream(self, key: str, *, chunk_size: int = DEFAULT_CHUNK_BYTES) -> ObjectStream:
+        """The object under ``key``, opened for reading; NotFound if there is none."""
+
+    @abstractmethod
+    async def stat(self, key: str) -> ObjectInfo:
+        """Size, content type, etag and modification time of ``key``; NotFound if missing."""
 
     async def put_bytes(
         self, key: str, data: bytes, *, content_type: str = "application/octet-stream"
     ) -> PutResult:
-        return await self.put_stream(
-            key,
-            data,
-            length=len(data),  # type: ignore[attr-defined]
-            content_type=content_type,
-        )
+        return await self.put_stream(key, data, length=len(data), content_type=content_type)
 
     async def get_bytes(self, key: str) -> bytes:
-        stream = await self.open_stream(key)  # type: ignore[attr-defined]
+        stream = await self.open_stream(key)
         try:
             return await stream.read_all()
         finally:
@@ -216,13 +231,13 @@ class BaseObjectStore:
     async def iter_chunks(
         self, key: str, *, chunk_size: int = DEFAULT_CHUNK_BYTES
     ) -> AsyncIterator[bytes]:
-        stream = await self.open_stream(key, chunk_size=chunk_size)  # type: ignore[attr-defined]
+        stream = await self.open_stream(key, chunk_size=chunk_size)
         async for chunk in chunks_of(stream):
             yield chunk
 
     async def exists(self, key: str) -> bool:
         try:
-            await self.stat(key)  # type: ignore[attr-defined]
+            await self.stat(key)
             return True
         except NotFound:
             return False
