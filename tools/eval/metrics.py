@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import overload
 
 import mir_eval
 import numpy as np
@@ -29,6 +30,10 @@ def beat_scores(ref: np.ndarray, est: np.ndarray) -> dict[str, float]:
         }
 
 
+@overload
+def downbeat_f(ref: np.ndarray, est: np.ndarray) -> float: ...
+@overload
+def downbeat_f(ref: np.ndarray, est: None) -> None: ...
 def downbeat_f(ref: np.ndarray, est: np.ndarray | None) -> float | None:
     """Downbeat F-measure (+-70 ms); None when the engine gives no downbeats by design."""
     if est is None:

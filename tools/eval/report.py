@@ -40,6 +40,11 @@ def fmt(v: float | None) -> str:
     return " n/a" if v is None else f"{v:.2f}"
 
 
+def _at_least(value: float | None, floor: float | None, *, slack: float = 0.0) -> bool:
+    """``value >= floor - slack``; False when either figure is missing."""
+    return value is not None and floor is not None and value >= floor - slack
+
+
 def _cell(ours: float | None, theirs: float | None) -> str:
     return f"{fmt(ours)} / {fmt(theirs)}"
 
@@ -67,10 +72,10 @@ def print_report(rows: list[dict], *, verbose: bool, targets: dict[str, float]) 
         print(f"{group:<13}{ours['n']:>3}  {cells}")
     print("cells: ours / plain librosa.beat.beat_track (librosa has no downbeats: n/a)")
     overall = agg["overall"]["ours"]
-    met = {m: overall[m] is not None and overall[m] >= t for m, t in targets.items()}
+    met: dict[str, bool | None] = {m: _at_least(overall[m], t) for m, t in targets.items()}
     lib_classes = {g: v for g, v in agg.items() if "librosa" in v}
     met["never_below_librosa"] = (
-        all(v["ours"]["f"] >= v["librosa"]["f"] - 1e-9 for v in lib_classes.values())
+        all(_at_least(v["ours"]["f"], v["librosa"]["f"], slack=1e-9) for v in lib_classes.values())
         if lib_classes
         else None
     )

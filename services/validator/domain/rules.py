@@ -52,6 +52,7 @@ def validate_map(
     """
     issues = _size_issues(raw, limits)
     fast = fast_decode(raw)
+    facts: MapFacts | None
     if fast is not None:
         doc, counts, lists_as_written = fast
         facts, hashes = _facts(doc, counts), doc.metadata["hashes"]
