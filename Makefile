@@ -30,6 +30,7 @@ ensure-rabbitmq:
 
 test: venv ensure-rabbitmq
 	@$(MAKE) --no-print-directory e2e-deps || echo "warning: chromium could not be installed; the browser test will say so"
+	@$(MAKE) --no-print-directory load-deps || echo "warning: locust could not be installed; tests/unit/test_locustfile.py will say so"
 	$(PY) -m pytest -q -p no:cacheprovider
 
 test-unit: venv
@@ -89,6 +90,25 @@ e2e-deps:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 	  bash tools/install_step.sh $(INSTALL_LOG) "apt-get install chromium chromium-driver" \
 	    sh -c 'apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver'
+
+# ---- load test with Locust: the seeds' profile (tools/bench/locustfile.py) -----------------
+# Against a running stack (`make run` in another terminal); bounded by LOCUST_TIME.
+.PHONY: bench-locust load-deps
+LOCUST_USERS ?= 1000
+LOCUST_TIME  ?= 60s
+LOAD_STAMP   := $(VENV)/.load-installed
+
+load-deps: $(LOAD_STAMP)
+
+$(LOAD_STAMP): $(STAMP)
+	$(STEP) "install the load extra (locust)" $(PY) -m pip install -e ".[load]"
+	@$(PY) -c "import importlib.util as u, sys; sys.exit(u.find_spec('locust') is None)" || \
+	  { echo "  locust is not installed: is the load extra in pyproject.toml?"; exit 1; }
+	@touch $@
+
+bench-locust: load-deps
+	$(VENV)/bin/locust -f tools/bench/locustfile.py --headless --only-summary \
+	  --users $(LOCUST_USERS) --spawn-rate 50 --run-time $(LOCUST_TIME) --stop-timeout 5
 
 # ---- devices: WebSocket benchmark (gateway vs a bare Litestar echo) -----------------------
 .PHONY: bench-ws
