@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import cast
 
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
+from litestar.types.asgi_types import WebSocketDisconnectEvent, WebSocketReceiveEvent
 
 from services.gateway.live import HubFull, ProgressHub, Subscription
 from services.gateway.ports import GatewayPorts
@@ -18,6 +20,14 @@ MAX_INBOUND_BYTES = 1024
 """Clients have nothing to say; a bigger frame, text or binary, closes the socket."""
 TOO_BIG = 1009
 """Close code for an oversize frame (RFC 6455 "message too big"), as on the device socket."""
+
+
+async def receive_event(socket: WebSocket) -> WebSocketReceiveEvent | WebSocketDisconnectEvent:
+    """The next event of an accepted socket: a frame or the disconnect.
+
+    Litestar types ``receive`` with every ASGI message, HTTP ones too; on an accepted
+    WebSocket only these two arrive (Litestar's own ``receive_data`` casts alike)."""
+    return cast("WebSocketReceiveEvent | WebSocketDisconnectEvent", await socket.receive())
 
 
 async def until_first_done(*coros) -> None:
@@ -42,7 +52,7 @@ async def _pump(socket: WebSocket, sub: Subscription) -> None:
 
     async def drain() -> None:
         while True:
-            event = await socket.receive()
+            event = await receive_event(socket)
             if event["type"] == "websocket.disconnect":
                 return
             text = event.get("text")

@@ -21,7 +21,10 @@ async def echo(socket: WebSocket, device_id: str) -> None:
         event = await socket.receive()
         if event["type"] == "websocket.disconnect":
             return
-        await socket.send({"type": "websocket.send", "text": event.get("text") or ""})
+        text = event.get("text")
+        await socket.send(
+            {"type": "websocket.send", "bytes": None, "text": text if isinstance(text, str) else ""}
+        )
 
 
 async def _tune_gc() -> None:

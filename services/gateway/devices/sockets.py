@@ -24,7 +24,7 @@ from services.gateway.devices import protocol
 from services.gateway.devices.hub import REFUSED, DeviceConnection, TokenBucket
 from services.gateway.devices.service import DeviceGateway
 from services.gateway.devices.tokens import token_matches
-from services.gateway.ws import until_first_done
+from services.gateway.ws import receive_event, until_first_done
 
 log = logging.getLogger("k1.gateway.devices")
 _ID = re.compile(ID_PATTERN)
@@ -51,7 +51,7 @@ async def _authenticate(socket: WebSocket, device_id: str, gw: DeviceGateway):
 
 def _connection(socket: WebSocket, device, gw: DeviceGateway) -> DeviceConnection:
     async def send(text: str) -> None:
-        await socket.send({"type": "websocket.send", "text": text})
+        await socket.send({"type": "websocket.send", "bytes": None, "text": text})
 
     async def close(code: int, reason: str) -> None:
         await socket.close(code=code, reason=reason)
@@ -112,14 +112,13 @@ async def device_socket(socket: WebSocket, device_id: str, device_gateway: Devic
 async def _receive_loop(socket: WebSocket, conn: DeviceConnection, gw: DeviceGateway) -> None:
     max_bytes, decode = gw.settings.max_frame_bytes, protocol.decoder.decode
     while True:
-        event = await socket.receive()
+        event = await receive_event(socket)
         if event["type"] == "websocket.disconnect":
             return
         now = time.monotonic()
         conn.last_rx = now
-        data = event.get("text")
-        if data is None:
-            data = event.get("bytes") or b""
+        text = event.get("text")
+        data: str | bytes = text if text is not None else event.get("bytes") or b""
         if len(data) > max_bytes:
             if await _strike(
                 conn, gw, "oversize", f"frames are at most {max_bytes} bytes", TOO_BIG
@@ -216,7 +215,8 @@ async def _pump(socket: WebSocket, sub) -> None:
             for update in await sub.next_batch():
                 text = protocol.encode(update).decode()
                 await asyncio.wait_for(
-                    socket.send({"type": "websocket.send", "text": text}), SEND_TIMEOUT_S
+                    socket.send({"type": "websocket.send", "bytes": None, "text": text}),
+                    SEND_TIMEOUT_S,
                 )
 
     async def drain() -> None:
