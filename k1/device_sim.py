@@ -16,6 +16,7 @@ import multiprocessing
 import random
 import struct
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import httpx
@@ -103,8 +104,9 @@ class SimDevice:
         try:
             done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
             for task in done:
-                if task is not stopper and task.exception() is not None:
-                    raise task.exception()
+                failure = None if task is stopper else task.exception()
+                if failure is not None:
+                    raise failure
         finally:
             for task in (*tasks, stopper):
                 task.cancel()
@@ -234,7 +236,7 @@ async def run_fleet(
     return sims
 
 
-def summary(sims: list[SimDevice]) -> dict:
+def summary(sims: Sequence[SimDevice]) -> dict:
     lat = sorted(x for s in sims for x in s.stats.ack_latencies_s)
 
     def pct(p: float) -> float | None:

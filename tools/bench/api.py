@@ -83,7 +83,8 @@ def _worker(url, token, ids, users, think, duration_s, warmup_s, out) -> None:
     async def main():
         u = urlparse(url)
         until = time.monotonic() + duration_s
-        lat, errors = [], []
+        lat: list[float] = []  # ms of each answered request
+        errors: list[float] = []  # ms of each failed one
         tasks = []
         for _ in range(users):  # connect gradually, like users arriving
             tasks.append(
@@ -93,7 +94,8 @@ def _worker(url, token, ids, users, think, duration_s, warmup_s, out) -> None:
             )
             await asyncio.sleep(min(warmup_s, 1.0) / max(users, 1))
         await asyncio.sleep(warmup_s)
-        lat.clear(), errors.clear()
+        lat.clear()
+        errors.clear()
         t0 = time.monotonic()
         await asyncio.gather(*tasks, return_exceptions=True)
         out.put((lat, len(errors), until - t0))

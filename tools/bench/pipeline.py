@@ -68,12 +68,13 @@ class Bench:
         return r.json()["track_id"]
 
     def wait(self, ids: list[str], timeout_s: float = 600) -> dict[str, str]:
-        deadline, done = time.monotonic() + timeout_s, {}
+        deadline = time.monotonic() + timeout_s
+        done: dict[str, str] = {}
         while len(done) < len(ids) and time.monotonic() < deadline:
             for tid in ids:
                 if tid not in done:
                     track = self.loop.run_until_complete(self.docs.tracks.get_track(tid))
-                    if track.status in TERMINAL:
+                    if track is not None and track.status in TERMINAL:
                         done[tid] = track.status
             time.sleep(0.02)
         return done

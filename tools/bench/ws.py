@@ -39,7 +39,9 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypedDict
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -70,7 +72,7 @@ class _Client(asyncio.Protocol):
         self.on_text = on_text
         self.buffer = bytearray()
         self.opened = asyncio.get_running_loop().create_future()
-        self.transport = None
+        self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport):
         self.transport = transport
@@ -114,10 +116,11 @@ class _Client(asyncio.Protocol):
                 self.on_text(payload)
             elif opcode == 9:
                 self._send(0x8A, payload)
-            elif opcode == 8:
+            elif opcode == 8 and self.transport is not None:
                 self.transport.close()
 
     def _send(self, first, data):
+        assert self.transport is not None, "frames are sent only once the connection is made"
         n = len(data)
         head = (
             bytes((first, 0x80 | n))
@@ -211,9 +214,19 @@ async def _device(base, device_id, token, plan, out, sem):
         client.close()
 
 
+class _Counts(TypedDict):
+    """What one load process measured, sent back to the parent."""
+
+    connected: int
+    acks: dict[str, int]
+    lat: list[float]
+    errors: int
+    failed: int
+
+
 async def _load(base, devices, plan_args, conn):
     plan = {"label": "idle", "changed": asyncio.Event(), **plan_args}
-    out = {"connected": 0, "acks": {}, "lat": [], "errors": 0, "failed": 0}
+    out: _Counts = {"connected": 0, "acks": {}, "lat": [], "errors": 0, "failed": 0}
     sem = asyncio.Semaphore(50)
 
     tasks = [asyncio.create_task(_device(base, d, t, plan, out, sem)) for d, t in devices]
@@ -455,12 +468,16 @@ class Target:
             "max_fps": round(max(rounds, default=0)),
             "rounds_fps": [round(v) for v in rounds],
             "errors": sum(r.get("errors", 0) for r in results),
-            "rss_kb_per_conn": round(self.rss_per_conn, 1) if self.pid else None,
+            "rss_kb_per_conn": (
+                round(self.rss_per_conn, 1) if self.rss_per_conn is not None else None
+            ),
             "rss_mb": round(self.rss1 / 1024, 1) if self.pid else None,
         }
 
 
-def _probe(base, probe, seconds, alerts):
+def _probe(
+    base: str, probe: tuple[str, str, str], seconds: float, alerts: list[float]
+) -> Callable[[], None]:
     def run():
         try:
             asyncio.run(_alert_probe(base, *probe, time.monotonic() + seconds - 1, alerts))
