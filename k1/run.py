@@ -19,6 +19,7 @@ from k1.client import Target, UploadRefused, follow, upload
 from k1.local_secret import local_jwt_secret
 from k1.run_devices import deploy_example
 from k1.stack import ROOT, Stack
+from services.gateway.views import dashboard_link
 
 EXAMPLE = ROOT / "examples" / "example_song.ogg"
 RUN_JSON = ROOT / "var" / "run.json"
@@ -76,7 +77,8 @@ def send_example(stack: Stack) -> str:
     _say(f"  picture  {objects / 'maps' / track_id / f'v{version}' / 'map.png'}")
     if "gateway" in stack.services:
         _say(f"  API      {stack.gateway_url}/api/v1/tracks/{track_id}")
-        _say(f"  dashboard {stack.gateway_url}/  (token in {RUN_JSON})")
+        link = dashboard_link(stack.gateway_url, stack.jwt_secret, track_id=track_id)
+        _say(f"  dashboard {link}")
     return track_id
 
 

@@ -16,6 +16,7 @@ from litestar.static_files import create_static_files_router
 from infra.web import EXCEPTION_HANDLERS, auth_guard
 from services.gateway.cache import ReadCache
 from services.gateway.controllers.analysis import AnalysisController
+from services.gateway.controllers.audio import AudioController
 from services.gateway.controllers.maps import MapController
 from services.gateway.controllers.system import Metrics, health, presets, ready
 from services.gateway.controllers.tracks import TrackController
@@ -82,6 +83,7 @@ def create_app(
             put_presigned,
             AnalysisController,
             MapController,
+            AudioController,
             presets,
             health,
             ready,

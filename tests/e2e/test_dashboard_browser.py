@@ -1,5 +1,8 @@
-"""The dashboard in headless Debian Chromium against the real stack: sign in with a token,
-upload the example song (progress bar), watch it reach `ready` live, open it, see its picture.
+"""The dashboard in headless Debian Chromium against the real stack: signed in by the link
+``make run`` prints (the token leaves the address bar for sessionStorage), an upload watched to
+`ready` live, the track page playing the song with its beat grid drawn on a waveform and moving
+(checked on screenshots), the click on every beat switchable, presets side by side, a failed
+track's reason in the list, and a drift chart per device.
 
 The browser is driven over the W3C WebDriver protocol (Debian's ``chromium-driver``) with
 httpx, so no browser download and no extra Python package. If Chromium is missing the test
@@ -9,11 +12,14 @@ reason, only when that is impossible.
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
+import struct
 import subprocess
 import time
 import uuid
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,13 +27,20 @@ import httpx
 import pytest
 
 from infra.embedded import free_port
+from k1.cmd_devices import register_devices
+from k1.device_sim import FleetThread, SimConfig
 from k1.stack import Stack
+from services.gateway.views import dashboard_link
 from tests.e2e.conftest import LogTap, start_stack
+from tests.e2e.songs import nan_in_the_middle
+from tests.e2e.waiting import until
 
 ROOT = Path(__file__).resolve().parents[2]
 SONG = ROOT / "examples" / "example_song.ogg"
-SCREENSHOT = ROOT / "var" / "dashboard.png"
+SCREENSHOTS = ROOT / "var"
 W3C_ELEMENT = "element-6066-11e4-a52e-4f735466cecf"
+BEAT, BAR, HEAD = (0x00, 0xE5, 0xFF), (0xFF, 0xD4, 0x00), (0xFF, 0x2D, 0x95)  # as track.js draws
+LINE, LIMIT = (0x00, 0xE5, 0xFF), (0xFF, 0x5C, 0x5C)  # as fleet.js draws
 
 
 def _ensure_chromium() -> tuple[str, str]:
@@ -59,6 +72,7 @@ class Browser:
                     "--disable-gpu",
                     "--disable-dev-shm-usage",
                     "--window-size=1280,1500",
+                    "--autoplay-policy=no-user-gesture-required",
                 ],
             },
         }
@@ -100,16 +114,85 @@ class Browser:
         raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
 
     def screenshot(self, path: Path) -> None:
-        import base64
-
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(base64.b64decode(self.s("GET", "/screenshot")))
+
+    def shot(self, css: str) -> bytes:
+        """A PNG screenshot of one element (decode it with :class:`Image` after the moment)."""
+        return base64.b64decode(self.s("GET", f"/element/{self.find(css)}/screenshot"))
 
     def quit(self) -> None:
         try:
             self._call("DELETE", f"/session/{self.sid}")
         finally:
             self.http.close()
+
+
+class Image:
+    """An 8-bit RGB(A) PNG decoded with the standard library (what Chromium's screenshots are)."""
+
+    def __init__(self, png: bytes) -> None:
+        pos, idat, header = 8, b"", b""
+        while pos < len(png):
+            (length,) = struct.unpack(">I", png[pos : pos + 4])
+            kind, data = png[pos + 4 : pos + 8], png[pos + 8 : pos + 8 + length]
+            if kind == b"IHDR":
+                header = data
+            elif kind == b"IDAT":
+                idat += data
+            pos += 12 + length
+        width, height, depth, color, _, _, interlace = struct.unpack(">IIBBBBB", header)
+        assert depth == 8 and color in (2, 6) and not interlace, "an unexpected PNG kind"
+        self.width, self.height, self.channels = width, height, 3 if color == 2 else 4
+        raw, stride = zlib.decompress(idat), width * self.channels
+        self.rows: list[bytes] = []
+        prev = bytearray(stride)
+        for y in range(height):
+            start = y * (stride + 1)
+            line = bytearray(raw[start + 1 : start + 1 + stride])
+            _unfilter(raw[start], line, prev, self.channels)
+            self.rows.append(bytes(line))
+            prev = line
+
+    def pixel(self, x: int, y: int) -> tuple[int, ...]:
+        return tuple(self.rows[y][x * self.channels : x * self.channels + 3])
+
+    def columns_of(self, color: tuple[int, int, int], tolerance: int = 40) -> list[int]:
+        """The x of every column holding a pixel of about ``color`` (every other row looked at)."""
+        return [
+            x
+            for x in range(self.width)
+            if any(
+                sum(abs(a - b) for a, b in zip(self.pixel(x, y), color, strict=True)) <= tolerance
+                for y in range(0, self.height, 2)
+            )
+        ]
+
+    def differing_pixels(self, other: Image) -> int:
+        return sum(
+            self.pixel(x, y) != other.pixel(x, y)
+            for y in range(min(self.height, other.height))
+            for x in range(min(self.width, other.width))
+        )
+
+
+def _unfilter(kind: int, line: bytearray, prev: bytearray, bpp: int) -> None:
+    """Undo one PNG scanline filter in place (RFC 2083, 6.3)."""
+    for i in range(len(line)):
+        left = line[i - bpp] if i >= bpp else 0
+        up, corner = prev[i], (prev[i - bpp] if i >= bpp else 0)
+        if kind == 1:
+            line[i] = (line[i] + left) & 255
+        elif kind == 2:
+            line[i] = (line[i] + up) & 255
+        elif kind == 3:
+            line[i] = (line[i] + (left + up) // 2) & 255
+        elif kind == 4:
+            p = left + up - corner
+            pa, pb, pc = abs(p - left), abs(p - up), abs(p - corner)
+            line[i] = (
+                line[i] + (left if pa <= pb and pa <= pc else up if pb <= pc else corner)
+            ) & 255
 
 
 @pytest.fixture(scope="module")
@@ -152,15 +235,51 @@ def stack(tmp_path_factory, stack_vhost) -> Iterator[Stack]:
     s.stop()
 
 
-def test_upload_watch_ready_and_see_the_picture(stack, browser):
-    browser.open(stack.gateway_url + "/")
-    browser.type("#token", stack.token("operator"))
-    browser.click("#signin-button")
-    browser.wait_for(
-        "return !document.getElementById('app').hidden",
-        timeout_s=10,
-        what="the signed-in dashboard",
+def _upload(stack: Stack, name: str, body: bytes, content_type: str) -> str:
+    response = httpx.post(
+        f"{stack.gateway_url}/api/v1/tracks",
+        params={"filename": name},
+        content=body,
+        timeout=60,
+        headers={
+            "Authorization": f"Bearer {stack.token('operator')}",
+            "Content-Type": content_type,
+        },
     )
+    assert response.status_code in (200, 201), response.text
+    return response.json()["track_id"]
+
+
+def _track(stack: Stack, track_id: str) -> dict:
+    response = httpx.get(
+        f"{stack.gateway_url}/api/v1/tracks/{track_id}",
+        timeout=10,
+        headers={"Authorization": f"Bearer {stack.token('viewer')}"},
+    )
+    return response.json()
+
+
+def _sign_in(stack: Stack, browser: Browser, page: str = "/") -> str:
+    """Open the link ``make run`` prints (at ``page``); the token it carried."""
+    link = dashboard_link(stack.gateway_url, stack.jwt_secret)
+    token = link.partition("#token=")[2]
+    browser.open(link.replace("/#token=", f"{page}#token=", 1))
+    browser.wait_for(
+        "return !document.getElementById('app').hidden", timeout_s=10, what="the dashboard"
+    )
+    return token
+
+
+def test_the_printed_link_signs_in_and_leaves_no_token_in_the_address_bar(stack, browser):
+    token = _sign_in(stack, browser)
+    assert browser.js("return sessionStorage.getItem('k1.token')") == token
+    assert "token" not in browser.js("return location.href")
+    assert browser.js("return location.hash") == ""
+    assert "dashboard (operator)" in browser.js("return document.getElementById('who').innerText")
+
+
+def test_upload_watch_ready_and_open_its_page(stack, browser):
+    _sign_in(stack, browser)
     browser.wait_for(
         "return document.getElementById('live').classList.contains('on')",
         timeout_s=10,
@@ -182,6 +301,7 @@ def test_upload_watch_ready_and_see_the_picture(stack, browser):
     )
     assert status == "ready", browser.js(f"return {row}.innerText")
     browser.click("#tracks tbody tr")
+    assert "?track=" in browser.js("return location.href")
     browser.wait_for(
         "const i = document.getElementById('picture'); return !i.hidden && i.naturalWidth > 100",
         timeout_s=20,
@@ -195,4 +315,108 @@ def test_upload_watch_ready_and_see_the_picture(stack, browser):
     bpm = float(browser.js("return document.getElementById('d-bpm').textContent"))
     assert 60 <= bpm <= 200
     assert browser.js("return document.getElementById('d-status').textContent").startswith("ready")
-    browser.screenshot(SCREENSHOT)
+
+
+@pytest.fixture(scope="module")
+def example_track(stack) -> str:
+    track_id = _upload(stack, SONG.name, SONG.read_bytes(), "audio/ogg")  # or the one known
+    until(
+        lambda: _track(stack, track_id)["status"] in ("ready", "warning"),
+        timeout_s=90,
+        what="the example song to be ready",
+    )
+    return track_id
+
+
+def test_the_track_page_plays_the_song_with_its_beat_grid_moving(stack, browser, example_track):
+    _sign_in(stack, browser, f"/?track={example_track}")
+    browser.wait_for(
+        "return !document.getElementById('play').disabled", timeout_s=30, what="the audio"
+    )
+    still = Image(browser.shot("#wave-detail"))
+    assert len(still.columns_of(BEAT)) >= 3, "no beat markers on the waveform"
+    assert still.columns_of(BAR), "no bar lines on the waveform"
+    assert still.columns_of(HEAD), "no playhead"
+    assert browser.js("return document.getElementById('click-on').checked")
+
+    browser.click("#play")
+    browser.wait_for("return Track.playing && Track.position() > 1", timeout_s=10, what="playback")
+    shots = [browser.shot("#wave-detail"), browser.shot("#wave-overview")]
+    time.sleep(0.8)
+    shots += [browser.shot("#wave-detail"), browser.shot("#wave-overview")]
+    first, overview_first, second, overview_second = (Image(png) for png in shots)
+    browser.screenshot(SCREENSHOTS / "dashboard-track.png")
+    # The grid scrolls past the playhead: the markers are elsewhere a moment later ...
+    assert first.columns_of(BEAT) != second.columns_of(BEAT)
+    assert first.differing_pixels(second) > 500
+    # ... and on the whole song the playhead has moved to the right.
+    head_then, head_now = overview_first.columns_of(HEAD), overview_second.columns_of(HEAD)
+    assert head_then and head_now and min(head_now) > min(head_then), (head_then, head_now)
+
+    clicks = browser.wait_for("return Track.clicks", timeout_s=5, what="clicks on the beats")
+    assert clicks > 0
+    browser.click("#click-on")  # off: the song plays on, without clicks
+    time.sleep(0.3)
+    muted = browser.js("return Track.clicks")
+    time.sleep(1.5)
+    assert browser.js("return Track.playing && Track.clicks") == muted
+    browser.click("#play")
+    assert browser.js("return Track.playing") is False
+
+
+def test_presets_are_compared_side_by_side(stack, browser, example_track):
+    _sign_in(stack, browser, f"/?track={example_track}")
+    browser.wait_for(
+        "return document.getElementById('preset-legend').children.length === 1",
+        timeout_s=20,
+        what="the current preset's lane",
+    )
+    browser.wait_for(
+        "return !document.getElementById('compare-form').hidden", timeout_s=10, what="the form"
+    )
+    other = browser.js("return document.getElementById('compare-preset').value")
+    browser.click("#compare-button")
+    legend = browser.wait_for(
+        "const l = document.getElementById('preset-legend');"
+        "return l.children.length === 2 && l.innerText",
+        timeout_s=120,
+        what="a second preset's lane",
+    )
+    assert other in legend, legend
+    lanes = Image(browser.shot("#preset-lanes"))
+    assert lanes.height >= 90, "two lanes of 48 px"
+
+
+def test_a_failed_track_shows_its_reason_in_the_list(stack, browser):
+    track_id = _upload(stack, "broken.wav", nan_in_the_middle(), "audio/wav")
+    _sign_in(stack, browser)
+    reason = browser.wait_for(
+        f"const r = document.querySelector('tr[data-track-id=\"{track_id}\"]');"
+        "return r && r.dataset.status === 'failed' && r.querySelector('.reason').innerText",
+        timeout_s=90,
+        what="the failed track and its reason",
+    )
+    assert "NaN" in reason, reason
+
+
+def test_the_devices_card_draws_a_drift_chart_per_device(stack, browser):
+    [device] = register_devices(stack.gateway_url, stack.token("admin"), count=1, group="dash")
+    fleet = FleetThread(
+        [(device["device_id"], device["token"])],
+        SimConfig(api_url=stack.gateway_url, rate_hz=5, drift_ms=20, jitter_ms=8),
+    ).start()
+    try:
+        _sign_in(stack, browser)
+        chart = f"#drift-charts figure[data-device='{device['device_id']}'] canvas"
+        browser.wait_for(
+            f'const c = document.querySelector("{chart}"); return c && +c.dataset.samples >= 3',
+            timeout_s=30,
+            what="drift samples on the chart",
+        )
+        drawn = Image(browser.shot(chart))
+        line, limits = drawn.columns_of(LINE, tolerance=60), drawn.columns_of(LIMIT)
+        assert line and min(line) > drawn.width * 0.8, line  # the newest seconds, at the right
+        assert len(limits) > drawn.width / 3, "no dashed threshold lines"
+        browser.screenshot(SCREENSHOTS / "dashboard.png")
+    finally:
+        fleet.stop()

@@ -25,16 +25,33 @@ async function api(path, options = {}) {
 }
 
 // ---------------------------------------------------------------- sign in / out
-function signIn(value) {
+// `make run` prints /#token=<jwt>: a fragment never reaches a server. Take it into sessionStorage
+// and out of the address bar (and so out of history and bookmarks) before anything else runs.
+function tokenFromFragment() {
+  const params = new URLSearchParams(location.hash.slice(1));
+  const value = params.get("token");
+  if (value === null) return;
+  params.delete("token");
+  const rest = params.toString();
+  history.replaceState(history.state, "", location.pathname + location.search + (rest ? `#${rest}` : ""));
+  signIn(value, { start: false });
+}
+
+function signIn(value, { start: go = true } = {}) {
   const c = claims(value.trim());
   if (!c || !c.role) { $("signin-error").textContent = "That does not look like a K1 token."; return; }
+  if (c.exp && c.exp * 1000 < Date.now()) {
+    $("signin-error").textContent = "That sign-in link has expired: run `k1 token` or open a fresh link.";
+    return;
+  }
   sessionStorage.setItem("k1.token", value.trim());
-  start();
+  if (go) start();
 }
 
 function signOut(message = "") {
   sessionStorage.removeItem("k1.token");
   if (socket) { socket.onclose = null; socket.close(); socket = null; }
+  Track.close();
   rows.clear(); document.querySelector("#tracks tbody").replaceChildren();
   $("app").hidden = true; $("signin").hidden = false; $("signout").hidden = true;
   $("who").textContent = "signed out"; $("signin-error").textContent = message;
@@ -45,15 +62,18 @@ async function start() {
   $("who").textContent = `${c.sub} (${c.role})`;
   $("signin").hidden = true; $("app").hidden = false; $("signout").hidden = false;
   $("upload-card").hidden = c.role === "viewer";
+  try { await loadPresets(); } catch (err) { console.warn(err); }
+  route();
   try {
-    await loadPresets();
     await loadTracks();
     connect();
   } catch (err) { console.warn(err); }
 }
 
+let presetNames = [];
 async function loadPresets() {
   const presets = await (await api("/presets")).json();
+  presetNames = presets.map((p) => p.name);
   $("preset").replaceChildren(...presets.map((p) => new Option(`${p.name} — ${p.description}`, p.name)));
 }
 
@@ -62,15 +82,31 @@ async function loadTracks() {
   page.items.slice().reverse().forEach(upsertRow);
 }
 
+// ---------------------------------------------------------------- pages: the list, a track
+function route() {
+  const id = new URLSearchParams(location.search).get("track");
+  selected = id;
+  rows.forEach((tr, key) => tr.classList.toggle("selected", key === id));
+  $("list-view").hidden = Boolean(id);
+  $("detail").hidden = !id;
+  if (id) openTrack(id).catch((err) => { $("d-status").textContent = String(err.message || err); });
+  else Track.close();
+}
+
+function go(id) {
+  history.pushState({}, "", id ? `/?track=${encodeURIComponent(id)}` : "/");
+  route();
+}
+
 // ---------------------------------------------------------------- table
 function upsertRow(t) {
   let tr = rows.get(t.track_id);
   if (!tr) {
     tr = document.createElement("tr");
     tr.dataset.trackId = t.track_id;
-    tr.innerHTML = "<td class='file'></td><td><span class='status'></span></td><td class='stage'></td>" +
-                   "<td><progress max='100' value='0'></progress></td><td class='created muted'></td>";
-    tr.addEventListener("click", () => openTrack(t.track_id));
+    tr.innerHTML = "<td><div class='file'></div><div class='reason'></div></td><td><span class='status'></span></td>" +
+                   "<td class='stage'></td><td><progress max='100' value='0'></progress></td><td class='created muted'></td>";
+    tr.addEventListener("click", () => go(t.track_id));
     document.querySelector("#tracks tbody").prepend(tr);
     rows.set(t.track_id, tr);
   }
@@ -79,6 +115,9 @@ function upsertRow(t) {
   const status = tr.querySelector(".status");
   status.textContent = t.status; status.className = `status ${t.status}`;
   tr.dataset.status = t.status;
+  // Why a track failed (or why an uploaded map of it was refused) reads in the list itself.
+  const reason = t.error_reason ?? t.error;
+  if (reason !== undefined) tr.querySelector(".reason").textContent = reason || "";
   tr.querySelector(".stage").textContent = t.stage || "";
   tr.querySelector("progress").value = t.progress_pct ?? t.percent ?? 0;
   $("empty").hidden = rows.size > 0;
@@ -102,7 +141,7 @@ async function onUpdate(u) {
   if (!rows.has(u.track_id)) {
     try { upsertRow(await (await api(`/tracks/${u.track_id}`)).json()); } catch { return; }
   }
-  upsertRow({ track_id: u.track_id, status: u.status, stage: u.stage, percent: u.percent });
+  upsertRow({ track_id: u.track_id, status: u.status, stage: u.stage, percent: u.percent, error: u.error });
   if (selected === u.track_id && ["ready", "warning", "failed"].includes(u.status)) openTrack(u.track_id);
 }
 
@@ -133,21 +172,26 @@ function upload(file, preset) {
   xhr.send(file);
 }
 
-// ---------------------------------------------------------------- detail
+// ---------------------------------------------------------------- a track's page
 async function openTrack(id) {
-  selected = id;
-  rows.forEach((tr, key) => tr.classList.toggle("selected", key === id));
   const t = await (await api(`/tracks/${id}`)).json();
-  $("detail").hidden = false;
+  if (selected !== id) return;
   $("detail-title").textContent = t.filename;
   $("d-status").textContent = `${t.status} (${t.stage}, ${Math.round(t.progress_pct)} %)`;
   $("d-preset").textContent = t.preset;
   $("d-duration").textContent = t.duration_ms ? `${(t.duration_ms / 1000).toFixed(1)} s` : "–";
   $("d-error").textContent = t.error_reason || "–";
   $("d-bpm").textContent = t.analysis?.bpm ? t.analysis.bpm.toFixed(1) : "–";
-  $("d-beats").textContent = "–"; $("d-sections").replaceChildren();
+  $("d-beats").textContent = "–"; $("d-meter").textContent = "–"; $("d-sections").replaceChildren();
   await showPicture(t.analysis?.picture_url);
-  if (t.analysis?.map_url) await showMap(t.analysis.map_url);
+  const map = t.analysis?.map_url ? await fetchMap(t.analysis.map_url) : null;
+  if (map) showMap(map);
+  await Track.open(t, map, presetNames, claims(token())?.role !== "viewer");
+}
+
+async function fetchMap(url) {
+  const response = await fetch(url, { headers: authHeaders() });
+  return response.ok ? response.json() : null;
 }
 
 async function showPicture(url) {
@@ -160,12 +204,11 @@ async function showPicture(url) {
   img.onload = () => { img.hidden = false; $("picture-none").hidden = true; };
 }
 
-async function showMap(url) {
-  const response = await fetch(url, { headers: authHeaders() });
-  if (!response.ok) return;
-  const map = await response.json();
-  const beats = map.layers?.rhythm?.beat_grid_ms || [];
-  $("d-beats").textContent = `${beats.length} (${(map.layers?.rhythm?.downbeat_ms || []).length} downbeats)`;
+function showMap(map) {
+  const rhythm = map.layers?.rhythm || {};
+  const beats = rhythm.beat_grid_ms || [];
+  $("d-beats").textContent = `${beats.length} (${(rhythm.downbeat_ms || []).length} downbeats)`;
+  $("d-meter").textContent = rhythm.time_signature || (rhythm.beats_per_bar ? `${rhythm.beats_per_bar} beats a bar` : "–");
   const sections = map.layers?.annotations?.sections || [];
   $("d-sections").replaceChildren(...sections.map((s) => {
     const li = document.createElement("li");
@@ -177,9 +220,14 @@ async function showMap(url) {
 // ---------------------------------------------------------------- wiring
 $("signin-form").addEventListener("submit", (e) => { e.preventDefault(); signIn($("token").value); });
 $("signout").addEventListener("click", () => signOut());
+for (const link of [$("home"), $("back")]) {
+  link.addEventListener("click", (e) => { e.preventDefault(); go(null); });
+}
+window.addEventListener("popstate", () => { if (token()) route(); });
 $("upload-form").addEventListener("submit", (e) => {
   e.preventDefault();
   const file = $("file").files[0];
   if (file) upload(file, $("preset").value);
 });
+tokenFromFragment();
 if (token()) start();
