@@ -8,11 +8,13 @@ STAMP  := $(VENV)/.installed
 INSTALL_LOG := var/install.log
 STEP   := @bash tools/install_step.sh $(INSTALL_LOG)
 
-.PHONY: venv run test test-unit test-integration eval eval-real bench-analyzer ensure-rabbitmq clean help
+.PHONY: venv run test test-unit test-integration lint fmt eval eval-real bench-analyzer ensure-rabbitmq clean help
 
 help:
 	@echo "make run    - start the whole stack on this machine and send the example song through it"
-	@echo "make test   - create .venv, start what the tests need and run every test"
+	@echo "make test   - create .venv, run make lint, start what the tests need and run every test"
+	@echo "make lint   - ruff format --check, ruff check and mypy (the gate make test runs first)"
+	@echo "make fmt    - apply ruff's fixes and ruff format to the tree"
 	@echo "make eval   - beat/downbeat/tempo accuracy on a synthetic corpus vs plain librosa"
 	@echo "make eval-real - the same on annotated real recordings (DATA=dir, default ../shared/realeval)"
 	@echo "make bench-analyzer - analysis speed, memory and cold start vs plain librosa"
@@ -28,7 +30,16 @@ $(STAMP): pyproject.toml
 ensure-rabbitmq:
 	@bash tools/ensure_rabbitmq.sh
 
-test: venv ensure-rabbitmq
+lint: venv
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+fmt: venv
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test: venv lint ensure-rabbitmq
 	@$(MAKE) --no-print-directory e2e-deps || echo "warning: chromium could not be installed; the browser test will say so"
 	@$(MAKE) --no-print-directory load-deps || echo "warning: locust could not be installed; tests/unit/test_locustfile.py will say so"
 	$(PY) -m pytest -q -p no:cacheprovider
