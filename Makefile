@@ -21,11 +21,27 @@ help:
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Dependencies come from the hash-pinned lock (requirements/dev.lock: every extra, the same pins
+# as the images' locks), never from pyproject's ranges; `make lock` rewrites the locks after a
+# change to pyproject.toml, and tests/unit/test_lock.py fails until it has been run.
+$(STAMP): pyproject.toml requirements/dev.lock
 	@test -x $(PY) || bash tools/install_step.sh $(INSTALL_LOG) "create $(VENV)" $(PYTHON) -m venv $(VENV)
 	$(STEP) "upgrade pip" $(PY) -m pip install --upgrade pip
-	$(STEP) "install the project and its dev tools into $(VENV)" $(PY) -m pip install -e ".[dev]"
+	$(STEP) "install the locked dependencies (requirements/dev.lock) into $(VENV)" $(PY) -m pip install --require-hashes --no-deps -r requirements/dev.lock
+	$(STEP) "install the project into $(VENV)" $(PY) -m pip install --no-deps -e .
 	@touch $(STAMP)
+
+# Rewrite requirements/{dev,service,analysis}.lock from pyproject.toml with uv (UPGRADE=1: move
+# every pin to the newest release the ranges allow). Needs PyPI; the check needs nothing.
+UV_VERSION := 0.13.9
+.PHONY: lock lock-check
+lock:
+	@test -x $(PY) || bash tools/install_step.sh $(INSTALL_LOG) "create $(VENV)" $(PYTHON) -m venv $(VENV)
+	$(STEP) "install uv $(UV_VERSION)" $(PY) -m pip install "uv==$(UV_VERSION)"
+	$(PY) -m tools.lock compile $(if $(UPGRADE),--upgrade,)
+
+lock-check:
+	$(PY) -m tools.lock check
 
 ensure-rabbitmq:
 	@bash tools/ensure_rabbitmq.sh
@@ -63,8 +79,7 @@ down:
 	docker compose down
 
 validate-deploy: venv
-	$(STEP) "install the deploy extra" $(PY) -m pip install -e ".[deploy]"
-	$(PY) tools/validate_deploy.py
+	$(PY) -m tools.deploycheck
 
 bench-analyzer: venv
 	$(PY) tools/bench/analyzer.py

@@ -9,8 +9,9 @@ the workers' health server, Settings defaults), and every deployment file agains
 EXPOSE/HEALTHCHECK, compose healthchecks/ports/env, k8s containerPorts, probes, scrape ports,
 Service ports, NetworkPolicies. Every K1_* name in those files must be a real setting.
 
-The validator packages (kubernetes-validate, check-jsonschema) are part of the ``dev`` extra; if
-they are missing these tests fail (they do not skip), because CI must validate the manifests.
+The validators (kubernetes-validate, check-jsonschema from the ``dev`` extra; kubectl and node on
+the machine) are required: if one is missing these tests fail (they do not skip), because CI must
+validate the manifests.
 """
 
 from __future__ import annotations
@@ -19,24 +20,21 @@ import copy
 import importlib.util
 import re
 import secrets
-import sys
+import shutil
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location(
-    "validate_deploy", ROOT / "tools" / "validate_deploy.py"
-)
-assert _spec and _spec.loader
-vd = importlib.util.module_from_spec(_spec)
-sys.modules["validate_deploy"] = vd
-_spec.loader.exec_module(vd)
+from tools import deploycheck
+from tools.deploycheck import compose as dc_compose
+from tools.deploycheck import contract, dockerfile, images, render, schemas
+from tools.deploycheck.__main__ import main as deploycheck_main
+from tools.deploycheck.common import K8S_DIR, SERVICES, MissingDependency
 
-SERVICES = vd.SERVICES
-OVERLAYS = [p.name for p in vd.kustomizations()]
+ROOT = Path(__file__).resolve().parents[2]
+OVERLAYS = [p.name for p in render.kustomizations()]
 
 # service: (port, liveness path, readiness path). HTTP services bind K1_HTTP_HOST, workers serve
 # their health endpoint at K1_HEALTH_HOST:K1_HEALTH_PORT. /metrics is on the same port.
@@ -61,22 +59,24 @@ def test_validator_dependencies_installed() -> None:
         f"deploy validators missing: {missing}; "
         "install them with `pip install -e '.[dev]'` (or '.[deploy]')"
     )
+    assert render.kubectl(), render.KUBECTL_HELP
+    assert shutil.which("node"), "node runs the KEDA CRD schemas (tools/deploycheck/keda)"
 
 
 @pytest.fixture(scope="module")
 def rendered() -> dict[str, list[dict]]:
-    """Every kustomization rendered once (kubectl if present, else the built-in renderer)."""
-    return {d.name: vd.render(d)[0] for d in vd.kustomizations()}
+    """Every kustomization rendered once by kubectl kustomize."""
+    return {d.name: render.render(d) for d in render.kustomizations()}
 
 
 @pytest.fixture(scope="module")
 def compose() -> dict:
     raw = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    return vd.interpolate(raw, vd.stand_ins(raw))
+    return dc_compose.interpolate(raw, dc_compose.stand_ins(raw))
 
 
 def test_whole_validation_passes() -> None:
-    results = vd.run()
+    results = deploycheck.run()
     failures = [r.line() for r in results if not r.ok]
     assert not failures, "\n".join(failures)
     targets = {r.target for r in results}
@@ -85,14 +85,20 @@ def test_whole_validation_passes() -> None:
     assert sum(1 for r in results if r.document.startswith("apps/v1 Deployment")) >= 6 * len(
         OVERLAYS
     )
+    assert sum(1 for r in results if r.document == "images") == 2 + len(OVERLAYS)
+    keda = [r for r in results if r.document.startswith("keda.sh/v1alpha1")]
+    assert keda and all("KEDA CRD schema from @kubernetes-models/keda" in r.message for r in keda)
 
 
-def test_builtin_renderer_matches_kubectl_when_present() -> None:
-    for directory in vd.kustomizations():
-        builtin = vd.normalized(vd.render_builtin(directory))
-        assert builtin, directory
-        if vd.kubectl_available():
-            assert builtin == vd.normalized(vd.render_kubectl(directory)), directory
+def test_missing_kubectl_fails_with_a_clear_message(monkeypatch) -> None:
+    render.kubectl.cache_clear()
+    monkeypatch.setattr(render.shutil, "which", lambda name: None)
+    try:
+        with pytest.raises(MissingDependency, match="kubectl is not on PATH"):
+            render.render(K8S_DIR / "base")
+        assert deploycheck_main([str(K8S_DIR / "base")]) == 2
+    finally:
+        render.kubectl.cache_clear()
 
 
 # ------------------------------------------------------------------------- kubernetes
@@ -140,7 +146,7 @@ def test_analyzer_has_exactly_one_autoscaler(rendered, overlay) -> None:
 def test_queue_names_match_the_topology() -> None:
     from contracts.topology import subscription
 
-    docs = vd.render_builtin(vd.K8S_DIR / "base")
+    docs = render.render(K8S_DIR / "base")
     triggers = _by(docs, "ScaledObject")["k1-analyzer"]["spec"]["triggers"]
     queues = {t["metadata"]["queueName"] for t in triggers}
     assert queues == {
@@ -161,13 +167,13 @@ def test_network_policies_and_ingress(rendered) -> None:
 
 
 def test_base_secret_is_marked_placeholder() -> None:
-    secret = _by(vd.render_builtin(vd.K8S_DIR / "base"), "Secret")["k1-secrets"]
+    secret = _by(render.render(K8S_DIR / "base"), "Secret")["k1-secrets"]
     assert all("REPLACE-ME" in v for v in secret["stringData"].values())
 
 
 # ---------------------------------------------------------------------- broken inputs
 def _deployment() -> dict:
-    return copy.deepcopy(_by(vd.render_builtin(vd.K8S_DIR / "base"), "Deployment")["k1-gateway"])
+    return copy.deepcopy(_by(render.render(K8S_DIR / "base"), "Deployment")["k1-gateway"])
 
 
 @pytest.mark.parametrize(
@@ -184,18 +190,24 @@ def _deployment() -> dict:
 )
 def test_broken_deployment_is_rejected(breakage) -> None:
     doc = _deployment()
-    assert vd.validate_k8s_document(doc)[0]
+    assert schemas.validate_k8s_document(doc)[0]
     breakage(doc)
-    ok, message = vd.validate_k8s_document(doc)
+    ok, message = schemas.validate_k8s_document(doc)
     assert not ok and message
 
 
-def test_broken_scaledobject_is_rejected() -> None:
-    scaled = _by(vd.render_builtin(vd.K8S_DIR / "base"), "ScaledObject")["k1-analyzer"]
-    assert vd.validate_k8s_document(scaled)[0]
+def test_broken_scaledobject_is_rejected(rendered) -> None:
+    scaled = _by(rendered["base"], "ScaledObject")["k1-analyzer"]
+    auth = _by(rendered["base"], "TriggerAuthentication")["k1-rabbitmq"]
+    assert schemas.validate_k8s_documents([scaled, auth]) == [
+        (True, schemas.validate_k8s_document(scaled)[1]),
+        (True, schemas.validate_k8s_document(auth)[1]),
+    ]
     for mutate in (
-        lambda s: s["spec"]["triggers"][0]["metadata"].pop("queueName"),
-        lambda s: s["spec"].__setitem__("maxReplicas", 3),
+        lambda s: s["spec"].__setitem__("minReplicaCount", "1"),
+        lambda s: s["spec"].__setitem__("pollingInterval", "10s"),
+        lambda s: s["spec"].pop("scaleTargetRef"),
+        lambda s: s["spec"]["triggers"][0].__setitem__("metadata", ["queueName"]),
         lambda s: s["spec"].__setitem__("minReplicaCount", 50),
         lambda s: s["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"][
             "scaleDown"
@@ -203,7 +215,17 @@ def test_broken_scaledobject_is_rejected() -> None:
     ):
         broken = copy.deepcopy(scaled)
         mutate(broken)
-        assert not vd.validate_k8s_document(broken)[0]
+        ok, message = schemas.validate_k8s_document(broken)
+        assert not ok and message, broken["spec"]
+    broken_auth = copy.deepcopy(auth)
+    broken_auth["spec"]["secretTargetRef"][0]["key"] = 7
+    assert not schemas.validate_k8s_document(broken_auth)[0]
+
+
+def test_rabbitmq_trigger_without_queue_is_caught(rendered) -> None:
+    docs = copy.deepcopy(rendered["base"])
+    _by(docs, "ScaledObject")["k1-analyzer"]["spec"]["triggers"][0]["metadata"].pop("queueName")
+    assert any("names no queueName" in p for p in contract.check_consistency(docs))
 
 
 def test_broken_kustomization_fails_the_run(tmp_path: Path) -> None:
@@ -213,17 +235,17 @@ def test_broken_kustomization_fails_the_run(tmp_path: Path) -> None:
     doc["spec"]["replicas"] = "two"
     (base / "gateway.yaml").write_text(yaml.safe_dump(doc))
     (base / "kustomization.yaml").write_text("resources:\n  - gateway.yaml\n")
-    results = vd.validate_k8s(base, renderer="builtin")
+    results = deploycheck.validate_k8s(base)
     bad = [r for r in results if not r.ok]
     assert bad and "replicas" in bad[0].message
-    assert vd.main(["--renderer", "builtin", str(base)]) == 1
+    assert deploycheck_main([str(base)]) == 1
 
 
 def test_consistency_catches_dangling_references(rendered) -> None:
     docs = copy.deepcopy(rendered["base"])
     _by(docs, "Service")["k1-gateway"]["spec"]["selector"] = {"app.kubernetes.io/name": "nope"}
     docs = [d for d in docs if d["kind"] != "ConfigMap"]
-    problems = vd.check_consistency(docs)
+    problems = contract.check_consistency(docs)
     assert any("Service k1-gateway" in p for p in problems)
     assert any("ConfigMap k1-config" in p for p in problems)
 
@@ -253,18 +275,18 @@ def test_broken_compose_is_rejected(tmp_path: Path) -> None:
     model["services"]["validator"]["depends_on"] = {"rabbit": {"condition": "service_healthy"}}
     broken = tmp_path / "docker-compose.yml"
     broken.write_text(yaml.safe_dump(model))
-    results = {r.document: r for r in vd.validate_compose(broken)}
+    results = {r.document: r for r in dc_compose.validate_compose(broken)}
     assert not results["compose-spec"].ok and "intervall" in results["compose-spec"].message
     assert not results["consistency"].ok and "rabbit" in results["consistency"].message
 
 
 def test_compose_requires_the_jwt_secret_from_the_environment() -> None:
     raw = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    assert vd.required_variables(raw) == {"K1_JWT_SECRET"}
+    assert dc_compose.required_variables(raw) == {"K1_JWT_SECRET"}
     with pytest.raises(ValueError, match="required variable K1_JWT_SECRET is missing"):
-        vd.interpolate(raw, {})
+        dc_compose.interpolate(raw, {})
     secret = secrets.token_urlsafe(48)
-    model = vd.interpolate(raw, {"K1_JWT_SECRET": secret})
+    model = dc_compose.interpolate(raw, {"K1_JWT_SECRET": secret})
     for svc in SERVICES:
         assert model["services"][svc]["environment"]["K1_JWT_SECRET"] == secret
 
@@ -272,11 +294,11 @@ def test_compose_requires_the_jwt_secret_from_the_environment() -> None:
 def test_interpolation() -> None:
     env = {"SET": "x", "EMPTY": ""}
     assert (
-        vd.interpolate("${SET:-d}/${EMPTY:-d}/${EMPTY-d}/${UNSET-d}/$$SET/$SET", env)
+        dc_compose.interpolate("${SET:-d}/${EMPTY:-d}/${EMPTY-d}/${UNSET-d}/$$SET/$SET", env)
         == "x/d//d/$SET/x"
     )
     with pytest.raises(ValueError):
-        vd.interpolate("${UNSET:?needed}", env)
+        dc_compose.interpolate("${UNSET:?needed}", env)
 
 
 def test_dockerfile_has_a_target_per_service() -> None:
@@ -314,13 +336,13 @@ KNOWN = _known_settings()
 
 
 def test_validator_uses_the_same_contract_and_settings() -> None:
-    assert {k: (e.port, e.live, e.ready) for k, e in vd.ENDPOINTS.items()} == CONTRACT
+    assert {k: (e.port, e.live, e.ready) for k, e in contract.ENDPOINTS.items()} == CONTRACT
     assert set(CONTRACT) == set(SERVICES)
-    for svc, ep in vd.ENDPOINTS.items():
+    for svc, ep in contract.ENDPOINTS.items():
         assert ep.host_setting == ("K1_HTTP_HOST" if svc in HTTP_SERVICES else "K1_HEALTH_HOST")
         assert ep.port_setting == HTTP_SERVICES.get(svc, "K1_HEALTH_PORT")
         assert ep.public == (svc == "gateway")
-    assert {k: s.secret for k, s in vd.known_settings().items()} == KNOWN
+    assert {k: s.secret for k, s in contract.known_settings().items()} == KNOWN
     # every settings class reading K1_* variables is one the validator knows
     sources = {
         str(p.relative_to(ROOT))
@@ -328,7 +350,7 @@ def test_validator_uses_the_same_contract_and_settings() -> None:
         for p in (ROOT / d).rglob("*.py")
         if re.search(r'env_prefix="K1_', p.read_text())
     }
-    assert sources == {rel for rel, _ in vd.SETTINGS_SOURCES}
+    assert sources == {rel for rel, _ in contract.SETTINGS_SOURCES}
 
 
 async def test_contract_matches_what_the_services_serve(tmp_path: Path) -> None:
@@ -415,7 +437,7 @@ def test_k8s_config_binds_every_interface_and_finds_ingest(rendered, overlay) ->
     hosts = {r["host"] for r in _by(docs, "Ingress")["k1-gateway"]["spec"]["rules"]}
     public = urlsplit(config["K1_PUBLIC_URL"])
     assert public.scheme == "https" and public.hostname in hosts
-    assert vd.check_contract(docs) == []
+    assert contract.check_contract(docs) == []
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -433,7 +455,7 @@ def test_every_k1_name_is_a_setting_and_secrets_stay_secret(rendered, overlay) -
     )
     assert not [k for k in config if KNOWN.get(k)], "secret settings in the ConfigMap"
     assert {k for k, is_secret in KNOWN.items() if is_secret} <= secret_keys
-    example = (vd.K8S_DIR / "overlays" / "example" / "secrets.example.env").read_text()
+    example = (K8S_DIR / "overlays" / "example" / "secrets.example.env").read_text()
     env_keys = {
         line.split("=", 1)[0]
         for line in example.splitlines()
@@ -462,7 +484,7 @@ def test_compose_follows_the_contract(compose) -> None:
     assert any(str(p).endswith(":9000") for p in services["minio"]["ports"]), (
         "presigned URLs point at MinIO: its S3 API must be published"
     )
-    assert vd.compose_contract(compose, raw) == []
+    assert dc_compose.compose_contract(compose, raw) == []
 
 
 def test_dockerfile_follows_the_contract() -> None:
@@ -470,12 +492,14 @@ def test_dockerfile_follows_the_contract() -> None:
     runtime = text.split("FROM runtime AS", 1)[0]
     assert "K1_HTTP_HOST=0.0.0.0" in runtime and "K1_HEALTH_HOST=0.0.0.0" in runtime
     for svc, (port, live, _) in CONTRACT.items():
-        stage = re.search(rf"FROM runtime AS {svc}\n(.*?)(?=\nFROM |\Z)", text, re.S).group(1)
+        stage = re.search(
+            rf"FROM runtime(?:-analysis)? AS {svc}\n(.*?)(?=\nFROM |\Z)", text, re.S
+        ).group(1)
         assert re.findall(r"^EXPOSE (.+)$", stage, re.M) == [str(port)], svc
         assert re.findall(r"u\.urlopen\('(http://[^']+)'", stage) == [
             f"http://127.0.0.1:{port}{live}"
         ], svc
-    assert vd.dockerfile_contract() == []
+    assert dockerfile.dockerfile_contract() == []
 
 
 # --------------------------------------------------------------- contract: broken inputs
@@ -564,7 +588,7 @@ def _set_env(docs, dep, name, value):
 def test_contract_catches(rendered, breakage, expected) -> None:
     docs = copy.deepcopy(rendered["base"])
     breakage(docs)
-    problems = vd.check_contract(docs)
+    problems = contract.check_contract(docs)
     assert any(expected in p for p in problems), problems
 
 
@@ -623,7 +647,9 @@ def test_contract_catches(rendered, breakage, expected) -> None:
 def test_compose_contract_catches(breakage, expected) -> None:
     raw = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     breakage(raw)
-    problems = vd.compose_contract(vd.interpolate(raw, vd.stand_ins(raw)), raw)
+    problems = dc_compose.compose_contract(
+        dc_compose.interpolate(raw, dc_compose.stand_ins(raw)), raw
+    )
     assert any(expected in p for p in problems), problems
 
 
@@ -635,7 +661,59 @@ def test_dockerfile_contract_catches(tmp_path: Path) -> None:
         .replace("127.0.0.1:8001/health", "127.0.0.1:9100/healthz")
         .replace("    K1_HTTP_HOST=0.0.0.0 \\\n", "")
     )
-    problems = vd.dockerfile_contract(broken)
+    problems = dockerfile.dockerfile_contract(broken)
     assert "ingest: EXPOSE [9100], ingest listens on 8001" in problems
     assert any("ingest: HEALTHCHECK calls :9100/healthz" in p for p in problems)
     assert any("gateway: ENV K1_HTTP_HOST is '127.0.0.1'" in p for p in problems)
+
+
+# ------------------------------------------------------------------------- pinned images
+def test_every_pulled_image_is_pinned_by_tag_and_digest(compose, rendered) -> None:
+    assert images.compose_images(compose) == []
+    assert images.dockerfile_images() == []
+    for overlay, docs in rendered.items():
+        assert images.k8s_images(docs) == [], overlay
+    third_party = [s["image"] for s in compose["services"].values() if s.get("build") is None]
+    assert len(third_party) == 4 and all(
+        re.search(r":[^/@]+@sha256:[0-9a-f]{64}$", i) for i in third_party
+    )
+    assert not any(i.startswith(("minio/", "quay.io/minio/")) for i in third_party), (
+        "MinIO's own images are withdrawn from Docker Hub and quay.io"
+    )
+
+
+@pytest.mark.parametrize(
+    "ref, problem",
+    [
+        ("mongo:7.0", "add a sha256 digest"),
+        ("mongo@sha256:" + "a" * 64, "add a release tag"),
+        ("mongo:latest@sha256:" + "a" * 64, "instead of latest"),
+        ("mongo:7.0@sha256:abc", "add a sha256 digest"),
+        ("registry.local:5000/x/mongo:7.0@sha256:" + "a" * 64, None),
+    ],
+)
+def test_pin_rule(ref, problem) -> None:
+    got = images.pin_problem(ref)
+    assert (got is None) if problem is None else (problem in (got or "")), got
+
+
+def test_unpinned_images_fail_the_checks(tmp_path: Path, rendered) -> None:
+    raw = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    raw["services"]["mongodb"]["image"] = "mongo:7.0"
+    model = dc_compose.interpolate(raw, dc_compose.stand_ins(raw))
+    assert any(
+        "service mongodb: mongo:7.0 is not pinned" in p for p in images.compose_images(model)
+    )
+    text = (ROOT / "Dockerfile").read_text()
+    broken = tmp_path / "Dockerfile"
+    broken.write_text(re.sub(r"(ARG PYTHON_IMAGE=[^@\n]+)@sha256:[0-9a-f]+", r"\1", text))
+    assert any(p.startswith("FROM python:3.11") for p in images.dockerfile_images(broken))
+    docs = copy.deepcopy(rendered["example"])
+    _by(docs, "Deployment")["k1-gateway"]["spec"]["template"]["spec"]["containers"][0]["image"] = (
+        "registry.example.invalid/k1/gateway:latest"
+    )
+    sidecar = {"name": "proxy", "image": "envoyproxy/envoy:v1.31.0"}
+    _by(docs, "Deployment")["k1-ingest"]["spec"]["template"]["spec"]["containers"].append(sidecar)
+    problems = images.k8s_images(docs)
+    assert any("k1/gateway:latest: an image built here" in p for p in problems), problems
+    assert any("envoyproxy/envoy:v1.31.0 is not pinned" in p for p in problems), problems
