@@ -146,8 +146,8 @@ async def _bind_broadcast_keys(broker: RabbitBroker) -> None:
                 await declared.bind(events, routing_key=key)
 
 
-def trace_headers(message: Message) -> dict[str, str]:
-    headers = {"x-k1-schema-version": str(message.schema_version)}
+def trace_headers(message: Message) -> aiormq.abc.FieldTable:
+    headers: aiormq.abc.FieldTable = {"x-k1-schema-version": str(message.schema_version)}
     if message.trace.traceparent:
         headers["traceparent"] = message.trace.traceparent
     if message.trace.tracestate:

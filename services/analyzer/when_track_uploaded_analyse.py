@@ -25,7 +25,8 @@ async def analyse_track(job: TrackUploaded | AnalysisRequested, ports: AnalyzerP
     moved = await ports.docs.tracks.transition(
         track_id, version=version, to="analyzing", stage="decoding", progress_pct=5
     )
-    if not (moved.applied or moved.is_at("analyzing", version)):
+    track = moved.track
+    if track is None or not (moved.applied or moved.is_at("analyzing", version)):
         log.info("skipping stale or finished analysis job", extra={"track_id": track_id})
         return
     await report(
@@ -79,7 +80,7 @@ async def analyse_track(job: TrackUploaded | AnalysisRequested, ports: AnalyzerP
             trace=job.trace,
             # The map's timestamp comes from here: the moment this version started analysing, so
             # a duplicate job (a redelivery racing a re-announcement) builds byte-identical maps.
-            occurred_at=moved.track.status_at.get("analyzing", job.occurred_at),
+            occurred_at=track.status_at.get("analyzing", job.occurred_at),
         )
     )
 

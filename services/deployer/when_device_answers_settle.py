@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 from contracts.events import DeviceBundleAck, DeviceDelivered
+from infra.docstore_devices import TargetState
 from services.deployer.domain import ACK_FROM
 from services.deployer.offers import complete_if_settled
 from services.deployer.ports import DeployerPorts
@@ -20,7 +21,7 @@ async def when_device_delivered(event: DeviceDelivered, ports: DeployerPorts) ->
 
 
 async def when_bundle_acked(event: DeviceBundleAck, ports: DeployerPorts) -> None:
-    to = "acked" if event.ok else "failed"
+    to: TargetState = "acked" if event.ok else "failed"
     moved = await ports.devices.deployments.move(
         event.deployment_id,
         event.device_id,

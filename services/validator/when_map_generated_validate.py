@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass
+from typing import Literal
 
 from contracts.events import MapGenerated, MapRejected, MapValidated, ValidationIssue
 from contracts.lifecycle import event_id
@@ -19,6 +20,9 @@ from infra.errors import NotFound
 from infra.objectstore import ObjectStore
 from infra.publishing import Publisher
 from services.validator.domain.rules import ValidationReport, validate_map
+
+KeptStatus = Literal["ready", "warning", "failed"]
+"""The status a track keeps when its candidate map is rejected (``MapRejected.kept_status``)."""
 
 log = logging.getLogger("k1.validator")
 
@@ -129,7 +133,11 @@ async def _reject(
     event: MapGenerated, issues: list[ValidationIssue], track: Track | None, ports: ValidatorPorts
 ) -> None:
     reason = "; ".join(f"{i.field}: {i.message}" for i in issues[:20])
-    if track is not None and track.candidate_version == event.analysis_version:
+    if (
+        track is not None
+        and track.candidate_version == event.analysis_version
+        and track.status in ("ready", "warning", "failed")  # always: a candidate opens only then
+    ):
         await _drop_candidate(event, issues, reason, track.status, ports)
         return
     moved = await ports.docs.tracks.transition(
@@ -153,7 +161,7 @@ async def _drop_candidate(
     event: MapGenerated,
     issues: list[ValidationIssue],
     reason: str,
-    kept_status: str,
+    kept_status: KeptStatus,
     ports: ValidatorPorts,
 ) -> None:
     """A rejected candidate fails on its own: its record says why, the track keeps its current
@@ -175,7 +183,7 @@ async def _drop_candidate(
 
 
 def _rejected(
-    event: MapGenerated, issues: list[ValidationIssue], *, kept_status: str | None
+    event: MapGenerated, issues: list[ValidationIssue], *, kept_status: KeptStatus | None
 ) -> MapRejected:
     return MapRejected(
         event_id=event_id(event.track_id, event.analysis_version, "rejected"),
