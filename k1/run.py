@@ -46,6 +46,8 @@ def _follow_track(stack: Stack, track_id: str) -> dict:
 
     def get() -> dict:
         track = loop.run_until_complete(docs.tracks.get_track(track_id))
+        if track is None:  # the upload created it: only a wiped database loses it
+            raise LookupError(f"track {track_id} is gone from the document store")
         return {
             "status": track.status,
             "stage": track.stage,
