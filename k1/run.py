@@ -15,14 +15,14 @@ import threading
 
 from infra.docstore import MongoDocStore
 from infra.errors import InfraError
-from k1.client import Target, UploadRefused, follow, upload
+from k1.client import Target, UploadRefused, dashboard_url, follow, upload
 from k1.local_secret import local_jwt_secret
 from k1.run_devices import deploy_example
 from k1.stack import ROOT, Stack
-from services.gateway.views import dashboard_link
 
 EXAMPLE = ROOT / "examples" / "example_song.ogg"
 RUN_JSON = ROOT / "var" / "run.json"
+DASHBOARD_TOKEN_TTL_S = 12 * 3600  # the printed dashboard link signs a browser in for a day's work
 
 
 def _say(line: str) -> None:
@@ -79,8 +79,8 @@ def send_example(stack: Stack) -> str:
     _say(f"  picture  {objects / 'maps' / track_id / f'v{version}' / 'map.png'}")
     if "gateway" in stack.services:
         _say(f"  API      {stack.gateway_url}/api/v1/tracks/{track_id}")
-        link = dashboard_link(stack.gateway_url, stack.jwt_secret, track_id=track_id)
-        _say(f"  dashboard {link}")
+        token = stack.token("operator", ttl_s=DASHBOARD_TOKEN_TTL_S)  # signs the browser in
+        _say(f"  dashboard {dashboard_url(stack.gateway_url, track_id, token=token)}")
     return track_id
 
 

@@ -6,7 +6,6 @@ import re
 
 from contracts.base import ID_PATTERN
 from contracts.lifecycle import task_id
-from infra.auth import issue_token
 from infra.docstore import AnalysisRecord, Track
 from infra.web import ApiError
 from services.gateway.ports import GatewayPorts
@@ -14,23 +13,6 @@ from services.gateway.schemas import AnalysisSummary, TrackDetail, TrackSummary
 
 API = "/api/v1"
 _TRACK_ID = re.compile(ID_PATTERN)
-DASHBOARD_TOKEN_TTL_S = 12 * 3600
-"""How long a printed dashboard link signs a browser in: a working day, then mint another."""
-
-
-def dashboard_link(
-    base_url: str,
-    jwt_secret: str,
-    *,
-    track_id: str | None = None,
-    ttl_s: int = DASHBOARD_TOKEN_TTL_S,
-) -> str:
-    """The dashboard URL (at a track's page when given) that signs a browser in: an operator
-    token, subject ``dashboard``, in the fragment — browsers never send a fragment to a server,
-    and the page moves it to sessionStorage and out of the address bar before anything else."""
-    token = issue_token(jwt_secret, subject="dashboard", role="operator", ttl_s=ttl_s)
-    page = f"/?track={track_id}" if track_id else "/"
-    return f"{base_url.rstrip('/')}{page}#token={token}"
 
 
 def check_track_id(track_id: str) -> str:

@@ -27,10 +27,10 @@ import httpx
 import pytest
 
 from infra.embedded import free_port
+from k1.client import dashboard_url
 from k1.cmd_devices import register_devices
 from k1.device_sim import FleetThread, SimConfig
 from k1.stack import Stack
-from services.gateway.views import dashboard_link
 from tests.e2e.conftest import LogTap, start_stack
 from tests.e2e.songs import nan_in_the_middle
 from tests.e2e.waiting import until
@@ -259,11 +259,12 @@ def _track(stack: Stack, track_id: str) -> dict:
     return response.json()
 
 
-def _sign_in(stack: Stack, browser: Browser, page: str = "/") -> str:
-    """Open the link ``make run`` prints (at ``page``); the token it carried."""
-    link = dashboard_link(stack.gateway_url, stack.jwt_secret)
-    token = link.partition("#token=")[2]
-    browser.open(link.replace("/#token=", f"{page}#token=", 1))
+def _sign_in(stack: Stack, browser: Browser, track_id: str | None = None) -> str:
+    """Open a dashboard link that signs in, as ``make run`` and ``k1 upload`` print it (at a
+    track's page when given); the token it carried."""
+    token = stack.token("operator", ttl_s=3600)
+    base = f"{stack.gateway_url}/#token={token}"
+    browser.open(dashboard_url(stack.gateway_url, track_id, token=token) if track_id else base)
     browser.wait_for(
         "return !document.getElementById('app').hidden", timeout_s=10, what="the dashboard"
     )
@@ -275,7 +276,7 @@ def test_the_printed_link_signs_in_and_leaves_no_token_in_the_address_bar(stack,
     assert browser.js("return sessionStorage.getItem('k1.token')") == token
     assert "token" not in browser.js("return location.href")
     assert browser.js("return location.hash") == ""
-    assert "dashboard (operator)" in browser.js("return document.getElementById('who').innerText")
+    assert "(operator)" in browser.js("return document.getElementById('who').innerText")
 
 
 def test_upload_watch_ready_and_open_its_page(stack, browser):
@@ -329,7 +330,8 @@ def example_track(stack) -> str:
 
 
 def test_the_track_page_plays_the_song_with_its_beat_grid_moving(stack, browser, example_track):
-    _sign_in(stack, browser, f"/?track={example_track}")
+    _sign_in(stack, browser, example_track)
+    assert browser.js("return location.href") == f"{stack.gateway_url}/?track={example_track}"
     browser.wait_for(
         "return !document.getElementById('play').disabled", timeout_s=30, what="the audio"
     )
@@ -365,7 +367,7 @@ def test_the_track_page_plays_the_song_with_its_beat_grid_moving(stack, browser,
 
 
 def test_presets_are_compared_side_by_side(stack, browser, example_track):
-    _sign_in(stack, browser, f"/?track={example_track}")
+    _sign_in(stack, browser, example_track)
     browser.wait_for(
         "return document.getElementById('preset-legend').children.length === 1",
         timeout_s=20,

@@ -224,6 +224,8 @@ for (const link of [$("home"), $("back")]) {
   link.addEventListener("click", (e) => { e.preventDefault(); go(null); });
 }
 window.addEventListener("popstate", () => { if (token()) route(); });
+// A link that differs from the open page only in its fragment does not reload the page.
+window.addEventListener("hashchange", () => { tokenFromFragment(); if (token() && $("app").hidden) start(); });
 $("upload-form").addEventListener("submit", (e) => {
   e.preventDefault();
   const file = $("file").files[0];
