@@ -11,7 +11,8 @@ insert-then-read. Every write is safe to repeat:
 * a per-device deployment state moves only from the states the caller names, in one
   ``find_one_and_update`` (``move``) — a duplicated or late event changes nothing;
 * ``create`` of a deployment and ``put`` of a bundle are idempotent on their ids;
-* telemetry frames carry deterministic ids, so a redelivered batch inserts nothing twice.
+* a raw telemetry batch is stored under its batch id, so a redelivered batch is stored once;
+  rollups and statistics are replaced whole (layout: ``infra.docstore_devices_drift``).
 
 Presence is a lease: a gateway that holds a device's socket renews ``seen_s`` of its devices
 every few seconds (``renew_connections``); a device reads as connected only while that lease
@@ -28,10 +29,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol, get_args, runtime_checkable
 
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReplaceOne, ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from infra.docstore import as_utc, utcnow_ms
+from infra.docstore_devices_drift import (
+    RAW,
+    ROLLUP_CHUNK_S,
+    ROLLUPS,
+    merge_partials,
+    public_stats,
+)
 from infra.errors import Conflict, StoreUnavailable
 
 TargetState = Literal["pending", "delivered", "acked", "failed", "timed_out"]
@@ -44,7 +52,7 @@ PRESENCE_LEASE_S = 30.0
 """A connected device whose gateway has not renewed it for this long reads as offline."""
 
 DEVICES, BUNDLES, DEPLOYMENTS, TARGETS = "devices", "bundles", "deployments", "deployment_targets"
-FRAMES, DRIFT_STATS = "telemetry_frames", "drift_stats"
+DRIFT_STATS = "drift_stats"
 
 
 # ----------------------------------------------------------------------------------- records
@@ -191,16 +199,41 @@ class DeploymentRepo(Protocol):
 
 @runtime_checkable
 class TelemetryRepo(Protocol):
-    async def add_frames(self, frames: Sequence[Mapping[str, Any]]) -> int:
-        """Insert frames (each with a deterministic ``_id`` and ``received_s``); ids already
-        stored are skipped. Returns how many were new."""
+    """Raw telemetry batches, per-second drift rollups and window statistics (the layout is
+    in ``infra.docstore_devices_drift``)."""
 
-    async def count_frames(self, device_id: str | None = None) -> int: ...
+    async def add_batch(self, doc: Mapping[str, Any]) -> bool:
+        """Store a raw batch (``_id``, ``partition``, ``t_min``, ``t_max``, ``n``, ...);
+        False if its id is stored already."""
+
+    async def batches(
+        self, partition: int, *, t_from: float, t_to: float | None = None
+    ) -> list[dict[str, Any]]:
+        """Raw batches of ``partition`` with frames received in ``[t_from, t_to]``, in the
+        order they were stored."""
+
+    async def count_frames(self, device_id: str | None = None) -> int:
+        """Frames in the raw batches still kept (of one device, or all)."""
+
     async def prune(self, before_s: float) -> int:
-        """Delete frames received before ``before_s`` (Unix seconds); returns how many."""
+        """Delete raw batches whose frames were all received before ``before_s`` (Unix s);
+        returns how many frames went."""
 
+    async def put_rollups(self, docs: Sequence[Mapping[str, Any]]) -> None:
+        """Store (replace) rollup documents, in bulk."""
+
+    async def rollups(
+        self, device_id: str, *, since_s: float, until_s: float
+    ) -> list[dict[str, Any]]:
+        """Rollup documents of a device with a chunk starting in ``(since_s - chunk, until_s)``."""
+
+    async def prune_rollups(self, before_s: float) -> int: ...
     async def put_stats(self, key: str, stats: Mapping[str, Any]) -> None: ...
-    async def get_stats(self, key: str) -> dict[str, Any] | None: ...
+    async def put_stats_many(self, items: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        """Replace several statistics documents in one bulk write."""
+
+    async def get_stats(self, key: str) -> dict[str, Any] | None:
+        """The statistics of ``key``: its own document, or its per-partition parts merged."""
 
 
 # ------------------------------------------------------------------------------ shared rules
@@ -514,34 +547,81 @@ class MongoDeploymentRepo:
 
 class MongoTelemetryRepo:
     def __init__(self, db: Any) -> None:
-        self._frames = db[FRAMES]
+        self._raw = db[RAW]
+        self._rollups = db[ROLLUPS]
         self._stats = db[DRIFT_STATS]
 
     async def ensure_indexes(self) -> None:
-        await self._frames.create_index([("device_id", ASCENDING)])
-        await self._frames.create_index([("received_s", ASCENDING)])
+        await self._raw.create_index([("partition", ASCENDING), ("t_max", ASCENDING)])
+        await self._raw.create_index([("t_max", ASCENDING)])
+        await self._rollups.create_index([("device_id", ASCENDING), ("t0_s", ASCENDING)])
+        await self._rollups.create_index([("t0_s", ASCENDING)])
+        await self._stats.create_index([("key", ASCENDING)])
 
-    async def add_frames(self, frames: Sequence[Mapping[str, Any]]) -> int:
-        return await _insert_new(self._frames, [dict(f) for f in frames])
+    async def add_batch(self, doc: Mapping[str, Any]) -> bool:
+        return await _insert_new(self._raw, [dict(doc)]) == 1
+
+    async def batches(
+        self, partition: int, *, t_from: float, t_to: float | None = None
+    ) -> list[dict[str, Any]]:
+        query: dict[str, Any] = {"partition": partition, "t_max": {"$gte": float(t_from)}}
+        if t_to is not None:
+            query["t_min"] = {"$lte": float(t_to)}
+        found = [d async for d in self._raw.find(query)]
+        return sorted(found, key=lambda d: (d.get("stored_s", 0.0), d["_id"]))
 
     async def count_frames(self, device_id: str | None = None) -> int:
-        return await self._frames.count_documents(
-            {} if device_id is None else {"device_id": device_id}
-        )
+        if device_id is None:
+            return sum([int(d["n"]) async for d in self._raw.find({}, {"n": 1})])
+        # filtered here: nx-27017 does not match a value inside an array field
+        cursor = self._raw.find({}, {"devices": 1, "device_counts": 1})
+        return sum([_count_of(d, device_id) async for d in cursor])
 
     async def prune(self, before_s: float) -> int:
-        result = await self._frames.delete_many({"received_s": {"$lt": float(before_s)}})
+        query = {"t_max": {"$lt": float(before_s)}}
+        gone = [d async for d in self._raw.find(query, {"n": 1})]
+        if gone:
+            await self._raw.delete_many({"_id": {"$in": [d["_id"] for d in gone]}})
+        return sum(int(d["n"]) for d in gone)
+
+    async def put_rollups(self, docs: Sequence[Mapping[str, Any]]) -> None:
+        if docs:
+            ops = [ReplaceOne({"_id": d["_id"]}, dict(d), upsert=True) for d in docs]
+            await self._rollups.bulk_write(ops, ordered=False)
+
+    async def rollups(
+        self, device_id: str, *, since_s: float, until_s: float
+    ) -> list[dict[str, Any]]:
+        query = {
+            "device_id": device_id,
+            "t0_s": {"$gt": float(since_s) - ROLLUP_CHUNK_S, "$lt": float(until_s)},
+        }
+        cursor = self._rollups.find(query).sort("t0_s", ASCENDING)
+        return [d async for d in cursor]
+
+    async def prune_rollups(self, before_s: float) -> int:
+        result = await self._rollups.delete_many({"t0_s": {"$lt": float(before_s)}})
         return result.deleted_count
 
     async def put_stats(self, key: str, stats: Mapping[str, Any]) -> None:
         await self._stats.replace_one({"_id": key}, {"_id": key, **stats}, upsert=True)
 
+    async def put_stats_many(self, items: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        if items:
+            ops = [ReplaceOne({"_id": k}, {"_id": k, **v}, upsert=True) for k, v in items]
+            await self._stats.bulk_write(ops, ordered=False)
+
     async def get_stats(self, key: str) -> dict[str, Any] | None:
         doc = await self._stats.find_one({"_id": key})
-        if doc is None:
-            return None
-        doc.pop("_id", None)
-        return doc
+        if doc is not None:
+            return public_stats(doc)
+        merged = merge_partials([d async for d in self._stats.find({"key": key})])
+        return None if merged is None else public_stats(merged)
+
+
+def _count_of(doc: Mapping[str, Any], device_id: str) -> int:
+    devices, counts = doc.get("devices") or [], doc.get("device_counts") or []
+    return sum(int(c) for d, c in zip(devices, counts, strict=False) if d == device_id)
 
 
 async def _insert_new(collection: Any, docs: Iterable[dict[str, Any]]) -> int:

@@ -28,6 +28,7 @@ from infra.docstore_devices import (
     target_doc,
     target_from_doc,
 )
+from infra.docstore_devices_drift import ROLLUP_CHUNK_S, merge_partials, public_stats
 from infra.errors import Conflict
 
 
@@ -190,34 +191,75 @@ class FakeDeploymentRepo:
 
 class FakeTelemetryRepo:
     def __init__(self) -> None:
-        self.frames: dict[str, dict[str, Any]] = {}
+        self.raw: dict[str, dict[str, Any]] = {}
+        self.rollup_docs: dict[str, dict[str, Any]] = {}
         self.stats: dict[str, dict[str, Any]] = {}
 
-    async def add_frames(self, frames: Sequence[Mapping[str, Any]]) -> int:
-        new = 0
-        for frame in frames:
-            if frame["_id"] not in self.frames:
-                self.frames[frame["_id"]] = dict(frame)
-                new += 1
-        return new
+    async def add_batch(self, doc: Mapping[str, Any]) -> bool:
+        if doc["_id"] in self.raw:
+            return False
+        self.raw[doc["_id"]] = copy.deepcopy(dict(doc))
+        return True
+
+    async def batches(
+        self, partition: int, *, t_from: float, t_to: float | None = None
+    ) -> list[dict[str, Any]]:
+        found = [
+            copy.deepcopy(d)
+            for d in self.raw.values()
+            if d["partition"] == partition
+            and d["t_max"] >= t_from
+            and (t_to is None or d["t_min"] <= t_to)
+        ]
+        return sorted(found, key=lambda d: (d.get("stored_s", 0.0), d["_id"]))
 
     async def count_frames(self, device_id: str | None = None) -> int:
+        if device_id is None:
+            return sum(int(d["n"]) for d in self.raw.values())
         return sum(
-            1 for f in self.frames.values() if device_id is None or f["device_id"] == device_id
+            int(c)
+            for d in self.raw.values()
+            for dev, c in zip(d["devices"], d["device_counts"], strict=False)
+            if dev == device_id
         )
 
     async def prune(self, before_s: float) -> int:
-        old = [k for k, f in self.frames.items() if f["received_s"] < before_s]
+        old = [k for k, d in self.raw.items() if d["t_max"] < before_s]
+        return sum(int(self.raw.pop(k)["n"]) for k in old)
+
+    async def put_rollups(self, docs: Sequence[Mapping[str, Any]]) -> None:
+        for doc in docs:
+            self.rollup_docs[doc["_id"]] = copy.deepcopy(dict(doc))
+
+    async def rollups(
+        self, device_id: str, *, since_s: float, until_s: float
+    ) -> list[dict[str, Any]]:
+        found = [
+            copy.deepcopy(d)
+            for d in self.rollup_docs.values()
+            if d["device_id"] == device_id and since_s - ROLLUP_CHUNK_S < d["t0_s"] < until_s
+        ]
+        return sorted(found, key=lambda d: d["t0_s"])
+
+    async def prune_rollups(self, before_s: float) -> int:
+        old = [k for k, d in self.rollup_docs.items() if d["t0_s"] < before_s]
         for key in old:
-            del self.frames[key]
+            del self.rollup_docs[key]
         return len(old)
 
     async def put_stats(self, key: str, stats: Mapping[str, Any]) -> None:
         self.stats[key] = copy.deepcopy(dict(stats))
 
+    async def put_stats_many(self, items: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        for key, stats in items:
+            await self.put_stats(key, stats)
+
     async def get_stats(self, key: str) -> dict[str, Any] | None:
         found = self.stats.get(key)
-        return copy.deepcopy(found) if found is not None else None
+        if found is not None:
+            return public_stats(copy.deepcopy(found))
+        merged = merge_partials(d for d in self.stats.values() if d.get("key") == key)
+        return None if merged is None else public_stats(merged)
 
 
 class FakeDeviceDocStore:

@@ -186,29 +186,83 @@ class DeviceDocsContract:
 
     # ---------------------------------------------------------------------------- telemetry
 
-    async def test_frames_insert_once_and_prune_by_age(self, docs):
-        frames = [
-            {
-                "_id": f"b1:{i}",
-                "device_id": "d1" if i % 2 else "d2",
-                "drift_ms": 1.0 * i,
-                "received_s": 100.0 + i,
+    async def test_raw_batches_are_stored_once_found_by_time_and_pruned(self, docs):
+        def batch(bid, partition, t_min, t_max, devices):
+            return {
+                "_id": bid,
+                "partition": partition,
+                "t_min": t_min,
+                "t_max": t_max,
+                "stored_s": t_max + 1,
+                "n": sum(c for _, c in devices),
+                "devices": [d for d, _ in devices],
+                "device_counts": [c for _, c in devices],
+                "body": b"\x00zlib\xff",
             }
-            for i in range(6)
-        ]
-        assert await docs.telemetry.add_frames(frames) == 6
-        assert (
-            await docs.telemetry.add_frames(
-                frames[:3]
-                + [{"_id": "b2:0", "device_id": "d1", "drift_ms": 0.0, "received_s": 200.0}]
-            )
-            == 1
+
+        assert await docs.telemetry.add_batch(batch("b1", 3, 100.0, 101.0, [("d1", 2), ("d2", 1)]))
+        assert not await docs.telemetry.add_batch(batch("b1", 3, 100.0, 101.0, [("d1", 2)]))
+        assert await docs.telemetry.add_batch(batch("b2", 3, 150.0, 152.0, [("d1", 4)]))
+        assert await docs.telemetry.add_batch(batch("b3", 4, 150.0, 152.0, [("d9", 5)]))
+        assert await docs.telemetry.count_frames() == 12
+        assert await docs.telemetry.count_frames("d1") == 6
+        found = await docs.telemetry.batches(3, t_from=101.0)
+        assert [b["_id"] for b in found] == ["b1", "b2"] and found[0]["body"] == b"\x00zlib\xff"
+        assert [b["_id"] for b in await docs.telemetry.batches(3, t_from=0, t_to=120)] == ["b1"]
+        assert await docs.telemetry.prune(140.0) == 3
+        assert await docs.telemetry.count_frames() == 9
+
+    async def test_rollups_are_replaced_whole_and_read_by_device_and_time(self, docs):
+        def chunk(device, t0, n):
+            return {
+                "_id": f"{device}:{t0:.0f}",
+                "device_id": device,
+                "t0_s": t0,
+                "sec": [0, 3],
+                "n": [n, 1],
+                "p50": [1.0, 2.0],
+                "p95": [1.5, 2.0],
+                "max": [2.0, 2.0],
+                "last": [-1.0, 2.0],
+            }
+
+        await docs.telemetry.put_rollups([chunk("d1", 100.0, 5), chunk("d1", 110.0, 5)])
+        await docs.telemetry.put_rollups([chunk("d1", 110.0, 9), chunk("d2", 110.0, 1)])
+        await docs.telemetry.put_rollups([])
+        found = await docs.telemetry.rollups("d1", since_s=105.0, until_s=200.0)
+        assert [(d["t0_s"], d["n"][0]) for d in found] == [(100.0, 5), (110.0, 9)]
+        assert await docs.telemetry.prune_rollups(110.0) == 1
+        assert len(await docs.telemetry.rollups("d1", since_s=0, until_s=1e9)) == 1
+
+    async def test_a_windows_parts_from_several_partitions_are_merged_on_read(self, docs):
+        from infra.docstore_devices_drift import partial_key, sketch_bucket
+
+        def part(values, last_s):
+            buckets: dict[int, int] = {}
+            for v in values:
+                buckets[sketch_bucket(abs(v))] = buckets.get(sketch_bucket(abs(v)), 0) + 1
+            return {
+                "key": "deployment:x",
+                "count": len(values),
+                "total_frames": len(values),
+                "max_ms": max(abs(v) for v in values),
+                "last_drift_ms": values[-1],
+                "last_s": last_s,
+                "window_s": 60.0,
+                "sketch": [[b, c] for b, c in buckets.items()],
+            }
+
+        await docs.telemetry.put_stats_many(
+            [
+                (partial_key("deployment:x", 1), part([1.0, 2.0, 3.0], 10.0)),
+                (partial_key("deployment:x", 7), part([4.0, -100.0], 11.0)),
+            ]
         )
-        assert await docs.telemetry.count_frames() == 7
-        assert await docs.telemetry.count_frames("d1") == 4
-        assert await docs.telemetry.prune(103.0) == 3
-        assert await docs.telemetry.count_frames() == 4
-        assert await docs.telemetry.add_frames([]) == 0
+        merged = await docs.telemetry.get_stats("deployment:x")
+        assert (merged["count"], merged["max_ms"], merged["last_drift_ms"]) == (5, 100.0, -100.0)
+        assert merged["p50_ms"] == pytest.approx(3.0, rel=0.01)
+        assert merged["p95_ms"] == pytest.approx(100.0, rel=0.01)
+        assert "sketch" not in merged and await docs.telemetry.get_stats("deployment:y") is None
 
     async def test_drift_stats_are_replaced_per_key(self, docs):
         await docs.telemetry.put_stats("device:d1", {"count": 3, "p95_ms": 12.5})

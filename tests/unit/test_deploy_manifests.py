@@ -82,7 +82,8 @@ def test_whole_validation_passes() -> None:
     targets = {r.target for r in results}
     assert "docker-compose.yml" in targets
     assert {"deploy/k8s/base", "deploy/k8s/overlays/example"} <= targets
-    assert sum(1 for r in results if r.document.startswith("apps/v1 Deployment")) >= 6 * len(
+    workloads = ("apps/v1 Deployment", "apps/v1 StatefulSet")
+    assert sum(1 for r in results if r.document.startswith(workloads)) >= 6 * len(
         OVERLAYS
     )
     assert sum(1 for r in results if r.document == "images") == 2 + len(OVERLAYS)
@@ -103,7 +104,9 @@ def test_missing_kubectl_fails_with_a_clear_message(monkeypatch) -> None:
 
 # ------------------------------------------------------------------------- kubernetes
 def _by(docs: list[dict], kind: str) -> dict[str, dict]:
-    return {d["metadata"]["name"]: d for d in docs if d["kind"] == kind}
+    # telemetry is a StatefulSet (partitions owned by pod ordinal): a workload like the others
+    kinds = ("Deployment", "StatefulSet") if kind == "Deployment" else (kind,)
+    return {d["metadata"]["name"]: d for d in docs if d["kind"] in kinds}
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

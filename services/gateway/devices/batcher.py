@@ -1,6 +1,7 @@
-"""Forwards acknowledged telemetry to RabbitMQ in batches (``device.telemetry``): every
-``interval_s`` or as soon as ``max_frames`` are waiting. While RabbitMQ is away, up to
-``buffer_max`` frames wait (the oldest are dropped and counted beyond that)."""
+"""Forwards acknowledged telemetry to RabbitMQ in batches, one per telemetry partition
+(``device.telemetry.pNN``, see ``contracts.topology``): every ``interval_s`` or as soon as
+``max_frames`` are waiting. The partitions' batches go out concurrently. While RabbitMQ is away,
+up to ``buffer_max`` frames wait (the oldest are dropped and counted beyond that)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pydantic import PrivateAttr
 
 from contracts.base import TraceContext, new_id
 from contracts.events import DeviceTelemetry
+from contracts.topology import telemetry_partition
 from infra.publishing import Publisher
 
 log = logging.getLogger("k1.gateway.devices")
@@ -32,7 +34,9 @@ class EncodedTelemetry(DeviceTelemetry):
     _rows: list[dict] = PrivateAttr(default_factory=list)
 
     @classmethod
-    def of(cls, gateway_id: str, rows: list[dict]) -> EncodedTelemetry:
+    def of(
+        cls, gateway_id: str, rows: list[dict], partition: int | None = None
+    ) -> EncodedTelemetry:
         batch = cls.model_construct(
             event_id=new_id(),
             schema_version=1,
@@ -40,6 +44,7 @@ class EncodedTelemetry(DeviceTelemetry):
             trace=TraceContext(),
             gateway_id=gateway_id,
             frames=[],
+            partition=partition,
         )
         batch._rows = rows
         return batch
@@ -53,6 +58,7 @@ class EncodedTelemetry(DeviceTelemetry):
                 "trace": self.trace.model_dump(),
                 "gateway_id": self.gateway_id,
                 "frames": self._rows,
+                "partition": self.partition,
             }
         ).decode()
 
@@ -72,14 +78,21 @@ class TelemetryBatcher:
     ) -> None:
         self.publisher, self.gateway_id = publisher, gateway_id
         self.interval_s, self.max_frames, self.buffer_max = interval_s, max_frames, buffer_max
-        self._frames: list[dict] = []
+        self._frames: dict[int, list[dict]] = {}
+        self._waiting = 0
+        self._partition_of: dict[str, int] = {}
         self._full: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
         self.published = 0
 
     def add(self, device_id: str, msg, received_at: float) -> None:
         """Queue one validated frame (already checked by the protocol decoder)."""
-        self._frames.append(
+        partition = self._partition_of.get(device_id)
+        if partition is None:
+            if len(self._partition_of) > 100_000:
+                self._partition_of.clear()
+            partition = self._partition_of[device_id] = telemetry_partition(device_id)
+        self._frames.setdefault(partition, []).append(
             {
                 "device_id": device_id,
                 "drift_ms": msg.drift_ms,
@@ -92,31 +105,58 @@ class TelemetryBatcher:
                 "received_at": datetime.fromtimestamp(received_at, UTC),
             }
         )
-        if len(self._frames) >= self.max_frames and self._full is not None:
+        self._waiting += 1
+        if self._waiting >= self.max_frames and self._full is not None:
             self._full.set()
 
     async def flush(self) -> int:
-        sent = 0
-        while self._frames:
-            chunk, self._frames = self._frames[: self.max_frames], self._frames[self.max_frames :]
-            batch = EncodedTelemetry.of(self.gateway_id, chunk)
-            try:
-                await self.publisher.publish(batch)
-            except Exception:
-                self._frames = chunk + self._frames
-                self._trim()
-                raise
-            sent += len(chunk)
-            BATCHES.inc()
-            FORWARDED.inc(len(chunk))
+        """Publish everything waiting, each partition's frames in batches of ``max_frames``;
+        what was not confirmed is kept (in order) and the first error raised."""
+        pending, self._frames, self._waiting = self._frames, {}, 0
+        chunks = [
+            (p, rows[i : i + self.max_frames])
+            for p, rows in pending.items()
+            for i in range(0, len(rows), self.max_frames)
+        ]
+        results = await asyncio.gather(
+            *(self._publish(p, chunk) for p, chunk in chunks), return_exceptions=True
+        )
+        sent, error = 0, None
+        failed: dict[int, list[dict]] = {}
+        for (p, chunk), result in zip(chunks, results, strict=True):
+            if isinstance(result, BaseException):
+                failed.setdefault(p, []).extend(chunk)
+                error = error or result
+            else:
+                sent += len(chunk)
         self.published += sent
+        if failed:
+            for p, rows in self._frames.items():  # frames that came while publishing
+                failed.setdefault(p, []).extend(rows)
+            self._frames = failed
+            self._waiting = sum(len(rows) for rows in failed.values())
+            self._trim()
+            assert error is not None
+            raise error
         return sent
 
+    async def _publish(self, partition: int, rows: list[dict]) -> None:
+        await self.publisher.publish(EncodedTelemetry.of(self.gateway_id, rows, partition))
+        BATCHES.inc()
+        FORWARDED.inc(len(rows))
+
     def _trim(self) -> None:
-        excess = len(self._frames) - self.buffer_max
-        if excess > 0:
-            del self._frames[:excess]
-            DROPPED.inc(excess)
+        excess = self._waiting - self.buffer_max
+        if excess <= 0:
+            return
+        self._waiting -= excess
+        DROPPED.inc(excess)
+        for rows in self._frames.values():  # the oldest go, spread over the partitions
+            if excess <= 0:
+                break
+            share = min(len(rows), excess)
+            del rows[:share]
+            excess -= share
 
     async def run(self) -> None:
         self._full = asyncio.Event()  # bound to the loop that runs the batcher
