@@ -12,6 +12,7 @@ import re
 from collections.abc import AsyncIterator
 
 from litestar import Controller, Request, get
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.response import Stream
 
 from infra.errors import NotFound
@@ -70,7 +71,16 @@ class AudioController(Controller):
     @get(
         "/audio",
         opt={"role": "viewer"},
-        responses=errors(400, 401, 403, 404),
+        responses={
+            code: ResponseSpec(
+                data_container=bytes,
+                media_type="audio/*",
+                description=meaning,
+                generate_examples=False,
+            )
+            for code, meaning in ((200, "The whole file"), (206, "The byte range asked for"))
+        }
+        | errors(400, 401, 403, 404),
         summary="The track's original audio, as uploaded (one byte range: 206)",
         description="Streams the stored file with its sniffed media type. `Range: bytes=a-b` "
         "(one range) is answered with 206 and `Content-Range`; a range beyond the file with "
