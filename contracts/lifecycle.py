@@ -212,6 +212,12 @@ def alert_id(device_id: str, stamp_ms: int) -> str:
     return _bounded("alert", device_id, stamp_ms)
 
 
+def telemetry_part_id(batch_event_id: str, partition: int) -> str:
+    """A telemetry batch split per partition: ``<batch id>.pNN`` (the batch id cut to fit
+    64 characters), so a redelivered batch republishes the same ids."""
+    return f"{batch_event_id[: MAX_ID_CHARS - 5]}.p{partition:02d}"
+
+
 # ----------------------------------------------------------------------------- object keys
 
 NO_BUNDLE_KEY = "bundles/none"

@@ -76,6 +76,8 @@ def test_deployment_and_device_event_ids_are_pinned_and_hashed_beyond_64_chars()
     assert lifecycle.delivered_id(dep, "dev-1", 2) == f"{dep}.dev-1.delivered.2"
     assert lifecycle.deployed_id(dep, "0123abcd") == f"{dep}.deployed.0123abcd"
     assert lifecycle.alert_id("dev-1", 1700000000123) == "alert.dev-1.1700000000123"
+    assert lifecycle.telemetry_part_id("b" * 70, 3) == "b" * 59 + ".p03"
+    assert lifecycle.telemetry_part_id("batch1", 12) == "batch1.p12"
     long_device = "x" * 40
     hashed = lifecycle.offer_id(dep, long_device, 1)
     assert hashed == (hashlib.sha256(f"{dep}.{long_device}.offer.1".encode()).hexdigest())

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 from typing import Annotated
 
 from litestar import Controller, Response, delete, get
 from litestar.params import Parameter
 
-from contracts.lifecycle import FINISHED, track_prefixes
-from infra.errors import NotFound
 from infra.web import ApiError, errors
 from services.gateway.cache import ReadCache
 from services.gateway.live import ProgressHub
 from services.gateway.ports import GatewayPorts
 from services.gateway.schemas import TrackDetail, TrackPage, TrackStatus
-from services.gateway.views import API, check_track_id, load_detail, require_track, summary
+from services.gateway.usecases import tracks
+from services.gateway.views import API, check_track_id
 
 Limit = Annotated[int, Parameter(ge=1, le=100, description="Page size (1..100)")]
 Offset = Annotated[int, Parameter(ge=0, le=1_000_000, description="Tracks to skip")]
@@ -46,17 +44,7 @@ class TrackController(Controller):
         offset: Offset = 0,
     ) -> Response[TrackPage]:
         async def load() -> bytes:
-            page = await ports.docs.tracks.list_tracks(status=status, limit=limit, offset=offset)
-            return (
-                TrackPage(
-                    items=[summary(t) for t in page.items],
-                    total=page.total,
-                    limit=limit,
-                    offset=offset,
-                )
-                .model_dump_json()
-                .encode()
-            )
+            return await tracks.page_json(ports, status, limit, offset)
 
         return _json(await cache.get(("page", status, limit, offset), load))
 
@@ -70,10 +58,7 @@ class TrackController(Controller):
         self, track_id: str, ports: GatewayPorts, cache: ReadCache
     ) -> Response[TrackDetail]:
         async def load() -> bytes | None:
-            track = await ports.docs.tracks.get_track(track_id)
-            if track is None:
-                return None
-            return (await load_detail(ports, track)).model_dump_json().encode()
+            return await tracks.track_json(ports, track_id)
 
         found = await cache.get(("track", check_track_id(track_id)), load)
         if found is None:
@@ -95,36 +80,4 @@ class TrackController(Controller):
     async def delete_track(
         self, track_id: str, ports: GatewayPorts, cache: ReadCache, hub: ProgressHub
     ) -> None:
-        track = await require_track(ports, track_id)
-        if track.status not in FINISHED:
-            raise ApiError(
-                409,
-                "busy",
-                f"track {track_id} is {track.status} (stage {track.stage}); delete "
-                "it once it is ready, warning or failed",
-            )
-        if track.candidate_version is not None:
-            raise ApiError(
-                409,
-                "busy",
-                f"an uploaded map of track {track_id} is being "
-                "validated; delete it once that is settled",
-            )
-        with contextlib.suppress(NotFound):
-            await ports.objects.delete(track.audio_key)
-        for prefix in track_prefixes(track_id):
-            await ports.objects.delete_prefix(prefix)
-        if ports.bundles is not None:
-            await ports.bundles.delete_track(track_id)
-        await ports.docs.tracks.delete_track(track_id)
-        cache.invalidate(track_id)
-        hub.publish(
-            {
-                "track_id": track_id,
-                "version": track.analysis_version,
-                "status": "deleted",
-                "stage": track.stage,
-                "percent": track.progress_pct,
-                "error": None,
-            }
-        )
+        await tracks.delete_track(ports, cache, hub, track_id)

@@ -9,13 +9,13 @@ from litestar import Controller, Request, Response, post, put
 from litestar.params import Parameter
 from pydantic import ValidationError
 
-from contracts.lifecycle import task_id
-from contracts.presets import PRESET_NAMES
 from infra.uploads import UploadSlots, declared_length, limited, paced
 from infra.web import ApiError, errors, subject_of
+from services.gateway.controllers.common import check_preset
 from services.gateway.ingest import forward
 from services.gateway.ports import GatewayConfig, GatewayPorts
 from services.gateway.schemas import PresignedUpload, PresignRequest, TrackAccepted
+from services.gateway.usecases.uploads import accepted_upload
 from services.gateway.views import API
 
 UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -35,29 +35,9 @@ def check_media_type(content_type: str | None) -> str:
     return base
 
 
-def check_preset(preset: str | None) -> None:
-    if preset is not None and preset not in PRESET_NAMES:
-        raise ApiError(
-            422,
-            "unknown_preset",
-            f"unknown preset {preset!r}; choose one of {', '.join(sorted(PRESET_NAMES))}",
-        )
-
-
 async def _accepted(ports: GatewayPorts, status: int, body: dict) -> Response[TrackAccepted]:
-    version = 1
-    if status == 200:  # a duplicate: the track may have been analysed again since
-        track = await ports.docs.tracks.get_track(str(body.get("track_id")))
-        version = track.analysis_version if track else 1
-    try:
-        accepted = TrackAccepted(
-            **{k: body.get(k) for k in TrackAccepted.model_fields if k != "task_id"},
-            task_id=task_id(body["track_id"], version),
-        )
-    except (KeyError, ValidationError):
-        raise ApiError(
-            502, "ingest_error", "the ingest service gave an unreadable answer"
-        ) from None
+    """200 for audio already known (a duplicate), 201 for a new track."""
+    accepted = await accepted_upload(ports, body, duplicate=status == 200)
     return Response(accepted, status_code=status)
 
 
