@@ -22,6 +22,7 @@ const Track = (() => {
   async function open(track, map, presets, canAnalyse) {
     if (openId !== track.track_id) { close(); openId = track.track_id; }
     grid = gridOf(map);
+    if (playing) nextBeat = beatsBefore(position());  // a new version's grid: click on it
     requestDraw();
     if (!audio && !loading) loading = loadAudio(track).finally(() => { loading = null; });
     await Promise.all([loading, loadLanes(track, map)]);
@@ -32,6 +33,7 @@ const Track = (() => {
     pause();
     openId = null; audio = null; loading = null; offset = 0; lanes = []; grid = gridOf(null);
     el("play").disabled = true; el("audio-status").textContent = "";
+    el("preset-legend").replaceChildren(); el("compare-form").hidden = true; el("compare-status").textContent = "";
   }
 
   async function loadAudio(track) {
