@@ -18,6 +18,7 @@ help:
 	@echo "make eval   - beat/downbeat/tempo accuracy on a synthetic corpus vs plain librosa"
 	@echo "make eval-real - the same on annotated real recordings (DATA=dir, default ../shared/realeval)"
 	@echo "make bench-analyzer - analysis speed, memory and cold start vs plain librosa"
+	@echo "make asyncapi - write the AsyncAPI document of the events (OUT=file, default var/asyncapi.json)"
 
 venv: $(STAMP)
 
@@ -68,6 +69,12 @@ test-integration: venv ensure-rabbitmq
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
+
+# ---- contracts: the AsyncAPI document of the event bus (also served at /schema/asyncapi.json)
+.PHONY: asyncapi
+
+asyncapi: venv
+	$(PY) -m contracts.asyncapi -o $(or $(OUT),var/asyncapi.json)
 
 # ---- deployment (Docker, compose, Kubernetes) -------------------------------------------
 .PHONY: up down validate-deploy

@@ -108,3 +108,68 @@ def subscription(service: str, routing_key: str) -> Subscription:
         if sub.service == service and sub.routing_key == routing_key:
             return sub
     raise KeyError(f"{service} does not subscribe to {routing_key}")
+
+
+# ---- who publishes, and who listens without a durable queue ----------------------------------
+PUBLISHERS: dict[str, tuple[str, ...]] = {
+    "track.uploaded": ("ingest",),  # also re-published by ingest's reconciler when stuck
+    "cmd.analysis.request": ("gateway", "ingest"),  # ingest: the reconciler's re-publish
+    "analysis.progress": ("analyzer",),
+    "analysis.failed": ("analyzer",),
+    "beats.detected": ("analyzer",),
+    "map.generated": ("analyzer", "gateway", "ingest"),  # genesis; an uploaded map; reconciler
+    "map.validated": ("validator",),
+    "map.rejected": ("validator",),
+    "cmd.deployment.request": ("gateway",),
+    "bundle.built": ("deployer",),
+    "bundle.deployed": ("deployer",),
+    "device.offer": ("deployer",),
+    "device.delivered": ("gateway",),
+    "device.bundle.ack": ("gateway",),
+    "device.connected": ("gateway",),
+    "device.disconnected": ("gateway",),
+    "device.telemetry": ("gateway",),
+    "telemetry.alert": ("telemetry",),
+}
+"""The services that publish each message (by its model's routing key)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Broadcast:
+    """Routing keys every process of ``service`` receives through its own exclusive,
+    auto-deleted queue ``<name>.<process id>`` (live updates; nothing is kept for it)."""
+
+    service: str
+    name: str
+    routing_keys: tuple[str, ...]
+    purpose: str
+
+
+BROADCASTS: tuple[Broadcast, ...] = (
+    Broadcast(
+        "gateway",
+        "gateway",
+        (
+            "analysis.progress",
+            "beats.detected",
+            "map.generated",
+            "map.validated",
+            "map.rejected",
+            "analysis.failed",
+            "track.uploaded",
+        ),
+        "live track updates for dashboards, read-cache invalidation",
+    ),
+    Broadcast(
+        "gateway",
+        "gateway-devices",
+        (
+            "device.offer",
+            "telemetry.alert",
+            "bundle.deployed",
+            "device.connected",
+            "device.disconnected",
+        ),
+        "offers for the devices whose socket it holds, fleet updates for dashboards",
+    ),
+)

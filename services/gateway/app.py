@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from litestar import Litestar, get
+from litestar import Litestar, Response, get
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import RedocRenderPlugin, SwaggerRenderPlugin
@@ -13,6 +13,7 @@ from litestar.plugins.prometheus import PrometheusConfig
 from litestar.response import File
 from litestar.static_files import create_static_files_router
 
+from contracts.asyncapi import asyncapi_json
 from infra.web import EXCEPTION_HANDLERS, auth_guard
 from services.gateway.cache import ReadCache
 from services.gateway.controllers.analysis import AnalysisController
@@ -39,13 +40,21 @@ async def dashboard() -> File:
     )
 
 
+@get("/schema/asyncapi.json", include_in_schema=False)
+async def asyncapi() -> Response:
+    """The AsyncAPI 3.0 document of the event bus, public like the OpenAPI one beside it."""
+    return Response(asyncapi_json(), media_type="application/json")
+
+
 def _openapi() -> OpenAPIConfig:
     return OpenAPIConfig(
         title="K1 Song Analysis gateway",
         version="1.0.0",
         path="/schema",
         description="Upload songs, follow their analysis live, fetch Genesis Maps v4. "
-        "Send `Authorization: Bearer <JWT>` (roles viewer < operator < admin).",
+        "Send `Authorization: Bearer <JWT>` (roles viewer < operator < admin). Errors are "
+        "RFC 9457 `application/problem+json`. The events on the message bus are described "
+        "by the AsyncAPI document at `/schema/asyncapi.json`.",
         render_plugins=[SwaggerRenderPlugin(), RedocRenderPlugin()],
         components=Components(
             security_schemes={
@@ -91,6 +100,7 @@ def create_app(
             track_events,
             all_events,
             dashboard,
+            asyncapi,
             create_static_files_router(
                 path="/static", directories=[STATIC], include_in_schema=False
             ),
