@@ -106,12 +106,13 @@
   function pointsOf(body) {
     const list = Array.isArray(body) ? body : Object.values(body || {}).find(Array.isArray) || [];
     const time = (p) => {
-      const raw = ["t", "ts", "time", "at", "second", "start", "start_s", "received_s", "timestamp", "bucket"]
+      const raw = ["t_s", "t", "ts", "time", "at", "second", "start_s", "start", "received_s", "timestamp", "bucket"]
         .map((k) => p[k]).find((x) => x != null);
       const n = typeof raw === "string" ? Date.parse(raw) : Number(raw);
       return n < 1e11 ? n * 1000 : n;
     };
-    const value = (p) => ["p95_ms", "max_ms", "p50_ms", "drift_ms", "last_drift_ms", "mean_ms"]
+    // Signed, like the live points (a per-second rollup's last drift before its |drift| P95).
+    const value = (p) => ["last_drift_ms", "drift_ms", "mean_ms", "p50_ms", "p95_ms", "max_ms"]
       .map((k) => p[k]).find((x) => typeof x === "number");
     return list.filter((p) => p && typeof p === "object").map((p) => ({ t: time(p), v: value(p) }));
   }
