@@ -2,13 +2,12 @@
 
 Every route declares the role it needs with ``opt={"role": "viewer"|"operator"|"admin"}``;
 routes without a role are public (health, docs). The JWT secret is on ``app.state.jwt_secret``.
-Error bodies are ``{"error": code, "detail": message}`` and never carry a stack trace.
+Error bodies are RFC 9457 problem details (``infra.problems``) and never carry a stack trace.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
@@ -16,9 +15,10 @@ from litestar.exceptions import HTTPException, NotAuthorizedException, Permissio
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
-from pydantic import BaseModel, ConfigDict, Field
+from litestar.types import ExceptionHandlersMap
 
 from infra.auth import AuthError, Principal, bearer, metrics_allowed, verify_token
+from infra.problems import PROBLEM_MEDIA_TYPE, Problem, field_problems, problem_response
 
 log = logging.getLogger(__name__)
 
@@ -40,19 +40,6 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-class ErrorBody(BaseModel):
-    """Every error answer of the API (some add fields, e.g. ``fields`` or ``reasons``)."""
-
-    model_config = ConfigDict(extra="allow")
-    error: str = Field(
-        description="Machine-readable code: bad_request, unauthorized, "
-        "forbidden, not_found, busy, conflict, too_large, "
-        "unsupported_media_type, invalid_map, unavailable, …"
-    )
-    detail: Any = Field(description="What went wrong, for a person (never a stack trace)")
-    status_code: int = Field(description="The HTTP status code again")
-
-
 ERROR_MEANINGS = {
     400: "Malformed request: a parameter or body field is out of bounds or unreadable",
     401: "No bearer token, or an expired, tampered or wrong-key one",
@@ -72,9 +59,15 @@ ERROR_MEANINGS = {
 
 
 def errors(*codes: int) -> dict[int, ResponseSpec]:
-    """OpenAPI responses of a route's error answers, all shaped as :class:`ErrorBody`."""
+    """OpenAPI responses of a route's error answers, all ``application/problem+json`` shaped
+    as :class:`~infra.problems.Problem`."""
     return {
-        code: ResponseSpec(data_container=ErrorBody, description=ERROR_MEANINGS[code])
+        code: ResponseSpec(
+            data_container=Problem,
+            description=ERROR_MEANINGS[code],
+            media_type=PROBLEM_MEDIA_TYPE,
+            generate_examples=False,
+        )
         for code in codes
     }
 
@@ -115,49 +108,56 @@ def metrics_guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
         raise NotAuthorizedException(detail="metrics need the metrics token")
 
 
-def _body(code: str, detail: Any, extra: dict | None = None, *, status: int) -> dict[str, Any]:
-    # ``status_code`` too: the OpenAPI schema Litestar declares for 400 requires it.
-    return {"error": code, "detail": detail, "status_code": status, **(extra or {})}
-
-
-def api_error_handler(_: Request, exc: ApiError) -> Response:
-    return Response(
-        _body(exc.code, exc.detail, exc.extra, status=exc.status),
-        status_code=exc.status,
-        headers=exc.headers or None,
+def api_error_handler(request: Request, exc: ApiError) -> Response:
+    return problem_response(
+        exc.status,
+        exc.code,
+        exc.detail,
+        instance=request.url.path,
+        extra=exc.extra,
+        headers=exc.headers,
     )
 
 
-def http_error_handler(_: Request, exc: HTTPException) -> Response:
-    code = {
-        400: "bad_request",
-        401: "unauthorized",
-        403: "forbidden",
-        404: "not_found",
-        405: "method_not_allowed",
-        413: "too_large",
-        415: "unsupported_media_type",
-        429: "rate_limited",
-    }.get(exc.status_code, "error")
-    detail: Any = exc.detail
-    extra = {"fields": exc.extra} if isinstance(exc.extra, list) and exc.extra else None
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-    return Response(
-        _body(code, detail, extra, status=exc.status_code),
-        status_code=exc.status_code,
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+def http_error_handler(request: Request, exc: HTTPException) -> Response:
+    code = _HTTP_CODES.get(exc.status_code, "error")
+    fields = field_problems(exc.extra) if isinstance(exc.extra, list) else []
+    headers = dict(exc.headers or {})
+    if exc.status_code == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    return problem_response(
+        exc.status_code,
+        code,
+        exc.detail,
+        instance=request.url.path,
+        extra={"fields": fields} if fields else None,
         headers=headers,
     )
 
 
 def internal_error_handler(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return Response(
-        _body("internal_error", "internal error; it has been logged", status=500),
-        status_code=HTTP_500_INTERNAL_SERVER_ERROR,
+    return problem_response(
+        HTTP_500_INTERNAL_SERVER_ERROR,
+        "internal_error",
+        "internal error; it has been logged",
+        instance=request.url.path,
     )
 
 
-EXCEPTION_HANDLERS = {
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     ApiError: api_error_handler,
     HTTPException: http_error_handler,
     Exception: internal_error_handler,

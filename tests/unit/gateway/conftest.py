@@ -22,6 +22,7 @@ from infra.docstore import NewTrack
 from infra.docstore_devices_fake import FakeBundleRepo
 from infra.docstore_fake import FakeDocStore
 from infra.objectstore_fake import FakeObjectStore
+from infra.problems import PROBLEM_MEDIA_TYPE, problem
 from infra.publishing import RecordingPublisher
 from services.gateway.app import create_app
 from services.gateway.ports import GatewayConfig, GatewayPorts, ingest_client
@@ -44,7 +45,7 @@ class FakeIngest:
         try:
             verify_token(SECRET, request.headers.get("authorization", "").partition(" ")[2])
         except Exception:
-            return httpx.Response(401, json={"error": "unauthorized", "detail": "invalid token"})
+            return _problem(401, "unauthorized", "invalid token")
         streamed = not isinstance(request.stream, httpx.ByteStream)
         body = b"".join([chunk async for chunk in request.stream])
         self.received.append(
@@ -68,11 +69,9 @@ class FakeIngest:
         if request.url.path.endswith("/complete"):
             body = b"RIFF....WAVEpresigned"
         if not body:
-            return httpx.Response(422, json={"error": "empty", "detail": "the upload is empty"})
+            return _problem(422, "empty", "the upload is empty")
         if not body.startswith(b"RIFF"):
-            return httpx.Response(
-                422, json={"error": "undecodable", "detail": "not decodable: no audio frames"}
-            )
+            return _problem(422, "undecodable", "not decodable: no audio frames")
         return await self._accept(body, request.url.params.get("filename") or "upload")
 
     async def _accept(self, body: bytes, filename: str) -> httpx.Response:
@@ -104,6 +103,14 @@ class FakeIngest:
                 "duration_ms": t.duration_ms,
             },
         )
+
+
+def _problem(status: int, code: str, detail: str) -> httpx.Response:
+    return httpx.Response(
+        status,
+        json=problem(status, code, detail, instance="/uploads"),
+        headers={"content-type": PROBLEM_MEDIA_TYPE},
+    )
 
 
 class StreamingTransport(httpx.AsyncBaseTransport):

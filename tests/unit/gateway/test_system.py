@@ -101,7 +101,7 @@ async def test_openapi_documents_every_model_field(env):
 
 
 async def test_openapi_documents_the_errors_each_route_answers(env):
-    """A client generator sees every error a route gives, all as one documented shape."""
+    """A client generator sees every error a route gives, all as one RFC 9457 problem shape."""
     doc = (await env.client.get("/schema/openapi.json")).json()
     for path, item in doc["paths"].items():
         if not path.startswith("/api/v1/"):
@@ -110,16 +110,36 @@ async def test_openapi_documents_the_errors_each_route_answers(env):
             codes = {c for c in op["responses"] if c.startswith(("4", "5"))}
             assert {"401", "403"} <= codes, (method, path, sorted(codes))
             for code in codes:
-                schema = op["responses"][code]["content"]["application/json"]["schema"]
-                assert schema == {"$ref": "#/components/schemas/ErrorBody"}, (method, path, code)
+                content = op["responses"][code]["content"]
+                assert list(content) == ["application/problem+json"], (method, path, code)
+                schema = content["application/problem+json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/Problem"}, (method, path, code)
     delete = doc["paths"]["/api/v1/tracks/{track_id}"]["delete"]["responses"]
     assert {"401", "403", "404", "409"} <= set(delete)
-    error = doc["components"]["schemas"]["ErrorBody"]
-    assert set(error["required"]) == {"error", "detail", "status_code"}
-    assert all(prop.get("description") for prop in error["properties"].values())
+    problem = doc["components"]["schemas"]["Problem"]
+    assert set(problem["required"]) == {"type", "title", "status", "detail", "error"}
+    assert {"instance", "fields"} <= set(problem["properties"])
+    assert all(prop.get("description") for prop in problem["properties"].values())
     # and a real error answer has that shape
-    answer = (await env.client.delete("/api/v1/tracks/nope", headers=env.auth("admin"))).json()
-    assert {"error", "detail", "status_code"} <= set(answer) and answer["status_code"] == 404
+    answer = await env.client.delete("/api/v1/tracks/nope", headers=env.auth("admin"))
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json() == {
+        "type": "urn:k1:problem:not_found",
+        "title": "Not found",
+        "status": 404,
+        "detail": answer.json()["detail"],
+        "instance": "/api/v1/tracks/nope",
+        "error": "not_found",
+    }
+
+
+async def test_the_asyncapi_document_is_served_beside_openapi_without_a_token(env):
+    from contracts.asyncapi import asyncapi_document
+
+    r = await env.client.get("/schema/asyncapi.json")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
+    assert r.json() == asyncapi_document() and r.json()["asyncapi"].startswith("3.")
+    assert (await env.client.get("/schema/openapi.json")).status_code == 200
 
 
 def test_token_command_prints_a_token_of_the_role(monkeypatch):

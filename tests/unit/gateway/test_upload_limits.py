@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from litestar import Request
 
 from infra.uploads import UploadSettings, UploadSlots, paced
 from infra.web import ApiError, api_error_handler
@@ -110,8 +111,9 @@ def test_a_refused_upload_is_a_slot_that_was_never_taken():
 
 
 def test_the_429_answer_carries_retry_after():
+    scope = {"type": "http", "method": "POST", "path": "/api/v1/tracks", "headers": []}
     response = api_error_handler(
-        None,
+        Request(scope),  # type: ignore[arg-type]
         ApiError(
             429,
             "too_many_uploads",
@@ -120,6 +122,8 @@ def test_the_429_answer_carries_retry_after():
         ),
     )
     assert response.status_code == 429 and response.headers["Retry-After"] == "30"
+    assert response.media_type == "application/problem+json"
+    assert response.content["error"] == "too_many_uploads" and response.content["status"] == 429
 
 
 def test_every_upload_setting_is_documented_in_the_configuration_table():

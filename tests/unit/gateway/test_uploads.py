@@ -87,10 +87,14 @@ async def test_undecodable_and_empty_uploads_are_422_naming_the_problem(env):
         headers={**env.auth("operator"), "Content-Type": "audio/mpeg"},
     )
     assert r.status_code == 422 and r.json() == {
-        "error": "undecodable",
+        "type": "urn:k1:problem:undecodable",
+        "title": "Undecodable",
+        "status": 422,
         "detail": "not decodable: no audio frames",
-        "status_code": 422,
+        "instance": "/api/v1/tracks",
+        "error": "undecodable",
     }
+    assert r.headers["content-type"] == "application/problem+json"
     empty = await env.client.post(
         "/api/v1/tracks",
         content=b"",
