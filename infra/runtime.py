@@ -18,13 +18,13 @@ from dataclasses import dataclass
 
 from infra.auth import check_secret
 from infra.broker import K1Broker, build_broker
-from infra.docstore import DocStore, build_doc_store
+from infra.docstore import DocStore, MongoDocStore
 from infra.health import HealthServer
 from infra.logging import configure_logging
 from infra.objectstore import ObjectStore, build_object_store
 from infra.publishing import BrokerPublisher
 from infra.settings import Settings, get_settings
-from infra.tracing import configure_tracing
+from infra.tracing import configure_tracing, mongo_listener
 
 log = logging.getLogger("k1.runtime")
 
@@ -45,11 +45,16 @@ Register = Callable[[Infra], Awaitable[Callable[[], Awaitable[None]] | None]]
 def build_infra(
     settings: Settings, *, service: str, tracer_provider: object | None = None
 ) -> Infra:
-    """Every service's adapters. Refuses (RuntimeError) a missing JWT secret, or a weak one
-    outside dev mode: it verifies tokens and keys the local object store's signed URLs."""
+    """Every service's adapters, their database commands traced as spans of ``tracer_provider``
+    (None: the global one). Refuses (RuntimeError) a missing JWT secret, or a weak one outside
+    dev mode: it verifies tokens and keys the local object store's signed URLs."""
     check_secret(settings.jwt_secret.get_secret_value(), dev_mode=settings.dev_mode)
     broker = build_broker(settings, service=service, tracer_provider=tracer_provider)
-    docs = build_doc_store(settings)
+    docs = MongoDocStore.from_url(
+        settings.mongodb_url.get_secret_value(),
+        settings.mongodb_database,
+        event_listeners=[mongo_listener(tracer_provider)],
+    )
     objects = build_object_store(settings, url_base=settings.public_url.rstrip("/") + "/objects")
     return Infra(settings, broker, docs, objects, BrokerPublisher(broker))
 

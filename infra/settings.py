@@ -1,5 +1,8 @@
 """Typed, environment-driven settings (prefix ``K1_``), one object shared by every service.
 
+The standard ``OTEL_*`` tracing variables are read too, without the prefix (see
+``infra.tracing.tracing_config`` for how they and their ``K1_OTEL_*`` aliases combine).
+
 Each field's default works on one machine, except ``jwt_secret``: no secret that signs anything
 is a constant in the code, so it has none (``make run`` generates one in ``var/``). The defaults
 are production's (``dev_mode`` off). Secrets are ``SecretStr`` so they never show up in logs,
@@ -17,7 +20,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="K1_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="K1_", env_file=".env", extra="ignore", validate_by_name=True
+    )
 
     dev_mode: bool = Field(
         default=False,
@@ -33,6 +38,31 @@ class Settings(BaseSettings):
     otel_endpoint: str = Field(
         default="http://127.0.0.1:4318",
         description="OTLP/HTTP collector base URL (spans are POSTed to <url>/v1/traces)",
+    )
+    # The standard OpenTelemetry variables (as the OpenTelemetry Operator injects them). Each wins
+    # over its K1_OTEL_* alias above; infra.tracing.tracing_config resolves the two.
+    otel_traces_exporter: str | None = Field(
+        default=None,
+        validation_alias="OTEL_TRACES_EXPORTER",
+        description="Standard variable, wins over K1_OTEL_EXPORTER: otlp | console | none, "
+        "comma-separated",
+    )
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT",
+        description="Standard variable, wins over K1_OTEL_ENDPOINT: OTLP/HTTP base URL; "
+        "set without OTEL_TRACES_EXPORTER it turns OTLP export on",
+    )
+    otel_exporter_otlp_traces_endpoint: str | None = Field(
+        default=None,
+        validation_alias="OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        description="Standard variable: the full URL spans are POSTed to (used as given)",
+    )
+    otel_service_name: str | None = Field(
+        default=None,
+        validation_alias="OTEL_SERVICE_NAME",
+        description="Standard variable: `service.name` of every span (default: the service's "
+        "own name, e.g. gateway)",
     )
 
     amqp_url: SecretStr = Field(

@@ -39,7 +39,7 @@ def build_app(settings: Settings, *, tracer_provider: object | None = None):
     cache = ReadCache(cfg.read_cache_ttl_s)
     register_feed(infra.broker, LiveFeed(hub, cache))
     devices = build_device_gateway(infra)
-    ingest = propagate_to(ingest_client(settings.ingest_url))
+    ingest = propagate_to(ingest_client(settings.ingest_url), tracer_provider)
     ports = GatewayPorts(
         docs=infra.docs,
         objects=infra.objects,

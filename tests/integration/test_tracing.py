@@ -221,6 +221,7 @@ async def test_one_upload_is_one_connected_trace_across_every_service(stack, exp
     assert set(QUEUES.values()) <= consumed  # analyzer, genesis and validator each handled it
     ingest_server = [s for s in spans if _service(s) == "ingest" and s.kind.name == "SERVER"]
     assert ingest_server and _service(_parent(spans, ingest_server[0])) == "gateway"
+    _assert_client_spans(spans)
     analysis = [s for s in spans if s.name == "analysis"]
     assert len(analysis) == 1 and analysis[0].attributes["k1.analysis_s"] > 0
     assert _parent(spans, analysis[0]).attributes.get(QUEUE_SPAN_ATTRIBUTE) == QUEUES["analyzer"]
@@ -240,3 +241,97 @@ async def test_one_upload_is_one_connected_trace_across_every_service(stack, exp
 
 def _parent(spans, span: ReadableSpan) -> ReadableSpan:
     return next(s for s in spans if s.context.span_id == span.parent.span_id)
+
+
+def _ancestors(spans, span: ReadableSpan) -> list[ReadableSpan]:
+    by_id = {s.context.span_id: s for s in spans}
+    out = []
+    while span.parent is not None and span.parent.span_id in by_id:
+        span = by_id[span.parent.span_id]
+        out.append(span)
+    return out
+
+
+def _assert_client_spans(spans) -> None:
+    """The gateway's call to ingest is an httpx CLIENT span, parent of ingest's SERVER span
+    and child of the gateway's SERVER span; ingest's MongoDB commands are CLIENT spans inside
+    ingest's SERVER span."""
+    [ingest_server] = [s for s in spans if _service(s) == "ingest" and s.kind.name == "SERVER"]
+    http_client = _parent(spans, ingest_server)
+    assert (_service(http_client), http_client.kind.name) == ("gateway", "CLIENT")
+    assert (
+        http_client.attributes.get("http.request.method", http_client.attributes.get("http.method"))
+        == "POST"
+    )
+    assert [(_service(a), a.kind.name) for a in _ancestors(spans, http_client)][-1] == (
+        "gateway",
+        "SERVER",
+    )
+    mongo = [s for s in spans if s.attributes.get("db.system") == "mongodb"]
+    in_ingest = [s for s in mongo if _service(s) == "ingest"]
+    assert in_ingest and all(s.kind.name == "CLIENT" for s in mongo)
+    assert all(ingest_server in _ancestors(spans, s) for s in in_ingest)
+    assert any(s.attributes.get("db.mongodb.collection") == "tracks" for s in in_ingest)
+    workers = {_service(s) for s in mongo} - {"ingest", "gateway"}
+    assert {"analyzer", "validator"} <= workers  # every service's commands are in the trace
+
+
+@pytest.fixture
+async def http_stack(settings, providers) -> AsyncIterator[Settings]:
+    """Only the two HTTP services (no workers): the gateway and ingest on free ports."""
+    ingest_app, _ = build_ingest(settings, tracer_provider=providers["ingest"])
+    gateway_app = build_gateway(settings, tracer_provider=providers["gateway"])
+    servers = [
+        await _serve(ingest_app, settings.ingest_port),
+        await _serve(gateway_app, settings.gateway_port),
+    ]
+    try:
+        yield settings
+    finally:
+        for server, task in reversed(servers):
+            server.should_exit = True
+            await asyncio.wait_for(task, 15)
+
+
+async def test_a_request_shows_its_database_and_http_calls_as_child_spans(http_stack, exporter):
+    settings = http_stack
+    token = issue_token(settings.jwt_secret.get_secret_value(), subject="t", role="operator")
+    exporter.clear()  # start-up made no spans of its own worth keeping (indexes, pings)
+    async with httpx.AsyncClient(base_url=settings.public_url, timeout=30) as client:
+        headers = {"authorization": f"Bearer {token}"}
+        response = await client.post(
+            "/api/v1/tracks",
+            params={"filename": "click.wav"},
+            content=click_song(bpm=120, seconds=2.0),
+            headers={**headers, "content-type": "audio/wav"},
+        )
+        assert response.status_code == 201, response.text
+        track_id = response.json()["track_id"]
+        read = await client.get(f"/api/v1/tracks/{track_id}", headers=headers)
+        assert read.status_code == 200, read.text
+    await asyncio.sleep(0.2)  # the server spans end after the last byte is sent
+    spans = exporter.get_finished_spans()
+    traces: dict[int, list[ReadableSpan]] = {}
+    for span in spans:
+        traces.setdefault(span.context.trace_id, []).append(span)
+    assert len(traces) == 2, [s.name for s in spans]  # one per request, nothing stray
+    upload, lookup = sorted(traces.values(), key=lambda t: min(s.start_time for s in t))
+
+    _assert_upload_calls(upload)
+    # the second request on the same keep-alive connection starts its own trace
+    [server] = [s for s in lookup if s.parent is None]
+    assert (_service(server), server.kind.name) == ("gateway", "SERVER")
+    reads = [s for s in lookup if s.attributes.get("db.system") == "mongodb"]
+    assert reads and all(_service(s) == "gateway" for s in reads)
+    assert all(server in _ancestors(lookup, s) for s in reads)
+    assert {s.attributes.get("db.name") for s in reads} == {settings.mongodb_database}
+
+
+def _assert_upload_calls(spans) -> None:
+    [ingest_server] = [s for s in spans if _service(s) == "ingest" and s.kind.name == "SERVER"]
+    http_client = _parent(spans, ingest_server)
+    assert (_service(http_client), http_client.kind.name) == ("gateway", "CLIENT")
+    assert _ancestors(spans, http_client)[-1].kind.name == "SERVER"
+    mongo = [s for s in spans if s.attributes.get("db.system") == "mongodb"]
+    assert {"find", "insert"} <= {s.name.split(".", 1)[1] for s in mongo}
+    assert all(_service(s) == "ingest" and ingest_server in _ancestors(spans, s) for s in mongo)

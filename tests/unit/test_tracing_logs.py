@@ -17,7 +17,7 @@ from infra.docstore_fake import FakeDocStore
 from infra.logging import JsonFormatter, TextFormatter, configure_logging
 from infra.metrics import TRACKS, count_track_states, observe_analysis
 from infra.settings import Settings
-from infra.tracing import configure_tracing, continued, current_trace_context
+from infra.tracing import configure_tracing, continued, current_trace_context, tracing_config
 
 TRACEPARENT = f"00-{'a' * 32}-{'b' * 16}-01"
 
@@ -104,6 +104,71 @@ def test_the_exporter_follows_the_settings():
     assert otlp._endpoint == "http://collector:4318/v1/traces"
     [console] = processors(Settings(otel_exporter="console"))
     assert type(console).__name__ == "ConsoleSpanExporter"
+
+
+STANDARD_OTEL = (
+    "OTEL_TRACES_EXPORTER",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_SERVICE_NAME",
+    "OTEL_RESOURCE_ATTRIBUTES",
+    "OTEL_TRACES_SAMPLER",
+    "K1_OTEL_EXPORTER",
+    "K1_OTEL_ENDPOINT",
+)
+
+
+@pytest.fixture
+def otel_env(monkeypatch):
+    for name in STANDARD_OTEL:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_the_operators_standard_variables_win_over_the_k1_aliases(otel_env):
+    otel_env.setenv("K1_OTEL_EXPORTER", "none")  # as the base ConfigMap says
+    otel_env.setenv("K1_OTEL_ENDPOINT", "http://k1-collector:4318")
+    assert tracing_config(Settings()).exporters == ()
+    # what the OpenTelemetry Operator injects: an endpoint alone turns OTLP on
+    otel_env.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://otel-collector:4318/")
+    otel_env.setenv("OTEL_SERVICE_NAME", "k1-gateway")
+    config = tracing_config(Settings())
+    assert config.exporters == ("otlp",) and config.service_name == "k1-gateway"
+    assert config.traces_endpoint == "http://otel-collector:4318/v1/traces"
+    otel_env.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://traces:4318/custom")
+    otel_env.setenv("OTEL_TRACES_EXPORTER", "console,otlp")
+    config = tracing_config(Settings())
+    assert config.exporters == ("console", "otlp")
+    assert config.traces_endpoint == "http://traces:4318/custom"  # used as given
+    otel_env.setenv("OTEL_TRACES_EXPORTER", "none")
+    assert tracing_config(Settings()).exporters == ()
+    otel_env.setenv("OTEL_TRACES_EXPORTER", "zipkin")
+    with pytest.raises(ValueError, match="zipkin"):
+        tracing_config(Settings())
+
+
+def test_the_k1_aliases_alone_still_work(otel_env):
+    otel_env.setenv("K1_OTEL_EXPORTER", "otlp")
+    otel_env.setenv("K1_OTEL_ENDPOINT", "http://k1-collector:4318")
+    config = tracing_config(Settings())
+    assert config.exporters == ("otlp",) and config.service_name is None
+    assert config.traces_endpoint == "http://k1-collector:4318/v1/traces"
+
+
+def test_service_name_resource_attributes_and_sampler_come_from_the_environment(otel_env):
+    provider = configure_tracing("gateway", Settings(), set_global=False)
+    assert provider.resource.attributes["service.name"] == "gateway"
+    assert provider.sampler.get_description().startswith("ParentBased")
+    otel_env.setenv("OTEL_SERVICE_NAME", "k1-gateway")
+    otel_env.setenv("OTEL_RESOURCE_ATTRIBUTES", "k8s.pod.name=gw-0,deployment.environment=prod")
+    otel_env.setenv("OTEL_TRACES_SAMPLER", "always_off")
+    provider = configure_tracing("gateway", Settings(), set_global=False)
+    attributes = provider.resource.attributes
+    assert attributes["service.name"] == "k1-gateway" and attributes["k8s.pod.name"] == "gw-0"
+    assert attributes["service.namespace"] == "k1"
+    assert provider.sampler.get_description() == "AlwaysOffSampler"
+    with provider.get_tracer("t").start_as_current_span("dropped") as span:
+        assert not span.is_recording()
 
 
 async def test_tracks_by_state_are_counted_from_the_store():
