@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from contracts.events import ALL_MESSAGES
-from contracts.topology import SUBSCRIPTIONS
+from contracts.topology import SUBSCRIPTIONS, TELEMETRY_PARTITIONS, telemetry_routing_key
 from infra.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,10 +59,24 @@ def test_every_setting_is_documented():
     assert not missing, f"the configuration table lacks {missing}"
 
 
+def _in_catalogue(name: str, table: str) -> bool:
+    """`name` in backticks, or matched by a backticked family name whose `pNN` stands for the
+    partition number (`telemetry.device.telemetry.pNN`: one queue per telemetry partition)."""
+    if f"`{name}`" in table:
+        return True
+    families = re.findall(r"`([^`\s]*\.pNN)`", table)
+    return any(re.fullmatch(re.escape(f[: -len("pNN")]) + r"p\d{2}", name) for f in families)
+
+
 def test_every_routing_key_and_queue_is_in_the_event_catalogue():
     table = _table("| routing key | kind | producer |")
-    missing = [m.routing_key for m in ALL_MESSAGES if f"`{m.routing_key}`" not in table]
-    missing += [s.queue for s in SUBSCRIPTIONS if f"`{s.queue}`" not in table]
+    missing = [m.routing_key for m in ALL_MESSAGES if not _in_catalogue(m.routing_key, table)]
+    missing += [s.queue for s in SUBSCRIPTIONS if not _in_catalogue(s.queue, table)]
+    missing += [  # and every partition's routing key
+        telemetry_routing_key(n)
+        for n in range(TELEMETRY_PARTITIONS)
+        if not _in_catalogue(telemetry_routing_key(n), table)
+    ]
     assert not missing, f"the event catalogue lacks {missing}"
 
 
