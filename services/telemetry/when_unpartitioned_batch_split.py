@@ -6,6 +6,7 @@ the partitions' owners skip as already counted."""
 from __future__ import annotations
 
 from contracts.events import DeviceTelemetry
+from contracts.lifecycle import telemetry_part_id
 from contracts.topology import telemetry_partition
 from infra.publishing import Publisher
 
@@ -16,7 +17,7 @@ def split(batch: DeviceTelemetry) -> list[DeviceTelemetry]:
         by_partition.setdefault(telemetry_partition(frame.device_id), []).append(frame)
     return [
         DeviceTelemetry(
-            event_id=f"{batch.event_id[:59]}.p{p:02d}",
+            event_id=telemetry_part_id(batch.event_id, p),
             occurred_at=batch.occurred_at,
             trace=batch.trace,
             gateway_id=batch.gateway_id,
