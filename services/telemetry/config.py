@@ -40,7 +40,7 @@ class TelemetrySettings(BaseSettings):
         default=5, ge=0, description="How long a device's threshold is cached"
     )
     stats_interval_s: float = Field(
-        default=1.0, ge=0, description="Window statistics of changed devices are written this often"
+        default=2.0, ge=0, description="Window statistics of changed devices are written this often"
     )
     close_delay_s: float = Field(
         default=2.0, ge=0, description="A second's rollup is written this long after it ended"

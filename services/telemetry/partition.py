@@ -19,6 +19,8 @@ from services.telemetry.config import TelemetrySettings
 from services.telemetry.domain import AlertRule, DriftWindow, SketchWindow, second_rollup
 from services.telemetry.raw import Frame
 
+IDLE_CLOSE_S = 30.0
+"""Chunks of a partition whose frames stopped coming close this long after (wall clock)."""
 Chunk = dict[int, list[float]]
 """Second offset in the chunk → its ``drift_ms`` values, in arrival order."""
 
@@ -43,15 +45,26 @@ class PartitionState:
     dirty_deployments: set[str] = field(default_factory=set)
     last_stats_s: float = float("-inf")
     counted: int = 0
+    newest_s: float = float("-inf")
+    """The latest gateway receipt among the frames counted here."""
 
     def __post_init__(self) -> None:
         self.rule = AlertRule(self.settings.alert_cooldown_s)
+
+    def event_now(self, wall_s: float) -> float:
+        """The partition's clock for closing chunks: its newest frame's receipt (a backlog being
+        worked off closes chunks in the frames' own time, not the wall clock's), or the wall
+        clock less ``IDLE_CLOSE_S`` when frames stopped coming."""
+        return max(self.newest_s, wall_s - IDLE_CLOSE_S)
 
     def apply(self, frames: list[Frame], *, now_s: float, thresholds=None) -> list[Frame]:
         """Count ``frames``; returns those that raise an alert (``thresholds``: device → ms;
         None while rebuilding, when no alert is raised again)."""
         s, alerting = self.settings, []
         close_after = ROLLUP_CHUNK_S + s.close_delay_s
+        if frames:
+            self.newest_s = max(self.newest_s, max(f.t_s for f in frames))
+        now_s = self.event_now(now_s)
         for f in frames:
             window = self.windows.get(f.device_id)
             if window is None:
@@ -82,7 +95,8 @@ class PartitionState:
         return alerting
 
     def closed_chunks(self, now_s: float) -> list[dict]:
-        """Rollup documents of the chunks that closed, removed from memory."""
+        """Rollup documents of the chunks that closed by ``now_s`` (see ``event_now``),
+        removed from memory."""
         close_after = ROLLUP_CHUNK_S + self.settings.close_delay_s
         done = [key for key in self.chunks if key[1] + close_after <= now_s]
         return [rollup_doc(key, self.chunks.pop(key), self.partition) for key in done]

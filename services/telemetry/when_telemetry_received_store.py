@@ -12,13 +12,13 @@ alert again, which the gateways drop as a duplicate (so every dashboard sees it 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
 
 from prometheus_client import Histogram
 
 from contracts.events import DeviceTelemetry, TelemetryAlert
+from contracts.lifecycle import alert_id, telemetry_part_id
 from contracts.topology import telemetry_partition
 from infra.docstore_devices_drift import ROLLUP_CHUNK_S
 from infra.metrics import TELEMETRY_FRAMES
@@ -104,7 +104,7 @@ async def when_telemetry_received(batch: DeviceTelemetry, state: TelemetryState)
         await _count(batch, batch.partition, batch.event_id, frames_of(batch), state)
         return
     for p in sorted({telemetry_partition(f.device_id) for f in batch.frames}):
-        await _count(batch, p, f"{batch.event_id}.p{p:02d}", frames_of(batch, p), state)
+        await _count(batch, p, telemetry_part_id(batch.event_id, p), frames_of(batch, p), state)
 
 
 async def _count(
@@ -152,12 +152,13 @@ async def flush(
     stopping), recomputed ones, the watermark, and the window statistics of what changed.
     Every write replaces whole documents, so writing a chunk again is harmless."""
     repo = state.ports.devices.telemetry
-    docs = part.closed_chunks(float("inf") if final else now)
+    docs = part.closed_chunks(float("inf") if final else part.event_now(now))
     if part.recompute:
         keys, part.recompute = part.recompute, set()
         docs += await _recomputed(state, part.partition, keys)
     await repo.put_rollups(docs)
-    await repo.put_stats(watermark_key(part.partition), {"watermark_s": part.watermark(now)})
+    mark = part.watermark(part.event_now(now))
+    await repo.put_stats(watermark_key(part.partition), {"watermark_s": mark})
     await repo.put_stats_many(part.stats_items())
     part.last_stats_s = now
     part.forget_seen(now - 2 * state.ports.settings.raw_keep_s)
@@ -186,7 +187,7 @@ def _alert(frame: Frame, threshold_ms: float, gateway_id: str) -> TelemetryAlert
 
     stamp = round(frame.t_s * 1000)
     return TelemetryAlert(
-        event_id=_alert_id(frame.device_id, stamp),
+        event_id=alert_id(frame.device_id, stamp),
         device_id=frame.device_id,
         drift_ms=frame.drift_ms,
         threshold_ms=threshold_ms,
@@ -196,9 +197,3 @@ def _alert(frame: Frame, threshold_ms: float, gateway_id: str) -> TelemetryAlert
         seq=frame.seq,
         gateway_id=gateway_id,
     )
-
-
-def _alert_id(device_id: str, stamp_ms: int) -> str:
-    """Deterministic: a redelivered batch re-raises the same alert, which consumers dedupe."""
-    text = f"alert.{device_id}.{stamp_ms}"
-    return text if len(text) <= 64 else hashlib.sha256(text.encode()).hexdigest()

@@ -32,16 +32,31 @@ FEED_MODELS: tuple[type[Message], ...] = (
 OFFER_SEND_TIMEOUT_S = 5.0
 
 
+RECENT_ALERTS = 4096
+"""Alert ids remembered: a telemetry batch redelivered after a crash raises the same alert
+(same id) again, and a dashboard must see it once."""
+
+
 class DeviceFeed:
     def __init__(self, gw: DeviceGateway) -> None:
         self.gw = gw
+        self._recent_alerts: dict[str, None] = {}
+
+    def first_time(self, alert_id: str) -> bool:
+        if alert_id in self._recent_alerts:
+            return False
+        self._recent_alerts[alert_id] = None
+        if len(self._recent_alerts) > RECENT_ALERTS:
+            del self._recent_alerts[next(iter(self._recent_alerts))]
+        return True
 
     async def handle(self, msg: Message) -> None:
         match msg:
             case DeviceOffer():
                 await self.offer(msg)
             case TelemetryAlert():
-                if msg.gateway_id != self.gw.gateway_id:  # ours went out when the frame came
+                # ours went out when the frame came; a repeat (redelivered batch) goes nowhere
+                if msg.gateway_id != self.gw.gateway_id and self.first_time(msg.event_id):
                     ALERTS.labels("telemetry").inc()
                     self.gw.hub.to_monitors(alert_update(msg))
             case BundleDeployed():
