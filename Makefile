@@ -149,6 +149,12 @@ bench-locust: load-deps
 bench-ws: venv ensure-rabbitmq
 	$(PY) tools/bench/ws.py
 
+# ---- telemetry: the service alone through RabbitMQ, 1, 2 and 4 processes ------------------
+.PHONY: bench-telemetry
+
+bench-telemetry: venv ensure-rabbitmq
+	$(PY) tools/bench/telemetry.py $(if $(DEVICES),--devices $(DEVICES),) $(if $(RATE_HZ),--rate-hz $(RATE_HZ),)
+
 # ---- reliability: fault injection on the real stack, bounded soak -------------------------
 # tests/faults is also part of `make test` (pytest's testpaths), so CI runs it.
 .PHONY: test-faults soak
