@@ -18,6 +18,8 @@ help:
 	@echo "make eval   - beat/downbeat/tempo accuracy on a synthetic corpus vs plain librosa"
 	@echo "make eval-real - the same on annotated real recordings (DATA=dir, default ../shared/realeval)"
 	@echo "make bench-analyzer - analysis speed, memory and cold start vs plain librosa"
+	@echo "make lock   - rewrite the hash-pinned requirements/*.lock from pyproject.toml (UPGRADE=1: newest allowed)"
+	@echo "make validate-deploy - compose, Dockerfile and Kubernetes manifests checked offline (images pinned by digest)"
 	@echo "make asyncapi - write the AsyncAPI document of the events (OUT=file, default var/asyncapi.json)"
 
 venv: $(STAMP)
