@@ -25,6 +25,8 @@ TRACK_STATUSES: tuple[str, ...] = get_args(TrackStatus)
 FINISHED: tuple[str, ...] = ("ready", "warning", "failed")
 WAITING: tuple[str, ...] = ("uploaded", "analyzing", "mapped")
 """A worker still owes a track in these states an event (the reconciler re-announces it)."""
+DEPLOYABLE: tuple[str, ...] = ("ready", "warning")
+"""A validated current version: its map is served and its bundle may go to devices."""
 PROGRESSING: tuple[str, ...] = ("analyzing", "mapped")
 """States whose progress (stage, percent) is still being reported."""
 ALLOWED_FROM: Mapping[str, tuple[str, ...]] = {

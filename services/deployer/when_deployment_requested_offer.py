@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from contracts.events import DeploymentRequested
-from contracts.lifecycle import NO_BUNDLE_KEY
+from contracts.lifecycle import DEPLOYABLE, NO_BUNDLE_KEY
 from infra.docstore_devices import BundleRecord, Device, NewDeployment
 from services.deployer.offers import complete_if_settled, offer
 from services.deployer.ports import DeployerPorts
@@ -79,7 +79,7 @@ async def _targets(
 async def _bundle_of(track_id: str, ports: DeployerPorts) -> BundleRecord | None:
     """The track's current bundle; built now when ``map.validated`` has not reached us yet."""
     track = await ports.docs.tracks.get_track(track_id)
-    if track is None or track.status not in ("ready", "warning"):
+    if track is None or track.status not in DEPLOYABLE:
         return None
     bundle = await ports.devices.bundles.latest(track_id)
     if bundle is not None and bundle.version == track.analysis_version:

@@ -8,8 +8,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.events import PresetName
+from contracts.lifecycle import TrackStatus
 
-TrackStatus = Literal["uploaded", "analyzing", "mapped", "ready", "warning", "failed"]
 TaskState = Literal["queued", "running", "succeeded", "failed", "superseded"]
 
 

@@ -9,7 +9,7 @@ from litestar import Controller, Response, delete, get, patch, post
 from litestar.params import Parameter
 
 from contracts.events import DeploymentRequested
-from contracts.lifecycle import deployment_requested_id
+from contracts.lifecycle import DEPLOYABLE, deployment_requested_id
 from infra.docstore_devices import SETTLED, Device, NewDevice
 from infra.errors import Conflict
 from infra.web import ApiError, errors
@@ -189,7 +189,7 @@ class DeploymentController(Controller):
         track = await gw.docs.tracks.get_track(data.track_id)
         if track is None:
             raise ApiError(404, "not_found", f"no track {data.track_id}")
-        if track.status not in ("ready", "warning"):
+        if track.status not in DEPLOYABLE:
             raise ApiError(
                 409,
                 "not_ready",
