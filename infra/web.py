@@ -11,6 +11,7 @@ import logging
 
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
+from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
@@ -75,7 +76,7 @@ def errors(*codes: int) -> dict[int, ResponseSpec]:
 def principal_of(connection: ASGIConnection) -> Principal:
     """Verify the bearer token of a request or WebSocket (query ``token=`` for browsers)."""
     header = connection.headers.get("authorization")
-    if header is None and connection.scope["type"] == "websocket":
+    if header is None and connection.scope["type"] == ScopeType.WEBSOCKET:
         token = connection.query_params.get("token")
         header = f"Bearer {token}" if token else None
     try:

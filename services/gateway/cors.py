@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import MutableScopeHeaders
+from litestar.enums import ScopeType
 from litestar.types import Message, Scope
 
 
@@ -20,7 +21,7 @@ def cors_config(origins: tuple[str, ...]) -> CORSConfig:
 
 async def vary_on_origin(message: Message, scope: Scope) -> None:
     """A ``before_send`` hook: it sees every answer, also those the CORS middleware makes."""
-    if message["type"] != "http.response.start" or scope["type"] != "http":
+    if message["type"] != "http.response.start" or scope["type"] != ScopeType.HTTP:
         return
     headers = MutableScopeHeaders.from_message(message)
     values = [v.strip() for v in (headers.get("vary") or "").split(",") if v.strip()]
