@@ -132,13 +132,17 @@ def test_the_settings_default_to_production_and_carry_no_secret(monkeypatch):
 NOW = 1_700_000_000
 
 
+def _b64(raw: bytes) -> str:
+    """JWT's base64url without padding."""
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
 def _signed(claims: object, secret: str = SECRET) -> str:
     """A validly signed HS256 token over any JSON payload, whatever its claims look like."""
-    enc = lambda raw: base64.urlsafe_b64encode(raw).rstrip(b"=").decode()  # noqa: E731
-    head = enc(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-    body = enc(json.dumps(claims).encode())
+    head = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    body = _b64(json.dumps(claims).encode())
     sig = hmac.new(secret.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
-    return f"{head}.{body}.{enc(sig)}"
+    return f"{head}.{body}.{_b64(sig)}"
 
 
 JSON = st.recursive(

@@ -28,7 +28,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))  # run as a file (make bench-*): the project's imports follow (E402)
 
 from infra.docstore import MongoDocStore, NewTrack  # noqa: E402
 

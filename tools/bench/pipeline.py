@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))  # run as a file (make bench-*): the project's imports follow (E402)
 
 from infra.docstore import MongoDocStore  # noqa: E402
 from k1.stack import Stack  # noqa: E402

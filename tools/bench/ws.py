@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import TypedDict
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))  # run as a file (make bench-*): the project's imports follow (E402)
 
 from infra.auth import issue_token  # noqa: E402
 

@@ -30,8 +30,13 @@ ROUTES = [  # method, path, least role
 LOWER = {"viewer": [], "operator": ["viewer"], "admin": ["viewer", "operator"]}
 
 
+def _b64(raw: bytes) -> str:
+    """JWT's base64url without padding."""
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
 def _b64_json(part: dict[str, object]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(part).encode()).rstrip(b"=").decode()
+    return _b64(json.dumps(part).encode())
 
 
 def _alg_none() -> str:
@@ -122,10 +127,9 @@ async def test_every_cors_answer_varies_on_origin(env):
 
 
 def _signed(claims: dict) -> str:
-    enc = lambda raw: base64.urlsafe_b64encode(raw).rstrip(b"=").decode()  # noqa: E731
-    head, body = enc(b'{"alg":"HS256","typ":"JWT"}'), enc(json.dumps(claims).encode())
+    head, body = _b64(b'{"alg":"HS256","typ":"JWT"}'), _b64(json.dumps(claims).encode())
     sig = hmac.new(SECRET.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
-    return f"{head}.{body}.{enc(sig)}"
+    return f"{head}.{body}.{_b64(sig)}"
 
 
 ODD_CLAIMS = {
