@@ -19,8 +19,8 @@ from services.telemetry.config import TelemetrySettings
 from services.telemetry.domain import AlertRule, DriftWindow, SketchWindow, second_rollup
 from services.telemetry.raw import Frame
 
-IDLE_CLOSE_S = 30.0
-"""Chunks of a partition whose frames stopped coming close this long after (wall clock)."""
+IDLE_CLOSE_S = 10.0
+"""A partition without frames for this long (wall clock) closes its chunks by the wall clock."""
 Chunk = dict[int, list[float]]
 """Second offset in the chunk → its ``drift_ms`` values, in arrival order."""
 
@@ -47,15 +47,19 @@ class PartitionState:
     counted: int = 0
     newest_s: float = float("-inf")
     """The latest gateway receipt among the frames counted here."""
+    applied_wall_s: float = float("-inf")
+    """When frames were last counted here (wall clock)."""
 
     def __post_init__(self) -> None:
         self.rule = AlertRule(self.settings.alert_cooldown_s)
 
     def event_now(self, wall_s: float) -> float:
         """The partition's clock for closing chunks: its newest frame's receipt (a backlog being
-        worked off closes chunks in the frames' own time, not the wall clock's), or the wall
-        clock less ``IDLE_CLOSE_S`` when frames stopped coming."""
-        return max(self.newest_s, wall_s - IDLE_CLOSE_S)
+        worked off closes chunks in the frames' own time, not the wall clock's) — or, once no
+        frame came for ``IDLE_CLOSE_S``, the wall clock (the last chunks close too)."""
+        if wall_s - self.applied_wall_s >= IDLE_CLOSE_S:
+            return max(self.newest_s, wall_s)
+        return self.newest_s
 
     def apply(self, frames: list[Frame], *, now_s: float, thresholds=None) -> list[Frame]:
         """Count ``frames``; returns those that raise an alert (``thresholds``: device → ms;
@@ -64,6 +68,7 @@ class PartitionState:
         close_after = ROLLUP_CHUNK_S + s.close_delay_s
         if frames:
             self.newest_s = max(self.newest_s, max(f.t_s for f in frames))
+        self.applied_wall_s = now_s
         now_s = self.event_now(now_s)
         for f in frames:
             window = self.windows.get(f.device_id)

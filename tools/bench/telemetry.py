@@ -49,7 +49,9 @@ from contracts.topology import (  # noqa: E402
 )
 from infra.embedded import free_port, start_nx27017  # noqa: E402
 
-BATCH_INTERVAL_S = 0.05
+DEFAULT_BATCH_INTERVAL_S = 0.05
+BATCH_INTERVAL_S = DEFAULT_BATCH_INTERVAL_S
+"""The gateways' ``K1_DEVICE_BATCH_INTERVAL_S`` (``--batch-interval-s``)."""
 _encode = msgspec.json.Encoder().encode
 
 
@@ -320,6 +322,7 @@ async def main_async(args) -> dict:
         "bench": "telemetry",
         "devices": args.devices,
         "rate_hz": args.rate_hz,
+        "batch_interval_s": BATCH_INTERVAL_S,
         "seconds": args.seconds,
         "cores": os.cpu_count(),
         "loadavg_start": os.getloadavg()[0],
@@ -337,8 +340,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate-hz", type=float, default=10.0)
     parser.add_argument("--seconds", type=float, default=20.0, help="load per process count")
     parser.add_argument("--drain-s", type=float, default=40.0, help="longest wait to drain")
+    parser.add_argument(
+        "--batch-interval-s",
+        type=float,
+        default=DEFAULT_BATCH_INTERVAL_S,
+        help="how often the simulated gateways publish (their K1_DEVICE_BATCH_INTERVAL_S)",
+    )
     parser.add_argument("--procs", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2, 4])
     args = parser.parse_args(argv)
+    global BATCH_INTERVAL_S
+    BATCH_INTERVAL_S = args.batch_interval_s
     out = asyncio.run(main_async(args))
     print(json.dumps(out, separators=(",", ":")), flush=True)
     return 0 if out["nothing_lost"] else 1

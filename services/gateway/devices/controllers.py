@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Annotated
 
@@ -11,6 +12,7 @@ from litestar.params import Parameter
 from contracts.events import DeploymentRequested
 from contracts.lifecycle import DEPLOYABLE, deployment_requested_id
 from infra.docstore_devices import SETTLED, Device, NewDevice
+from infra.docstore_devices_drift import rollup_points
 from infra.errors import Conflict
 from infra.web import ApiError, errors
 from services.gateway.devices.schemas import (
@@ -24,6 +26,8 @@ from services.gateway.devices.schemas import (
     DevicePage,
     DeviceState,
     DeviceUpdate,
+    DriftPoint,
+    DriftSeries,
     DriftStats,
 )
 from services.gateway.devices.service import DeviceGateway
@@ -36,6 +40,12 @@ Group = Annotated[str | None, Parameter(description="Only devices of this group"
 MAX_LISTED_UNKNOWN = 100
 """Unknown device ids listed in a 422 body (``device_ids``); ``unknown_count`` has them all."""
 MAX_LISTED_IN_DETAIL = 20
+MAX_SERIES_S = 6 * 3600
+"""Longest span of one drift series request (21,600 one-second points)."""
+SinceS = Annotated[
+    float | None, Parameter(ge=0, description="Start, Unix seconds (default: until_s - 600)")
+]
+UntilS = Annotated[float | None, Parameter(ge=0, description="End, Unix seconds (default: now)")]
 
 
 def _out(device: Device, drift: dict | None = None) -> dict:
@@ -137,6 +147,34 @@ class DeviceController(Controller):
         device = await _device(device_gateway, device_id)
         stats = await device_gateway.devices.telemetry.get_stats(f"device:{device_id}")
         return DeviceOut(**_out(device, stats))
+
+    @get(
+        "/{device_id:str}/drift",
+        opt={"role": "viewer"},
+        summary="A device's drift per second (P50/P95/max |drift|, frames) from the rollups",
+        responses=errors(400, 401, 403, 404),
+    )
+    async def drift_series(
+        self,
+        device_id: str,
+        device_gateway: DeviceGateway,
+        since_s: SinceS = None,
+        until_s: UntilS = None,
+    ) -> DriftSeries:
+        """Per-second rollups, written by the telemetry service once each 10 s chunk closes
+        (a few seconds behind the live ``drift`` of the device); at most 6 hours per call."""
+        await _device(device_gateway, device_id)
+        until = time.time() if until_s is None else until_s
+        since = until - 600 if since_s is None else since_s
+        if not 0 <= until - since <= MAX_SERIES_S:
+            raise ApiError(400, "bad_range", f"since_s..until_s must span 0..{MAX_SERIES_S} s")
+        docs = await device_gateway.devices.telemetry.rollups(
+            device_id, since_s=since, until_s=until
+        )
+        points = [DriftPoint(**p) for p in rollup_points(docs, since, until)]
+        return DriftSeries(
+            device_id=device_id, since_s=since, until_s=until, resolution_s=1, points=points
+        )
 
     @patch(
         "/{device_id:str}",

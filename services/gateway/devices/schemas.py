@@ -47,6 +47,23 @@ class DriftStats(BaseModel):
     window_s: float
 
 
+class DriftPoint(BaseModel):
+    t_s: float = Field(description="Start of the second, Unix seconds (gateway receipt)")
+    count: int = Field(description="Frames received in that second")
+    p50_ms: float = Field(description="Median |drift| in that second")
+    p95_ms: float
+    max_ms: float
+    last_drift_ms: float = Field(description="The second's last drift, signed")
+
+
+class DriftSeries(BaseModel):
+    device_id: str
+    since_s: float
+    until_s: float
+    resolution_s: int = Field(description="Seconds per point")
+    points: list[DriftPoint] = Field(description="Seconds with frames only, in time order")
+
+
 class DeviceOut(BaseModel):
     device_id: str
     name: str

@@ -409,6 +409,49 @@ async def test_dashboards_see_the_fleet_and_a_drift_alert_at_once(denv):
     assert status["devices"]["d1"]["connected"] is True
 
 
+async def test_a_devices_drift_per_second_is_read_from_the_rollups(denv):
+    await denv.gw.devices.telemetry.put_rollups(
+        [
+            {
+                "_id": "d1:1000",
+                "device_id": "d1",
+                "partition": 3,
+                "t0_s": 1000.0,
+                "sec": [0, 7],
+                "n": [10, 9],
+                "p50": [2.0, 3.0],
+                "p95": [4.0, 6.0],
+                "max": [5.0, 7.5],
+                "last": [-1.0, 2.5],
+            }
+        ]
+    )
+    async with AsyncTestClient(denv.app) as client:
+        await _register(client, denv, "d1")
+        url = "/api/v1/devices/d1/drift"
+        got = await client.get(
+            url, headers=denv.auth("viewer"), params={"since_s": 1001, "until_s": 1100}
+        )
+        assert got.status_code == 200, got.text
+        assert got.json()["points"] == [
+            {
+                "t_s": 1007.0,
+                "count": 9,
+                "p50_ms": 3.0,
+                "p95_ms": 6.0,
+                "max_ms": 7.5,
+                "last_drift_ms": 2.5,
+            }
+        ]
+        too_long = {"since_s": 0, "until_s": 7 * 3600}
+        assert (
+            await client.get(url, headers=denv.auth("viewer"), params=too_long)
+        ).status_code == 400
+        assert (
+            await client.get("/api/v1/devices/zz/drift", headers=denv.auth("viewer"))
+        ).status_code == 404
+
+
 async def test_alerts_from_the_telemetry_service_reach_dashboards_unless_already_shown(denv):
     feed = DeviceFeed(denv.gw)
     sub = denv.gw.hub.watch()
