@@ -8,9 +8,15 @@ README.md or docs/*.md, so moving a table between those files keeps it checked.
 import re
 from pathlib import Path
 
+from pydantic_settings import BaseSettings
+
 from contracts.events import ALL_MESSAGES
 from contracts.topology import SUBSCRIPTIONS, TELEMETRY_PARTITIONS, telemetry_routing_key
 from infra.settings import Settings
+from infra.upload_settings import UploadSettings
+from services.deployer.config import DeployerSettings
+from services.gateway.devices.config import DeviceSettings
+from services.telemetry.config import TelemetrySettings
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC_FILES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -20,8 +26,8 @@ ALL_TEXT = "\n".join(DOCS.values())
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 
 
-def _table(header: str) -> str:
-    """The one table whose header row starts with `header`, in README.md or docs/*.md."""
+def _tables(header: str) -> list[tuple[Path, str]]:
+    """Every table whose header row starts with `header`, in README.md or docs/*.md."""
     found = []
     for path, text in DOCS.items():
         lines = text.splitlines()
@@ -33,8 +39,21 @@ def _table(header: str) -> str:
                         break
                     rows.append(row)
                 found.append((path, "\n".join(rows)))
+    return found
+
+
+def _table(header: str) -> str:
+    """The one table whose header row starts with `header`, in README.md or docs/*.md."""
+    found = _tables(header)
     assert len(found) == 1, f"expected one table headed {header!r}, found {[p for p, _ in found]}"
     return found[0][1]
+
+
+def _settings_tables() -> str:
+    """The configuration tables: the common settings' and each service's own."""
+    found = _tables("| variable | default | meaning |")
+    assert found, "no configuration table"
+    return "\n".join(text for _, text in found)
 
 
 def _prose(text: str) -> str:
@@ -50,13 +69,42 @@ def test_docs_exist_and_the_readme_links_each_one():
 
 
 def test_every_setting_is_documented():
-    table = _table("| variable | default | meaning |")
+    table = _settings_tables()
     names = [  # the standard OTEL_* variables are read under their own names
         f.validation_alias if isinstance(f.validation_alias, str) else f"K1_{n.upper()}"
         for n, f in Settings.model_fields.items()
     ]
     missing = [name for name in names if f"`{name}" not in table]
     assert not missing, f"the configuration table lacks {missing}"
+
+
+SERVICE_SETTINGS: tuple[type[BaseSettings], ...] = (
+    UploadSettings,
+    DeviceSettings,
+    DeployerSettings,
+    TelemetrySettings,
+)
+
+
+def test_every_service_setting_is_documented():
+    table = _settings_tables()
+    missing = [
+        f"{cls.model_config.get('env_prefix', '')}{name}".upper()
+        for cls in SERVICE_SETTINGS
+        for name in cls.model_fields
+        if f"`{cls.model_config.get('env_prefix', '')}{name}`".upper() not in table.upper()
+    ]
+    assert not missing, f"the configuration tables lack {missing}"
+
+
+def test_every_settings_class_is_checked():
+    """A new settings class is added to the checks above (and so to docs/configuration.md)."""
+    declared = set()
+    for folder in ("contracts", "infra", "k1", "services"):
+        for path in (ROOT / folder).rglob("*.py"):
+            declared |= set(re.findall(r"^class (\w+)\(BaseSettings\)", path.read_text(), re.M))
+    checked = {Settings.__name__, *(cls.__name__ for cls in SERVICE_SETTINGS)}
+    assert declared == checked, f"settings classes not checked: {declared - checked}"
 
 
 def _in_catalogue(name: str, table: str) -> bool:
