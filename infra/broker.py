@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 import aiormq.abc
 from faststream.rabbit import Channel, RabbitBroker
+from opentelemetry.sdk.trace import TracerProvider
 
 from contracts.base import Message
 from contracts.topology import SUBSCRIPTIONS, Subscription
@@ -62,13 +64,13 @@ class K1Broker(RabbitBroker):
 
     def __init__(
         self,
-        *args: object,
+        *args: Any,
         settings: Settings,
         service: str,
         declare: Iterable[Subscription] = (),
-        **kwargs: object,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(*args, **kwargs)
         self.settings = settings
         self.service = service
         self.declared_subscriptions = tuple(declare)
@@ -91,7 +93,7 @@ def build_broker(
     declare: Iterable[Subscription] = SUBSCRIPTIONS,
     fail_fast: bool = False,
     reconnect_interval_s: float = 2.0,
-    tracer_provider: object | None = None,
+    tracer_provider: TracerProvider | None = None,
 ) -> K1Broker:
     """A broker for ``service``; connects only when started.
 
@@ -113,7 +115,7 @@ def build_broker(
         app_id=service,
         log_level=logging.DEBUG,
         graceful_timeout=settings.shutdown_grace_s,
-        middlewares=[broker_middleware(tracer_provider)],  # type: ignore[arg-type]
+        middlewares=[broker_middleware(tracer_provider)],
     )
 
 

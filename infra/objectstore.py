@@ -11,7 +11,14 @@ import asyncio
 import hashlib
 import hmac
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+)
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -96,7 +103,7 @@ class ObjectStream:
     def __init__(
         self,
         info: ObjectInfo,
-        chunks: AsyncIterator[bytes],
+        chunks: AsyncGenerator[bytes, None],
         release: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.info = info
@@ -111,7 +118,7 @@ class ObjectStream:
 
     async def aclose(self) -> None:
         """Stop reading and release the file or connection (safe to call twice)."""
-        await self._chunks.aclose()  # type: ignore[attr-defined]
+        await self._chunks.aclose()
         if self._release is not None:
             release, self._release = self._release, None
             await release()

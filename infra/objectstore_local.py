@@ -15,7 +15,7 @@ import mimetypes
 import os
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -258,6 +258,6 @@ def _discard(file: BinaryIO, tmp_name: str) -> None:
         os.unlink(tmp_name)
 
 
-async def _read_file(file: BinaryIO, chunk_size: int) -> AsyncIterator[bytes]:
+async def _read_file(file: BinaryIO, chunk_size: int) -> AsyncGenerator[bytes, None]:
     while chunk := await asyncio.to_thread(file.read, chunk_size):
         yield chunk

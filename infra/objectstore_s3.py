@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
@@ -220,7 +220,7 @@ class S3ObjectStore(BaseObjectStore):
             last_modified=_http_date(headers.get("Last-Modified")),
         )
 
-        async def chunks() -> AsyncIterator[bytes]:
+        async def chunks() -> AsyncGenerator[bytes, None]:
             while chunk := await self._run(response.read, chunk_size):
                 yield chunk
 

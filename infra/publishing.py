@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from contracts.base import Message
+
+if TYPE_CHECKING:
+    from faststream.rabbit import RabbitBroker
 
 
 @runtime_checkable
@@ -32,10 +35,10 @@ class RecordingPublisher:
 class BrokerPublisher:
     """The real publisher: persistent, confirmed publishing on the events exchange."""
 
-    def __init__(self, broker: object) -> None:
+    def __init__(self, broker: RabbitBroker) -> None:
         self._broker = broker
 
     async def publish(self, message: Message) -> None:
         from infra.broker import publish
 
-        await publish(self._broker, message)  # type: ignore[arg-type]
+        await publish(self._broker, message)

@@ -16,6 +16,8 @@ import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from opentelemetry.sdk.trace import TracerProvider
+
 from infra.auth import check_secret
 from infra.broker import K1Broker, build_broker
 from infra.docstore import DocStore, MongoDocStore
@@ -43,7 +45,7 @@ Register = Callable[[Infra], Awaitable[Callable[[], Awaitable[None]] | None]]
 
 
 def build_infra(
-    settings: Settings, *, service: str, tracer_provider: object | None = None
+    settings: Settings, *, service: str, tracer_provider: TracerProvider | None = None
 ) -> Infra:
     """Every service's adapters, their database commands traced as spans of ``tracer_provider``
     (None: the global one). Refuses (RuntimeError) a missing JWT secret, or a weak one outside

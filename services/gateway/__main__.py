@@ -11,6 +11,7 @@ import contextlib
 import sys
 
 import uvicorn
+from opentelemetry.sdk.trace import TracerProvider
 
 from infra.logging import configure_logging
 from infra.runtime import build_infra, readiness_checks
@@ -25,7 +26,7 @@ from services.gateway.live import ProgressHub
 from services.gateway.ports import GatewayConfig, GatewayPorts, ingest_client
 
 
-def build_app(settings: Settings, *, tracer_provider: object | None = None):
+def build_app(settings: Settings, *, tracer_provider: TracerProvider | None = None):
     infra = build_infra(settings, service="gateway", tracer_provider=tracer_provider)
     secret = settings.jwt_secret.get_secret_value()
     cfg = GatewayConfig(

@@ -7,6 +7,7 @@ import contextlib
 import uvicorn
 from litestar import get
 from litestar.response import Response
+from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from infra.docstore_uploads import MongoUploadRepo
@@ -48,7 +49,7 @@ def _ready_route(infra):
 def build_app(
     settings: Settings | None = None,
     *,
-    tracer_provider: object | None = None,
+    tracer_provider: TracerProvider | None = None,
     upload_settings: UploadSettings | None = None,
 ):
     settings = settings or get_settings()
