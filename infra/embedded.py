@@ -12,11 +12,15 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
 from infra.errors import StoreUnavailable
+
+if TYPE_CHECKING:
+    from moto.server import ThreadedMotoServer  # moto is a dev dependency, imported when used
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -147,7 +151,7 @@ def start_nx27017(
 class MotoS3Server:
     """moto's S3 server running in a thread of this process."""
 
-    server: object
+    server: ThreadedMotoServer
     host: str
     port: int
     access_key: str = "testing"
@@ -160,7 +164,7 @@ class MotoS3Server:
         return f"{self.host}:{self.port}"
 
     def stop(self) -> None:
-        self.server.stop()  # type: ignore[attr-defined]
+        self.server.stop()
 
 
 def start_moto_s3(*, port: int = 0, host: str = "127.0.0.1") -> MotoS3Server:

@@ -68,10 +68,13 @@ def register(infra: Infra, ports: AnalyzerPorts, *, analysis_slots: int) -> None
 
 
 def _ids(msg: object) -> tuple[str, int] | None:
-    if hasattr(msg, "track_id"):
-        return msg.track_id, msg.analysis_version  # type: ignore[attr-defined]
+    """Track and version of a given-up message: the typed one, or the raw body of a poison one."""
+    if isinstance(msg, TrackUploaded | AnalysisRequested | BeatsDetected):
+        return msg.track_id, msg.analysis_version
+    if not isinstance(msg, str | bytes | bytearray):
+        return None
     try:
-        body = json.loads(msg)  # type: ignore[arg-type]
+        body = json.loads(msg)
         return str(body["track_id"]), int(body.get("analysis_version", 1))
     except (ValueError, TypeError, KeyError):
         return None
