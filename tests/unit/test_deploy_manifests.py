@@ -83,9 +83,7 @@ def test_whole_validation_passes() -> None:
     assert "docker-compose.yml" in targets
     assert {"deploy/k8s/base", "deploy/k8s/overlays/example"} <= targets
     workloads = ("apps/v1 Deployment", "apps/v1 StatefulSet")
-    assert sum(1 for r in results if r.document.startswith(workloads)) >= 6 * len(
-        OVERLAYS
-    )
+    assert sum(1 for r in results if r.document.startswith(workloads)) >= 6 * len(OVERLAYS)
     assert sum(1 for r in results if r.document == "images") == 2 + len(OVERLAYS)
     keda = [r for r in results if r.document.startswith("keda.sh/v1alpha1")]
     assert keda and all("KEDA CRD schema from @kubernetes-models/keda" in r.message for r in keda)
