@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from contracts.base import ID_PATTERN
 from contracts.lifecycle import task_id
@@ -97,22 +98,27 @@ async def load_detail(ports: GatewayPorts, track: Track) -> TrackDetail:
 
 
 async def newest_with(
-    ports: GatewayPorts, track: Track, attr: str, version: int | None
-) -> AnalysisRecord:
+    ports: GatewayPorts,
+    track: Track,
+    attr: Literal["map_key", "plot_key"],
+    version: int | None,
+) -> tuple[AnalysisRecord, str]:
     """The analysis version asked for, or the newest one up to the current version that has
     ``attr`` (a map, a picture) and did not fail — never an uploaded map still being validated
-    or rejected beyond it; 404 when there is none."""
+    or rejected beyond it — and its ``attr``; 404 when there is none."""
     track_id = track.track_id
     if version is not None:
         record = await ports.docs.analyses.get(track_id, version)
-        if record is None or getattr(record, attr) is None:
+        key = None if record is None else getattr(record, attr)
+        if record is None or key is None:
             raise ApiError(404, "not_found", f"analysis v{version} of {track_id} has none")
-        return record
+        return record, key
     for record in reversed(await ports.docs.analyses.list_for_track(track_id)):
+        key = getattr(record, attr)
         if (
             record.version <= track.analysis_version
-            and getattr(record, attr) is not None
+            and key is not None
             and record.outcome != "failed"
         ):
-            return record
+            return record, key
     raise ApiError(404, "not_found", f"track {track_id} has none yet")

@@ -71,7 +71,7 @@ def task_status(track: Track, version: int, record: AnalysisRecord | None) -> Ta
         )
     result = None
     if state == "succeeded":
-        finished = track.status if current else record.outcome  # type: ignore[union-attr]
+        finished = track.status if current or record is None else record.outcome
         result = TaskResult(
             outcome="warning" if finished == "warning" else "ready",
             bpm=record.bpm if record else None,

@@ -101,7 +101,7 @@ async def read_map(
     """The map of ``version`` (default: the newest finished one), unless the client has it;
     404 when there is none, 502 when the stored bytes no longer match their recorded hash."""
     track = await require_track(ports, track_id)
-    record = await newest_with(ports, track, "map_key", version)
+    record, map_key = await newest_with(ports, track, "map_key", version)
     etag = f'"{record.map_sha256}"'
     headers = {
         "ETag": etag,
@@ -111,7 +111,7 @@ async def read_map(
     if if_none_match and etag in {t.strip() for t in if_none_match.split(",")}:
         return MapRead(None, headers)
     try:
-        body = await ports.objects.get_bytes(record.map_key)  # type: ignore[arg-type]
+        body = await ports.objects.get_bytes(map_key)
     except NotFound:
         raise ApiError(404, "not_found", "the map object is gone") from None
     if not await is_intact(body, record.map_sha256):
@@ -149,8 +149,8 @@ async def open_picture(ports: GatewayPorts, track_id: str, version: int | None) 
     """The picture of ``version`` (default: the newest finished one), streamed; 404 if none."""
     check_track_id(track_id)
     track = await require_track(ports, track_id)
-    record = await newest_with(ports, track, "plot_key", version)
+    _, plot_key = await newest_with(ports, track, "plot_key", version)
     try:
-        return await ports.objects.open_stream(record.plot_key)  # type: ignore[arg-type]
+        return await ports.objects.open_stream(plot_key)
     except NotFound:
         raise ApiError(404, "not_found", "the picture object is gone") from None
