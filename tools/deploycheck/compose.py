@@ -59,11 +59,11 @@ def interpolate(value: Any, env: Mapping[str, str], where: str = "") -> Any:
             return current or ""
         unset_or_empty = not current if op.startswith(":") else current is None
         if op.endswith("-"):
-            return arg if unset_or_empty else current  # type: ignore[return-value]
+            return arg if unset_or_empty or current is None else current
         if op.endswith("?"):
-            if unset_or_empty:
+            if unset_or_empty or current is None:
                 raise ValueError(f"at {where}: required variable {name} is missing: {arg}")
-            return current  # type: ignore[return-value]
+            return current
         return "" if unset_or_empty else arg  # "+": alternative value
 
     return _INTERPOLATION.sub(sub, value)
