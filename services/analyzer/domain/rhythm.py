@@ -22,7 +22,7 @@ FMIN_HZ, FMAX_HZ = 30.0, 11000.0
 TEMPO_PER_OCTAVE = 36
 LOW_BANDS = 5
 """the lowest bands (below ~200 Hz): kick and bass"""
-HALVE_ALTERNATION = 0.4
+HALVE_ALTERNATION = 0.5
 HALVE_MIDPOINT = 0.6
 DOUBLE_MIDPOINT = 0.95
 """metrical-level thresholds on accent ratios (see ``_level_factor``)"""

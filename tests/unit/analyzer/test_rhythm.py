@@ -183,6 +183,31 @@ def test_slow_beat_with_soft_subdivisions_is_not_doubled() -> None:
     assert r.bpm == pytest.approx(66.0, rel=0.04)
 
 
+def _eighths(bpm: float, off_amp: float, duration_s: float = 24.0) -> np.ndarray:
+    """A slow beat played in eighths: the on-beat eighths loud, the off-beat ones at
+    ``off_amp`` of their level, a low click on every bar line."""
+    y = np.zeros(int(duration_s * SR) + SR)
+    for i, t in enumerate(_grid(2.0 * bpm, 0.5, duration_s)):
+        c = _click(120.0 if i % 8 == 0 else 1500.0, 1.0 if i % 2 == 0 else off_amp, i)
+        y[int(t * SR) : int(t * SR) + c.size] += c
+    return y[: int(duration_s * SR)]
+
+
+@pytest.mark.parametrize(("bpm", "off_amp"), [(56.0, 0.3), (64.0, 0.3), (64.0, 0.2)])
+def test_slow_beat_in_eighths_with_soft_offbeats_is_reported_at_the_beat(
+    bpm: float, off_amp: float
+) -> None:
+    """Eighths at a third of the beat's loudness are a subdivision, not the pulse (a slow
+    rock ballad's hi-hat), so the tempo is the beat's, not twice it."""
+    r = detect_rhythm(_spectrogram(_eighths(bpm, off_amp)))
+    assert r.bpm == pytest.approx(bpm, rel=0.04)
+
+
+def test_eighths_of_equal_weight_are_the_pulse() -> None:
+    r = detect_rhythm(_spectrogram(_eighths(64.0, 0.9)))
+    assert r.bpm == pytest.approx(128.0, rel=0.04)
+
+
 def test_fast_beat_is_not_halved() -> None:
     ref = _grid(190.0, 0.5, 15.0)
     r = detect_rhythm(_spectrogram(_render(ref, 15.5, accent_every=4)))
