@@ -47,24 +47,33 @@ class Telemetry:
         self.procs: list[subprocess.Popen] = []
 
     def start(self, ordinal: int, replicas: int) -> subprocess.Popen:
-        port = free_port()
-        env = {
-            **self.env,
-            "K1_HEALTH_PORT": str(port),
-            "K1_TELEMETRY_ORDINAL": str(ordinal),
-            "K1_TELEMETRY_REPLICAS": str(replicas),
-        }
-        proc = subprocess.Popen([sys.executable, "-m", "services.telemetry"], cwd=ROOT, env=env)
-        self.procs.append(proc)
+        return self.start_many([(ordinal, replicas)])[0]
+
+    def start_many(self, shares: list[tuple[int, int]]) -> list[subprocess.Popen]:
+        """Start processes with these (ordinal, replicas) at once; return when all are ready."""
+        started = []
+        for ordinal, replicas in shares:
+            port = free_port()
+            env = {
+                **self.env,
+                "K1_HEALTH_PORT": str(port),
+                "K1_TELEMETRY_ORDINAL": str(ordinal),
+                "K1_TELEMETRY_REPLICAS": str(replicas),
+            }
+            proc = subprocess.Popen([sys.executable, "-m", "services.telemetry"], cwd=ROOT, env=env)
+            self.procs.append(proc)
+            started.append((proc, port))
         deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2)
-                return proc
-            except OSError:
-                assert proc.poll() is None, "telemetry exited at start"
-                assert time.monotonic() < deadline, "telemetry not ready in 60 s"
-                time.sleep(0.2)
+        for proc, port in started:
+            while True:
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2)
+                    break
+                except OSError:
+                    assert proc.poll() is None, "telemetry exited at start"
+                    assert time.monotonic() < deadline, "telemetry not ready in 60 s"
+                    time.sleep(0.1)
+        return [proc for proc, _ in started]
 
     @staticmethod
     def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
@@ -156,9 +165,9 @@ def _pid_of(owner: str) -> int:
 async def test_a_devices_frames_reach_its_partitions_owner_also_after_a_restart(
     telemetry, rabbit_vhost, nx_url, mongo_db_name
 ):
-    first = [telemetry.start(0, 2), telemetry.start(1, 2)]
+    first = telemetry.start_many([(0, 2), (1, 2)])
     gateway = Gateway(rabbit_vhost.url)
-    await gateway.stream(1.5)
+    await gateway.stream(1.0)
     await _until_stored(nx_url, mongo_db_name, gateway.sent)
     _, _, owners = await _books(nx_url, mongo_db_name)
     for device in DEVICES:  # one process each, the one whose share holds the partition
@@ -166,7 +175,7 @@ async def test_a_devices_frames_reach_its_partitions_owner_also_after_a_restart(
 
     telemetry.stop(first[0])
     again = telemetry.start(0, 2)
-    await gateway.stream(1.5)
+    await gateway.stream(1.0)
     await _until_stored(nx_url, mongo_db_name, gateway.sent)
     _, _, owners = await _books(nx_url, mongo_db_name)
     for device in DEVICES:
@@ -183,8 +192,8 @@ async def test_a_process_killed_mid_stream_loses_nothing_and_counts_nothing_twic
 ):
     victim = telemetry.start(0, 1)
     gateway = Gateway(rabbit_vhost.url)
-    streaming = asyncio.create_task(gateway.stream(4.0))
-    await asyncio.sleep(1.5)
+    streaming = asyncio.create_task(gateway.stream(3.0))
+    await asyncio.sleep(1.0)
     telemetry.stop(victim, signal.SIGKILL)  # mid-stream: batches in flight, chunks unwritten
     successor = telemetry.start(0, 1)  # takes every partition over, rebuilding from storage
     await streaming

@@ -24,7 +24,11 @@ class DeviceSettings(BaseSettings):
         default=60.0, gt=0, description="A device silent this long is disconnected"
     )
     batch_interval_s: float = Field(
-        default=0.05, gt=0, description="Telemetry is forwarded at least this often"
+        default=0.2,
+        gt=0,
+        description="Telemetry is forwarded at least this often (one batch per telemetry "
+        "partition: longer intervals make fewer, larger batches, which is what telemetry's "
+        "throughput depends on)",
     )
     batch_max_frames: int = Field(default=500, ge=1, description="... or at this many frames")
     buffer_max_frames: int = Field(
