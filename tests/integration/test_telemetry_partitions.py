@@ -104,7 +104,7 @@ class Gateway:
                 await asyncio.sleep(1 / batches_per_s)
 
     async def _tick(self, exchange) -> None:
-        now, by_part = datetime.now(UTC), {}
+        now, by_part = datetime.now(UTC), dict[int, list[dict]]()
         for device in DEVICES:
             self.sent[device] += 1
             frame = {

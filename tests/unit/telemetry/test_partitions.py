@@ -82,7 +82,7 @@ async def test_a_new_owner_rebuilds_the_partition_and_skips_what_was_counted():
     second = _batch(device, 1, [4.0], event_id="b2")
     await when_telemetry_received(second, new)
     stats = await store.telemetry.get_stats(f"device:{device}")
-    assert (stats["count"], stats["max_ms"]) == (4, 4.0)
+    assert stats is not None and (stats["count"], stats["max_ms"]) == (4, 4.0)
     now[0] += 60
     await flush_all(new, final=True)
     assert await _rollup_total(store) == {device: 4}
@@ -110,6 +110,7 @@ async def test_a_deployment_spanning_two_partitions_merges_on_read():
     await when_telemetry_received(_batch(a, 0, [1.0, 2.0, 3.0], event_id="a1"), one)
     await when_telemetry_received(_batch(b, 0, [10.0, -20.0], event_id="b1"), two)
     merged = await store.telemetry.get_stats("deployment:dep1")
+    assert merged is not None
     assert (merged["count"], merged["max_ms"], merged["partitions"]) == (5, 20.0, 2)
     assert abs(merged["p50_ms"] - 3.0) <= 0.03
 
