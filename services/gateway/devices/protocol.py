@@ -2,7 +2,7 @@
 
 Device → gateway: ``telemetry`` (acked with ``{"type":"ack","seq":n}``), ``bundle_ack``,
 ``ping`` (answered ``pong``). Gateway → device: ``hello``, ``ack``, ``offer``, ``error``,
-``pong``. See the README's "Devices" section.
+``pong``. See docs/devices.md.
 """
 
 from __future__ import annotations
