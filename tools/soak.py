@@ -6,7 +6,8 @@ vhost on the local RabbitMQ), registers simulated devices that stream telemetry 
 finished track to the whole fleet, then checks the books:
 
 * uploads accepted = tracks terminal (ready / warning / failed with a reason);
-* frames sent = frames acknowledged (devices stop sending, then wait for their last acks);
+* frames sent = frames acknowledged (devices stop sending, then wait for their last acks)
+  = frames counted by the telemetry service (its per-second rollups: none lost, none twice);
 * devices deployed to = devices that acked the bundle;
 * RSS of every service (process group: the analyzer's pool included) at start and end.
 
@@ -123,6 +124,30 @@ def _fleet_main(devices, api_url: str, seconds: float, rate_hz: float, queue) ->
         return out
 
     queue.put(asyncio.run(main()))
+
+
+def frames_counted(stack: Stack, device_ids: set[str], acked: int, wait_s: float = 45.0) -> int:
+    """Frames of the fleet in the telemetry service's per-second rollups, once they are all
+    written (a partition without frames closes its last chunks within ~15 s) or ``wait_s``."""
+    from pymongo import MongoClient
+
+    if not device_ids:
+        return 0
+    client: MongoClient = MongoClient(stack.mongodb_url)
+    rollups = client[stack.database]["drift_rollups"]
+    deadline, counted = time.monotonic() + wait_s, 0
+    try:
+        while True:
+            counted = sum(
+                sum(doc["n"])
+                for doc in rollups.find({}, {"device_id": 1, "n": 1})
+                if doc["device_id"] in device_ids
+            )
+            if counted >= acked or time.monotonic() > deadline:
+                return counted
+            time.sleep(1)
+    finally:
+        client.close()
 
 
 # ------------------------------------------------------------------------------ uploads
@@ -294,6 +319,7 @@ def soak(args: argparse.Namespace) -> dict:
                 fleet_summary = fleet_queue.get(timeout=max(30, deadline - time.monotonic()))
             fleet.join(timeout=30)
         deployed = deployment(stack, deployment_id) if deployment_id else {}
+        counted = frames_counted(stack, {d for d, _ in devices}, fleet_summary.get("acked", 0))
         mem_end = memory(stack)
     finally:
         stack.stop()
@@ -321,6 +347,7 @@ def soak(args: argparse.Namespace) -> dict:
         "devices_connected": fleet_summary.get("connected", 0),
         "frames_sent": fleet_summary.get("sent", 0),
         "frames_acked": fleet_summary.get("acked", 0),
+        "frames_counted": counted,
         "ack_p50_ms": fleet_summary.get("ack_p50_ms"),
         "ack_p99_ms": fleet_summary.get("ack_p99_ms"),
         "device_reconnects": fleet_summary.get("reconnects", 0),
@@ -333,7 +360,7 @@ def soak(args: argparse.Namespace) -> dict:
     ledger["nothing_lost"] = (
         ledger["uploads_accepted"] == ledger["tracks_terminal"]
         and not failed_without_reason
-        and ledger["frames_sent"] == ledger["frames_acked"]
+        and ledger["frames_sent"] == ledger["frames_acked"] == ledger["frames_counted"]
         and (
             not devices
             or ledger["deployment_acked"] == ledger["deployment_devices"] == len(devices)
