@@ -48,7 +48,7 @@ class Subscription:
 # ---- device telemetry, partitioned by device ----------------------------------------------
 # A fixed number of partitions: each device's frames always go to the same partition queue
 # (crc32 of its id), and each partition queue has one active consumer at a time, so exactly
-# one telemetry process sees a device's frames, in order. Processes own whole partitions, so
+# one telemetry process sees all of a device's frames. Processes own whole partitions, so
 # at most TELEMETRY_PARTITIONS processes share the load. Changing the number remaps devices:
 # drain the queues first (see docs/telemetry.md).
 TELEMETRY_PARTITIONS = 16

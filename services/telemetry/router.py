@@ -1,7 +1,9 @@
 """The telemetry service's routing and composition root.
 
 Each owned partition queue has its own consumer (single active consumer: if another process
-consumes it too, one waits); batches of one partition are handled in order. The unpartitioned
+consumes it too, one waits); batches of one partition are handled one at a time (a lock per
+partition: up to ``prefetch`` are delivered at once and may start out of order, which changes
+nothing — counts, windows and rollups are of sets of frames). The unpartitioned
 queue (older gateways) is split into the partitions by whichever process is its active consumer.
 """
 
