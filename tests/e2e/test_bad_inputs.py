@@ -278,19 +278,20 @@ async def _poison_every_queue(url: str, queues: list[str]) -> dict[str, dict]:
                 aio_pika.Message(b'{"not": "this schema", \x00', message_id=f"garbage-{queue}"),
                 routing_key=key_of[queue],
             )
+        # several queues may share one DLQ (the telemetry partitions do), so every dead letter
+        # read is matched to its queue by its message id, whichever DLQ it came from
+        dlq_of = {s.queue: s.dead_letter_queue for s in SUBSCRIPTIONS}
         found: dict[str, dict] = {}
         deadline = time.monotonic() + 30
         while len(found) < len(queues) and time.monotonic() < deadline:
-            for queue in queues:
-                if queue in found:
-                    continue
-                dlq = await channel.get_queue(f"{queue}.dlq", ensure=False)
+            for name in sorted({dlq_of[q] for q in queues if q not in found}):
+                dlq = await channel.get_queue(name, ensure=False)
                 msg = await dlq.get(no_ack=False, fail=False)
                 while msg is not None:
                     await msg.ack()
-                    if msg.message_id == f"garbage-{queue}":
-                        found[queue] = dict(msg.headers or {})
-                        break
+                    source = (msg.message_id or "").removeprefix("garbage-")
+                    if source in queues:
+                        found[source] = dict(msg.headers or {})
                     msg = await dlq.get(no_ack=False, fail=False)
             await asyncio.sleep(0.3)
         return found
