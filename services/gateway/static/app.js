@@ -127,7 +127,12 @@ function upsertRow(t) {
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   socket = new WebSocket(`${scheme}://${location.host}${API}/events?token=${encodeURIComponent(token())}`);
-  socket.onopen = () => { retryMs = 500; $("live").className = "badge on"; };
+  // Whatever changed before the socket was open (between the list's first load and now, or
+  // while it was reconnecting) is read again, so no update is lost in the gap.
+  socket.onopen = () => {
+    retryMs = 500; $("live").className = "badge on";
+    loadTracks().catch((err) => console.warn(err));
+  };
   socket.onmessage = (event) => onUpdate(JSON.parse(event.data));
   socket.onclose = () => {
     $("live").className = "badge off";
