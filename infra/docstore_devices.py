@@ -341,9 +341,14 @@ def deployment_from_doc(doc: Mapping[str, Any]) -> Deployment:
     )
 
 
+def target_doc_id(deployment_id: str, device_id: str) -> str:
+    """The document id of one device's target in a deployment."""
+    return f"{deployment_id}:{device_id}"
+
+
 def target_doc(deployment_id: str, device_id: str, deadline_s: float) -> dict[str, Any]:
     return {
-        "_id": f"{deployment_id}:{device_id}",
+        "_id": target_doc_id(deployment_id, device_id),
         "deployment_id": deployment_id,
         "device_id": device_id,
         "state": "pending",
@@ -521,7 +526,7 @@ class MongoDeploymentRepo:
         next_attempt: bool = False,
     ) -> Target | None:
         doc = await self._targets.find_one_and_update(
-            {"_id": f"{deployment_id}:{device_id}", "state": {"$in": list(from_states)}},
+            {"_id": target_doc_id(deployment_id, device_id), "state": {"$in": list(from_states)}},
             move_update(to, reason, deadline_s, next_attempt),
             return_document=ReturnDocument.AFTER,
         )

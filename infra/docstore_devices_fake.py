@@ -26,6 +26,7 @@ from infra.docstore_devices import (
     move_update,
     new_device_doc,
     target_doc,
+    target_doc_id,
     target_from_doc,
 )
 from infra.docstore_devices_drift import ROLLUP_CHUNK_S, merge_partials, public_stats
@@ -159,7 +160,7 @@ class FakeDeploymentRepo:
         next_attempt: bool = False,
     ) -> Target | None:
         update = move_update(to, reason, deadline_s, next_attempt)
-        doc = self.targets_by_id.get(f"{deployment_id}:{device_id}")
+        doc = self.targets_by_id.get(target_doc_id(deployment_id, device_id))
         if doc is None or doc["state"] not in from_states:
             return None
         doc.update(update["$set"], updated_at=utcnow_ms())
