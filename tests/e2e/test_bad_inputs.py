@@ -323,28 +323,24 @@ def _consumed_durable_queues(stack, timeout_s: float = 60) -> list[str]:
     return expected
 
 
-def _queues_with_consumers(stack) -> set[str]:
+def _list_queues(stack, column: str) -> dict[str, int]:
+    """``{queue: column}`` for every queue of the stack's vhost (empty when rabbitmqctl fails,
+    so a polling caller simply asks again)."""
     import subprocess
     from urllib.parse import unquote, urlsplit
 
     vhost = unquote(urlsplit(stack.amqp_url).path.lstrip("/")) or "/"
     out = subprocess.run(
-        [
-            "rabbitmqctl",
-            "-q",
-            "list_queues",
-            "-p",
-            vhost,
-            "name",
-            "consumers",
-            "--formatter",
-            "json",
-        ],
+        ["rabbitmqctl", "-q", "list_queues", "-p", vhost, "name", column, "--formatter", "json"],
         capture_output=True,
         text=True,
         timeout=60,
     )
-    return {row["name"] for row in json.loads(out.stdout or "[]") if row["consumers"] > 0}
+    return {row["name"]: row[column] for row in json.loads(out.stdout or "[]")}
+
+
+def _queues_with_consumers(stack) -> set[str]:
+    return {name for name, consumers in _list_queues(stack, "consumers").items() if consumers > 0}
 
 
 FLOOD = 500
@@ -371,29 +367,7 @@ async def _publish_flood(url: str, routing_key: str) -> None:
 
 
 def _messages(stack, queue: str) -> int:
-    import subprocess
-    from urllib.parse import unquote, urlsplit
-
-    vhost = unquote(urlsplit(stack.amqp_url).path.lstrip("/")) or "/"
-    out = subprocess.run(
-        [
-            "rabbitmqctl",
-            "-q",
-            "list_queues",
-            "-p",
-            vhost,
-            "name",
-            "messages",
-            "--formatter",
-            "json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    return next(
-        (row["messages"] for row in json.loads(out.stdout or "[]") if row["name"] == queue), 0
-    )
+    return _list_queues(stack, "messages").get(queue, 0)
 
 
 def test_a_flood_of_invalid_messages_is_drained_to_the_dlq(e2e_stack, docs_reader):
