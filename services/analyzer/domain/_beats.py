@@ -58,14 +58,15 @@ def cumulative_score(
     return score, back
 
 
-def last_beat(score: np.ndarray) -> int:
-    """The last local maximum of ``score`` that is at least half the median local maximum."""
-    inner = score[1:-1]
-    peaks = np.flatnonzero((inner > score[:-2]) & (inner >= score[2:])) + 1
-    if peaks.size == 0:
-        return int(np.argmax(score))
-    good = peaks[score[peaks] >= 0.5 * np.median(score[peaks])]
-    return int(good[-1])
+def last_beat(score: np.ndarray, period: float) -> int:
+    """The best-scoring frame within the last beat period: where the best chain ends.
+
+    The cumulative score rewards a chain for every onset it lands on, so the chain that ends
+    highest in the final period is the one that sat on the beats throughout; a later but
+    lower frame (an off-beat hit, a fading tail) would bend the last beats towards itself.
+    """
+    width = int(np.clip(np.ceil(period), 1, score.size))
+    return score.size - width + int(np.argmax(score[-width:]))
 
 
 def backtrack(back: np.ndarray, end: int) -> np.ndarray:
@@ -157,31 +158,3 @@ def subdivision(
     beats, half = float(near[0, 1].mean()), float(near[1, 2].mean())
     thirds = float(np.maximum(near[1, 3], near[2, 3]).mean())
     return 3 if thirds > triple_ratio * half and thirds >= min_share * beats else 2
-
-
-def offbeat_states(evidence: np.ndarray, *, switch_cost: float) -> np.ndarray:
-    """Which beats sit half a beat off the true pulse, shape (n,), bool, by a 2-state Viterbi.
-
-    ``evidence[i]`` is positive where the point half way after beat ``i`` has the stronger
-    accent; a stretch flips to "off-beat" only when its summed evidence pays ``switch_cost``
-    for entering it (also at the start) and again for leaving it.
-    """
-    n = evidence.size
-    if n == 0:
-        return np.zeros(0, dtype=bool)
-    ev = evidence.tolist()
-    acc = [0.0, ev[0] - switch_cost]
-    back = [[0, 1] for _ in range(n)]
-    for i in range(1, n):
-        new = []
-        for k in (0, 1):
-            stay, switch = acc[k], acc[1 - k] - switch_cost
-            back[i][k] = k if stay >= switch else 1 - k
-            new.append(max(stay, switch) + (ev[i] if k else 0.0))
-        acc = new
-    states = np.empty(n, dtype=bool)
-    k = int(acc[1] > acc[0])
-    for i in range(n - 1, -1, -1):
-        states[i] = bool(k)
-        k = back[i][k]
-    return states

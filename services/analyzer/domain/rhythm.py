@@ -26,10 +26,6 @@ HALVE_ALTERNATION = 0.5
 HALVE_MIDPOINT = 0.6
 DOUBLE_MIDPOINT = 0.95
 """metrical-level thresholds on accent ratios (see ``_level_factor``)"""
-OFFBEAT_SWITCH_COST = 6.0
-"""log2 accent-ratio evidence a stretch of beats must gather to count as off-beat, once for
-entering and once for leaving: e.g. 6 beats whose half-way points hit 4x harder in the low band
-(an in-phase grid scores -2 to -8 per beat, so no single fill or break flips it)"""
 OFFBEAT_CLIP = 3.0
 """bound on one beat's log2 evidence, so a crash or a drop cannot outvote the rest"""
 OFFBEAT_FLOOR = 0.1
@@ -46,10 +42,16 @@ NOISE_FLATNESS = 0.02
 KICK_GUIDE_WEIGHT = 2.0
 """weight of the unit-std low-band rise added to the unit-std onset envelope when re-tracking
 an off-beat grid: the kick must outweigh hi-hats whose log flux spans many more bands"""
-RETRACK_MARGIN = 0.3
-"""the kick-guided grid replaces the first one, even where no stretch of it is off-beat, when
-its mean off-beat evidence is lower by this much (log2 units: about a fifth less low-band
-accent half way between beats) — then it sits more squarely on the kick throughout"""
+ONSET_EVIDENCE_WEIGHT = 0.5
+"""weight of the full-band onset evidence beside the low-band one when two grids compete: the
+kick alone misleads where the bass plays between the beats (an off-beat bass intro, a bass
+line in eighths) and the full band alone where hi-hats or a reggae skank hit the off-beats;
+on human-annotated beats the full band is the more reliable of the two, the low band the
+sharper, so both vote and the kick counts double"""
+ONSET_EVIDENCE_FLOOR = 0.5
+"""added to both sides of the full-band ratio, in units of the onset envelope's std: a soft
+kick's beat has next to no full-band flux, and without a floor the ratio of two small numbers
+would outvote the kick"""
 
 
 @dataclass(frozen=True)
@@ -190,7 +192,7 @@ def _track(
     """
     guide = env.onset if guide is None else guide
     score, back = _beats.cumulative_score(guide, period, tightness=tightness)
-    frames = _beats.backtrack(back, _beats.last_beat(score))
+    frames = _beats.backtrack(back, _beats.last_beat(score, float(period[-1])))
     raw = _downbeats.peak_near(env.onset, frames, radius=1)
     keep = _beats.trim_weak_edges(frames, raw, rel=0.2)
     return frames[keep], raw[keep]
@@ -221,19 +223,23 @@ def _level_factor(
     return 2.0 if mid > DOUBLE_MIDPOINT and 2.0 * bpm <= max_bpm else 1.0
 
 
-def _offbeat_evidence(env: _Envelopes, frames: np.ndarray, raw: np.ndarray) -> np.ndarray:
-    """Per beat, log2 of the low-band accent half way to the next beat over the beat's own.
+def _offbeat_score(env: _Envelopes, frames: np.ndarray, raw: np.ndarray) -> float:
+    """How much stronger the points half way between beats are than the beats, log2 units.
 
-    Linear low-band magnitudes (kick, bass hit) keep loudness ratios: hi-hats or a snare on
-    the off-beat, however loud, do not count, and a soft kick still outweighs a sustained bass.
-    Shape (n_beats,); the last beat repeats the one before.
+    The mean over beats of two log ratios (midpoint accent over beat accent): the linear
+    low-band rise (kick, bass hit: loudness ratios kept, so loud hi-hats do not count) and,
+    at ``ONSET_EVIDENCE_WEIGHT``, the full-band onset envelope. Below 0 the grid sits on the
+    stronger pulse; a grid on the off-beats scores above the one on the beats.
     """
     low = env.logb[:LOW_BANDS]
     _, mids = _beats.midpoint_ratio(env.onset, frames, raw)
     on, half = _downbeats.linear_accent(low, frames), _downbeats.linear_accent(low, mids)
     floor = OFFBEAT_FLOOR * float(np.median(on)) + 1e-9
-    ev = np.clip(np.log2((half + floor) / (on[:-1] + floor)), -OFFBEAT_CLIP, OFFBEAT_CLIP)
-    return np.append(ev, ev[-1:])
+    low_ev = np.clip(np.log2((half + floor) / (on[:-1] + floor)), -OFFBEAT_CLIP, OFFBEAT_CLIP)
+    beat = np.maximum(_downbeats.peak_near(env.onset, frames[:-1], radius=1), 0.0)
+    mid = np.maximum(_downbeats.peak_near(env.onset, mids, radius=1), 0.0)
+    onset_ev = np.log2((mid + ONSET_EVIDENCE_FLOOR) / (beat + ONSET_EVIDENCE_FLOOR))
+    return float(low_ev.mean() + ONSET_EVIDENCE_WEIGHT * onset_ev.mean())
 
 
 def _low_rise(env: _Envelopes) -> np.ndarray:
@@ -250,21 +256,18 @@ def _phase_check(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Compare the grid with a re-tracking that follows the kick; keep the better-seated one.
 
-    The re-tracking follows the onset envelope plus the low-band rise (the kick). It replaces
-    the first grid when a stretch of that grid is off-beat and the re-tracking has less
-    off-beat evidence, or when it has clearly less (``RETRACK_MARGIN``) anyway.
+    The re-tracking follows the onset envelope plus the low-band rise (the kick). Of the two
+    grids, the one with the lower off-beat score (``_offbeat_score``) wins: it sits more
+    squarely on the beats than on the points between them.
     """
     if frames.size < 8:
         return frames, raw
-    ev = _offbeat_evidence(env, frames, raw)
     frames2, raw2 = _track(
         env, period, tightness, guide=env.onset + KICK_GUIDE_WEIGHT * _low_rise(env)
     )
     if frames2.size < 8:
         return frames, raw
-    before, after = float(ev.mean()), float(_offbeat_evidence(env, frames2, raw2).mean())
-    stretch_off = bool(_beats.offbeat_states(ev, switch_cost=OFFBEAT_SWITCH_COST).any())
-    better = after < before if stretch_off else after < before - RETRACK_MARGIN
+    better = _offbeat_score(env, frames2, raw2) < _offbeat_score(env, frames, raw)
     return (frames2, raw2) if better else (frames, raw)
 
 
