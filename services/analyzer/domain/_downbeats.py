@@ -1,7 +1,7 @@
 """Downbeat and meter kernels on beat-synchronous features.
 
-A bar starts where the harmony changes (chords and bass move on the downbeat), where the low
-band hits (kick, bass note) and where a section enters (the level rises). Each beat gets a
+A bar starts where the harmony changes (chords and bass move on the downbeat) and where the low
+band hits (kick, bass note), rarely where the snare or clap hits (the backbeat). Each beat gets a
 "downbeat likeness", a weighted vote of z-scored features; the meter is the beats-per-bar
 whose best phase stands out most, and the phase is tracked beat by beat with a Viterbi path
 that may re-align (a beat the tracker dropped or inserted, a bar of another length) only when
@@ -20,10 +20,9 @@ FEATURE_WEIGHTS = {
     "low_onset": 0.5,
     "low_accent": 0.5,
     "backbeat": -0.5,
-    "level_rise": 0.3,
 }
 """votes of the per-beat features: harmony counts most (chords change on the bar line in most
-music), then the kick / bass hit (log flux and linear low-band rise), then section entries.
+music), then the kick / bass hit (log flux and linear low-band rise).
 Onsets above the low band (snare, clap, hi-hat) vote *against*: in real recordings they mark
 the backbeat (beats 2 and 4), which otherwise steals the bar line half the time."""
 METERS = (2, 3, 4)
@@ -52,18 +51,6 @@ def _zscore(x: np.ndarray) -> np.ndarray:
     x = np.where(np.isnan(x), np.nanmean(x), x)
     sd = float(np.std(x))
     return (x - x.mean()) / sd if sd > 1e-9 else np.zeros_like(x)
-
-
-def beat_sync_mean(feats: np.ndarray, beats: np.ndarray) -> np.ndarray:
-    """Mean of ``feats`` (n_feat, n_frames) over each inter-beat segment, shape (n_feat, n_beats).
-
-    Segment ``i`` runs from beat ``i`` to beat ``i + 1`` (the last one to the end of the track).
-    """
-    csum = np.concatenate([np.zeros((feats.shape[0], 1)), np.cumsum(feats, axis=1)], axis=1)
-    edges = np.append(beats, feats.shape[1])
-    edges = np.clip(edges, 0, feats.shape[1])
-    widths = np.maximum(np.diff(edges), 1)
-    return (csum[:, edges[1:]] - csum[:, edges[:-1]]) / widths
 
 
 @lru_cache(maxsize=8)
@@ -128,21 +115,6 @@ def novelty(seg: np.ndarray, *, context: int) -> np.ndarray:
     norm = np.linalg.norm(before, axis=0) * np.linalg.norm(after, axis=0)
     nov[i] = 1.0 - np.sum(before * after, axis=0) / np.maximum(norm, 1e-9)
     return nov
-
-
-def level_rise(level: np.ndarray, *, context: int = 2) -> np.ndarray:
-    """Mean of ``level`` over ``context`` beats after each beat minus the mean before.
-
-    NaN at the edges, where either side has fewer than ``context`` beats.
-    """
-    n = level.size
-    out = np.full(n, np.nan)
-    i = np.arange(context, n - context + 1)
-    if i.size == 0:
-        return out
-    csum = np.concatenate([[0.0], np.cumsum(level)])
-    out[i] = (csum[i + context] - 2.0 * csum[i] + csum[i - context]) / context
-    return out
 
 
 def peak_near(env: np.ndarray, beats: np.ndarray, *, radius: int = 2) -> np.ndarray:

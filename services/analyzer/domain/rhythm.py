@@ -3,7 +3,7 @@
 Pipeline: mel-like band log-magnitudes -> SuperFlux onset envelope -> local autocorrelation
 tempogram with a Viterbi tempo path (ramps and jumps) -> dynamic-programming beat tracking
 guided by the per-frame period -> beats refined to the onset peak -> downbeats and meter from
-beat-synchronous harmonic (pitch-class) novelty, low-band onsets and level rises, the bar
+beat-synchronous harmonic (pitch-class) novelty and low-band onsets against the backbeat, the bar
 phase tracked by a Viterbi path.
 """
 
@@ -276,14 +276,12 @@ def _find_downbeats(
 ) -> tuple[np.ndarray, int]:
     """Indices (into ``frames``) of the downbeats and the beats per bar (0 if unknown)."""
     chroma = _downbeats.beat_chroma(spec.magnitude, spec.sr, spec.n_fft, frames)
-    level = _downbeats.beat_sync_mean(env.logb.mean(axis=0, keepdims=True), frames)[0]
     features = {
         "chroma_bar": _downbeats.novelty(chroma, context=2),
         "chroma_beat": _downbeats.novelty(chroma, context=1),
         "low_onset": _downbeats.peak_near(env.low, frames),
         "low_accent": _downbeats.linear_accent(env.logb[:LOW_BANDS], frames),
         "backbeat": _downbeats.peak_near(env.high, frames),
-        "level_rise": _downbeats.level_rise(level),
     }
     likeness = _downbeats.downbeat_likeness(features)
     bpb, _, contrast = _downbeats.meter_and_phase(likeness)
