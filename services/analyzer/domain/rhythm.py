@@ -48,6 +48,11 @@ kick alone misleads where the bass plays between the beats (an off-beat bass int
 line in eighths) and the full band alone where hi-hats or a reggae skank hit the off-beats;
 on human-annotated beats the full band is the more reliable of the two, the low band the
 sharper, so both vote and the kick counts double"""
+REGRID_MIN_SHARE = 0.1
+"""the kick-guided grid is a candidate only when at least this share of its beats lies more than
+two frames from every beat of the first grid: it exists to fix a grid's phase, and two grids
+that differ in a beat or two (a drumless passage where the "kick" is a bass note) are the same
+grid with different local glitches"""
 ONSET_EVIDENCE_FLOOR = 0.5
 """added to both sides of the full-band ratio, in units of the onset envelope's std: a soft
 kick's beat has next to no full-band flux, and without a floor the ratio of two small numbers
@@ -251,21 +256,28 @@ def _low_rise(env: _Envelopes) -> np.ndarray:
     return rise / sd if sd > 0 else rise
 
 
+def _moved_share(frames: np.ndarray, other: np.ndarray) -> float:
+    """Share of ``other``'s beats more than two frames from every beat in ``frames``."""
+    j = np.clip(np.searchsorted(frames, other), 1, frames.size - 1)
+    gap = np.minimum(np.abs(frames[j] - other), np.abs(frames[j - 1] - other))
+    return float(np.mean(gap > 2))
+
+
 def _phase_check(
     env: _Envelopes, frames: np.ndarray, raw: np.ndarray, period: np.ndarray, tightness: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Compare the grid with a re-tracking that follows the kick; keep the better-seated one.
 
-    The re-tracking follows the onset envelope plus the low-band rise (the kick). Of the two
-    grids, the one with the lower off-beat score (``_offbeat_score``) wins: it sits more
-    squarely on the beats than on the points between them.
+    The re-tracking follows the onset envelope plus the low-band rise (the kick). When it is a
+    different grid (``REGRID_MIN_SHARE``), the one with the lower off-beat score
+    (``_offbeat_score``) wins: it sits more squarely on the beats than on the points between.
     """
     if frames.size < 8:
         return frames, raw
     frames2, raw2 = _track(
         env, period, tightness, guide=env.onset + KICK_GUIDE_WEIGHT * _low_rise(env)
     )
-    if frames2.size < 8:
+    if frames2.size < 8 or _moved_share(frames, frames2) < REGRID_MIN_SHARE:
         return frames, raw
     better = _offbeat_score(env, frames2, raw2) < _offbeat_score(env, frames, raw)
     return (frames2, raw2) if better else (frames, raw)
