@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,21 +15,6 @@ TaskState = Literal["queued", "running", "succeeded", "failed", "superseded"]
 
 class _Out(BaseModel):
     model_config = ConfigDict(frozen=True)
-
-
-class ErrorBody(_Out):
-    """Every error: a machine code and a human message, never a stack trace."""
-
-    error: str = Field(description="Machine-readable code, e.g. `not_found`, `too_large`")
-    detail: Any = Field(description="What went wrong, for humans")
-    fields: list[FieldError] | None = Field(default=None, description="Per-field problems")
-
-
-class FieldError(_Out):
-    """One problem in a submitted document, at its dotted path."""
-
-    field: str = Field(description="Dotted path of the field, e.g. `layers.rhythm.bpm`")
-    message: str = Field(description="What is wrong with it")
 
 
 class TrackSummary(_Out):
@@ -179,6 +164,3 @@ class Readiness(_Out):
 
     status: Literal["ok", "unavailable"] = Field(description="`ok` when all checks pass")
     checks: dict[str, str] = Field(description="Dependency → `ok` or `down: <reason>`")
-
-
-ErrorBody.model_rebuild()
