@@ -376,9 +376,12 @@ def detect_rhythm(
     if factor != 1.0:
         frames, raw = _track(env, period / factor, tightness)
     frames, raw = _phase_check(env, frames, raw, period / factor, tightness)
+    times = _beats.refine_peaks(env.onset, frames) / fr + onset_offset_s
+    # the onset offset can carry a beat on the last frame past the end of the audio
+    inside = times <= (spec.n_frames - 1) / fr
+    frames, raw, times = frames[inside], raw[inside], times[inside]
     if frames.size < 4:
         return _empty(0, "no_pulse: too few beats")
-    times = _beats.refine_peaks(env.onset, frames) / fr + onset_offset_s
     local_bpm = _local_bpm(times)
     down_idx, bpb = _find_downbeats(spec, env, frames)
     strength = np.clip(raw / max(float(np.percentile(raw, 95)), 1e-9), 0.0, 1.0)

@@ -6,8 +6,10 @@ import mir_eval
 import numpy as np
 import pytest
 
+from services.analyzer.domain.audio import decode
 from services.analyzer.domain.rhythm import detect_rhythm
 from services.analyzer.domain.spectrum import compute_spectrogram
+from tests.e2e.songs import click_song
 
 SR = 22050
 
@@ -89,3 +91,12 @@ def test_a_weak_hit_after_the_last_beat_does_not_bend_the_last_beats() -> None:
     r = detect_rhythm(compute_spectrogram(y.astype(np.float32), sr=sr))
     assert _f(ref, r.beat_times_s) == 1.0
     assert np.max(np.abs(r.beat_times_s[-4:] - ref[-4:])) < 0.03
+
+
+def test_no_beat_lies_after_the_end_of_the_track() -> None:
+    """A kick in the final frame is a beat, but the onset calibration (+10 ms) must not carry it
+    past the end: the map validator refuses beat times beyond the track's duration."""
+    audio = decode(click_song(bpm=114, seconds=6.0, seed=104))
+    r = detect_rhythm(compute_spectrogram(audio.samples, sr=audio.sr))
+    assert r.beat_times_s.size >= 10
+    assert r.beat_times_s[-1] <= audio.duration_s
