@@ -309,7 +309,7 @@ def detect_rhythm(
     max_bpm: float = 240.0,
     prior_bpm: float = 110.0,
     prior_octaves: float = 1.0,
-    tightness: float = 250.0,
+    tightness: float = 350.0,
     tempo_window_s: float = 8.0,
     tempo_jump_cost: float = 0.5,
     detrend_s: float = 0.2,
@@ -328,7 +328,9 @@ def detect_rhythm(
     prior_bpm, prior_octaves : float
         Log-normal tempo prior: centre (BPM) and width (octaves). It only breaks octave ties.
     tightness : float
-        How strongly consecutive beats keep the local period (Ellis' alpha).
+        How strongly consecutive beats keep the local period (Ellis' alpha). The tempo path
+        already follows ramps and changes, so the beats may hold it firmly: 300-450 all did
+        better than 250 on real recordings (fewer beats pulled onto a passing fill).
     tempo_window_s : float
         Length of the excerpts the local tempo is measured on, seconds.
     tempo_jump_cost : float
