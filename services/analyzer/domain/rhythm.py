@@ -26,6 +26,12 @@ HALVE_ALTERNATION = 0.5
 HALVE_MIDPOINT = 0.6
 DOUBLE_MIDPOINT = 0.95
 """metrical-level thresholds on accent ratios (see ``_level_factor``)"""
+QUIET_HALVE_ALTERNATION = 0.62
+QUIET_MIDPOINT = 0.35
+"""a looser alternation threshold for halving when nothing sounds half way between beats
+(midpoint ratio below ``QUIET_MIDPOINT``) and the in-between onsets do not fall at thirds: a
+slow drumless arpeggio tracked on its eighths, whose off-beat eighths are 55-60 % as loud; a
+swing ride's alternate beats are as soft, but its swung eighths sit at two thirds"""
 OFFBEAT_CLIP = 3.0
 """bound on one beat's log2 evidence, so a crash or a drop cannot outvote the rest"""
 OFFBEAT_FLOOR = 0.1
@@ -227,8 +233,9 @@ def _level_factor(
 
     Halve when every other beat is weak (accent ratios in the full and the low band, on
     linear and on log magnitudes) while the points half way between beats are weaker still
-    (the pulse is the subdivision of a slow beat); double when the midpoints are as strong as
-    the beats.
+    (the pulse is the subdivision of a slow beat), with a looser alternation threshold when
+    nothing sounds half way and the feel is not triplet (``QUIET_HALVE_ALTERNATION``); double
+    when the midpoints are as strong as the beats.
     """
     bpm = 60.0 * fr / float(np.median(np.diff(frames)))
     lin = max(
@@ -240,7 +247,11 @@ def _level_factor(
         _beats.alternation(_downbeats.peak_near(env.low, frames, radius=1))[0],
     )
     mid, _ = _beats.midpoint_ratio(env.onset, frames, raw)
-    if bpm > max_bpm or (0.5 * (lin + log) < HALVE_ALTERNATION and mid < HALVE_MIDPOINT):
+    alternation = 0.5 * (lin + log)
+    if bpm > max_bpm or (alternation < HALVE_ALTERNATION and mid < HALVE_MIDPOINT):
+        return 0.5
+    quiet_between = mid < QUIET_MIDPOINT and _beats.subdivision(env.onset, frames) == 2
+    if alternation < QUIET_HALVE_ALTERNATION and quiet_between:
         return 0.5
     return 2.0 if mid > DOUBLE_MIDPOINT and 2.0 * bpm <= max_bpm else 1.0
 

@@ -228,6 +228,31 @@ def test_slow_beat_in_eighths_with_soft_offbeats_is_reported_at_the_beat(
     assert r.bpm == pytest.approx(bpm, rel=0.04)
 
 
+@pytest.mark.parametrize("off_amp", [0.72, 0.75])
+def test_a_slow_arpeggio_in_eighths_is_reported_at_the_beat(off_amp: float) -> None:
+    """Drumless piano at 64 BPM in eighths, the off-beat eighths at three quarters of the
+    beat's loudness and nothing in between: the eighths (128 BPM) are the subdivision."""
+    y = np.zeros(32 * SR)
+    for i, t in enumerate(_grid(128.0, 0.5, 30.0)):
+        note = _piano_note(220.0 * (1.5 if i % 2 else 1.0), 0.1 * (1.0 if i % 2 == 0 else off_amp))
+        y[int(t * SR) : int(t * SR) + note.size] += note
+    assert detect_rhythm(_spectrogram(y[: 30 * SR])).bpm == pytest.approx(64.0, rel=0.04)
+
+
+def test_a_swing_ride_with_soft_alternate_beats_is_not_halved() -> None:
+    """Jazz at 150 BPM: beats 2 and 4 at a third and nothing half way, but the swung eighths fall
+    at two thirds of the beat: the quarter notes are the pulse."""
+    y = np.zeros(26 * SR)
+    for i, t in enumerate(_grid(150.0, 0.5, 24.0)):
+        for at, freq, amp in (
+            (t, 1500.0, 1.0 if i % 2 == 0 else 0.35),
+            (t + 0.4 * 2 / 3, 6000.0, 0.4),
+        ):
+            c = _click(freq, amp, 2 * i + (at > t))
+            y[int(at * SR) : int(at * SR) + c.size] += c
+    assert detect_rhythm(_spectrogram(y[: 24 * SR])).bpm == pytest.approx(150.0, rel=0.04)
+
+
 def test_eighths_of_equal_weight_are_the_pulse() -> None:
     r = detect_rhythm(_spectrogram(_eighths(64.0, 0.9)))
     assert r.bpm == pytest.approx(128.0, rel=0.04)
