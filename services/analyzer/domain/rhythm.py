@@ -32,8 +32,9 @@ QUIET_HALVE_ALTERNATION = 0.62
 QUIET_MIDPOINT = 0.35
 """a looser alternation threshold for halving when nothing sounds half way between beats
 (midpoint ratio below ``QUIET_MIDPOINT``) and the in-between onsets do not fall at thirds: a
-slow drumless arpeggio tracked on its eighths, whose off-beat eighths are 55-60 % as loud; a
-swing ride's alternate beats are as soft, but its swung eighths sit at two thirds"""
+slow drumless arpeggio tracked on its eighths, whose softer off-beat eighths give an
+alternation of 0.5-0.6; a swing ride's alternate beats are as soft, but its swung eighths sit
+at two thirds"""
 OFFBEAT_CLIP = 3.0
 """bound on one beat's log2 evidence, so a crash or a drop cannot outvote the rest"""
 OFFBEAT_FLOOR = 0.1
@@ -44,7 +45,7 @@ error 1/sqrt(n_frames): white, pink and brown noise stay below ~3.3; music with 
 listener hears scores 5 to 40, legato orchestral music ~2.5"""
 PERIODICITY_WINDOW_S = 8.0
 """the periodicity is also measured on excerpts this long (every quarter of it), and the median
-excerpt counts when it is higher: a tempo that ramps (90 -> 150 BPM over 30 s) smears the
+excerpt counts when it is higher: a tempo that ramps (80 -> 150 BPM over 30 s) smears the
 whole-clip autocorrelation below the noise level while every excerpt has a clear pulse; noise
 excerpts stay below ~2.7"""
 MIN_PERIODICITY_Z = 1.0
