@@ -13,6 +13,7 @@ import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
@@ -121,6 +122,21 @@ async def _serve(app, port: int) -> tuple[uvicorn.Server, asyncio.Task]:
     return server, task
 
 
+@asynccontextmanager
+async def _http_services(settings: Settings, providers) -> AsyncIterator[None]:
+    """Ingest and the gateway served on their ports, stopped (gateway first) on exit."""
+    ingest_app, _ = build_ingest(settings, tracer_provider=providers["ingest"])
+    gateway_app = build_gateway(settings, tracer_provider=providers["gateway"])
+    servers = [await _serve(ingest_app, settings.ingest_port)]
+    try:
+        servers.append(await _serve(gateway_app, settings.gateway_port))
+        yield
+    finally:
+        for server, task in reversed(servers):
+            server.should_exit = True
+            await asyncio.wait_for(task, 15)
+
+
 @pytest.fixture
 async def stack(settings, providers) -> AsyncIterator[Settings]:
     analyzer = build_infra(settings, service="analyzer", tracer_provider=providers["analyzer"])
@@ -139,18 +155,10 @@ async def stack(settings, providers) -> AsyncIterator[Settings]:
     cleanup = await setup_validator(validator)
     for infra in (analyzer, validator):
         await _start_worker(infra)
-    ingest_app, _ = build_ingest(settings, tracer_provider=providers["ingest"])
-    gateway_app = build_gateway(settings, tracer_provider=providers["gateway"])
-    servers = [
-        await _serve(ingest_app, settings.ingest_port),
-        await _serve(gateway_app, settings.gateway_port),
-    ]
     try:
-        yield settings
+        async with _http_services(settings, providers):
+            yield settings
     finally:
-        for server, task in reversed(servers):
-            server.should_exit = True
-            await asyncio.wait_for(task, 15)
         for infra in (analyzer, validator):
             await infra.broker.stop()
         if cleanup is not None:
@@ -279,18 +287,8 @@ def _assert_client_spans(spans) -> None:
 @pytest.fixture
 async def http_stack(settings, providers) -> AsyncIterator[Settings]:
     """Only the two HTTP services (no workers): the gateway and ingest on free ports."""
-    ingest_app, _ = build_ingest(settings, tracer_provider=providers["ingest"])
-    gateway_app = build_gateway(settings, tracer_provider=providers["gateway"])
-    servers = [
-        await _serve(ingest_app, settings.ingest_port),
-        await _serve(gateway_app, settings.gateway_port),
-    ]
-    try:
+    async with _http_services(settings, providers):
         yield settings
-    finally:
-        for server, task in reversed(servers):
-            server.should_exit = True
-            await asyncio.wait_for(task, 15)
 
 
 async def test_a_request_shows_its_database_and_http_calls_as_child_spans(http_stack, exporter):
