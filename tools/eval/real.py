@@ -23,18 +23,14 @@ from pathlib import Path
 import numpy as np
 
 from tools.eval import real_metrics as rm
+from tools.eval import report
 from tools.eval.report import aggregate, fmt
 from tools.eval.run import _fresh_numba_cache
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "realeval"
 AUDIO_EXTS = (".flac", ".wav", ".ogg", ".mp3")
 METRICS = ("f", "cemgil", "cmlt", "amlt", "downbeat_f", "acc1", "acc2")
-HEADERS = {
-    "f": "beat F",
-    "cemgil": "Cemgil",
-    "cmlt": "CMLt",
-    "amlt": "AMLt",
-    "downbeat_f": "downbeat F",
+HEADERS = {m: report.HEADERS[m] for m in METRICS if m in report.HEADERS} | {
     "acc1": "tempo Acc1",
     "acc2": "tempo Acc2",
 }
