@@ -90,12 +90,12 @@ def next_version(latest_version: int, analysis_version: int) -> int:
 def transition_fields(
     to: str,
     *,
-    stage: str | None,
-    progress_pct: float | None,
-    error_code: str | None,
-    error_reason: str | None,
-    warnings: Sequence[str] | None,
-    map_key: str | None,
+    stage: str | None = None,
+    progress_pct: float | None = None,
+    error_code: str | None = None,
+    error_reason: str | None = None,
+    warnings: Sequence[str] | None = None,
+    map_key: str | None = None,
 ) -> dict[str, Any]:
     """The track fields a move within one version to ``to`` sets (timestamps excluded)."""
     check_status(to)

@@ -110,24 +110,8 @@ def test_a_move_is_allowed_only_from_its_listed_states():
     assert lifecycle.ALLOWED_FROM["mapped"] == ("analyzing",)
     assert set(lifecycle.ALLOWED_FROM["failed"]) == set(lifecycle.WAITING)
     with pytest.raises(ValueError):
-        lifecycle.transition_fields(
-            "uploaded",
-            stage=None,
-            progress_pct=None,
-            error_code=None,
-            error_reason=None,
-            warnings=None,
-            map_key=None,
-        )
-    done = lifecycle.transition_fields(
-        "ready",
-        stage=None,
-        progress_pct=None,
-        error_code=None,
-        error_reason=None,
-        warnings=None,
-        map_key=None,
-    )
+        lifecycle.transition_fields("uploaded")
+    done = lifecycle.transition_fields("ready")
     assert done == {"status": "ready", "stage": "done", "progress_pct": 100.0}
 
 
