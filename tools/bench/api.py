@@ -30,6 +30,7 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # run as a file (make bench-*): the project's imports follow (E402)
 
+from contracts import lifecycle  # noqa: E402
 from infra.docstore import MongoDocStore, NewTrack  # noqa: E402
 
 TARGET_P95_MS, CAPACITY_P95_MS = 25.0, 100.0
@@ -197,7 +198,7 @@ async def seed(mongodb_url: str, database: str, n: int) -> list[str]:
                 NewTrack(
                     track_id=tid,
                     audio_sha256=sha,
-                    audio_key=f"audio/{sha}.wav",
+                    audio_key=lifecycle.audio_key(sha, "wav"),
                     filename=f"bench_{i:04d}.wav",
                     content_type="audio/wav",
                     size_bytes=1 << 20,
@@ -214,12 +215,12 @@ async def seed(mongodb_url: str, database: str, n: int) -> list[str]:
                     1,
                     bpm=120.0 + i % 40,
                     outcome="ready",
-                    map_key=f"maps/{tid}/v1/map.json",
-                    plot_key=f"maps/{tid}/v1/map.png",
+                    map_key=lifecycle.map_key(tid, 1),
+                    plot_key=lifecycle.plot_key(tid, 1),
                     map_sha256=sha,
                 )
                 await docs.tracks.transition(
-                    tid, version=1, to="mapped", map_key=f"maps/{tid}/v1/map.json"
+                    tid, version=1, to="mapped", map_key=lifecycle.map_key(tid, 1)
                 )
                 await docs.tracks.transition(tid, version=1, to="ready")
     finally:
