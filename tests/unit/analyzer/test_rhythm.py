@@ -7,6 +7,7 @@ import pytest
 
 from services.analyzer.domain.rhythm import detect_rhythm
 from services.analyzer.domain.types import Rhythm, Spectrogram
+from tests.unit.analyzer.test_rhythm_phase import _kick
 
 SR, N_FFT, HOP = 22050, 1024, 256
 
@@ -133,11 +134,9 @@ def test_an_accelerating_groove_is_not_refused_as_noise() -> None:
         beats.append(t)
         t += 60.0 / (80.0 + 70.0 * t / 30.0)
     tt = np.arange(int(0.15 * SR)) / SR
-    kick = (
-        0.5 * np.sin(2 * np.pi * (50.0 * tt + 3.0 * (1 - np.exp(-tt / 0.03)))) * np.exp(-tt / 0.1)
-    )
+    kick = _kick(0.5)
     for a, b in zip(beats[:-1], beats[1:], strict=True):
-        y[int(a * SR) : int(a * SR) + tt.size] += kick
+        y[int(a * SR) : int(a * SR) + kick.size] += kick
         h = int((a + b) / 2 * SR)
         y[h : h + tt.size] += 0.5 * rng.standard_normal(tt.size) * np.exp(-tt / 0.05)
     y += 0.05 * rng.standard_normal(y.size)
