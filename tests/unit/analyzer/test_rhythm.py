@@ -7,7 +7,6 @@ import pytest
 
 from services.analyzer.domain.rhythm import detect_rhythm
 from services.analyzer.domain.types import Rhythm, Spectrogram
-from tests.unit.analyzer.test_rhythm_phase import _kick
 
 SR, N_FFT, HOP = 22050, 1024, 256
 
@@ -24,6 +23,13 @@ def _click(freq_hz: float, amp: float, seed: int) -> np.ndarray:
     t = np.arange(int(0.06 * SR)) / SR
     noise = np.random.default_rng(seed).standard_normal(t.size) * 0.3
     return amp * (np.sin(2 * np.pi * freq_hz * t) + noise) * np.exp(-t / 0.012)
+
+
+def _kick(amp: float) -> np.ndarray:
+    """A pitch-dropping sine kick (150 -> 50 Hz), 0.25 s."""
+    t = np.arange(int(0.25 * SR)) / SR
+    phase = 50.0 * t + 100.0 * 0.03 * (1.0 - np.exp(-t / 0.03))
+    return amp * np.sin(2 * np.pi * phase) * np.exp(-t / 0.15)
 
 
 def _render(

@@ -10,15 +10,7 @@ from services.analyzer.domain.audio import decode
 from services.analyzer.domain.rhythm import detect_rhythm
 from services.analyzer.domain.spectrum import compute_spectrogram
 from tests.e2e.songs import click_song
-
-SR = 22050
-
-
-def _kick(amp: float) -> np.ndarray:
-    """A pitch-dropping sine kick (150 -> 50 Hz), 0.25 s."""
-    t = np.arange(int(0.25 * SR)) / SR
-    phase = 50.0 * t + 100.0 * 0.03 * (1.0 - np.exp(-t / 0.03))
-    return amp * np.sin(2 * np.pi * phase) * np.exp(-t / 0.15)
+from tests.unit.analyzer.test_rhythm import SR, _click, _kick, _render
 
 
 def _edm_groove(
@@ -80,13 +72,9 @@ def test_a_weak_hit_after_the_last_beat_does_not_bend_the_last_beats() -> None:
     """A soft note 0.3 s after the final beat (a pickup, a cymbal tail) is not a beat: the grid
     ends on the last beat instead of stretching its final intervals to reach that note."""
     ref = np.arange(0.5, 20.01, 0.5)
-    y = np.zeros(int(20.4 * SR))
-    t = np.arange(int(0.06 * SR)) / SR
-    rng = np.random.default_rng(0)
-    for b, amp in [(b, 0.6) for b in ref] + [(ref[-1] + 0.3, 0.3)]:
-        click = amp * (np.sin(2 * np.pi * 1500.0 * t) + 0.3 * rng.standard_normal(t.size))
-        i = int(b * SR)
-        y[i : i + t.size] += (click * np.exp(-t / 0.012))[: y.size - i]
+    y = _render(ref, 20.4)
+    note, i = _click(1500.0, 0.3, 999), int((ref[-1] + 0.3) * SR)
+    y[i : i + note.size] += note[: y.size - i]
     r = detect_rhythm(compute_spectrogram(y.astype(np.float32), sr=SR))
     assert _f(ref, r.beat_times_s) == 1.0
     assert np.max(np.abs(r.beat_times_s[-4:] - ref[-4:])) < 0.03
