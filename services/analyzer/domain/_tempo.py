@@ -89,3 +89,20 @@ def viterbi_path(
     for w in range(n_win - 1, 0, -1):
         path[w - 1] = back[w, path[w]]
     return path
+
+
+def peak_offset(score: np.ndarray, path: np.ndarray) -> np.ndarray:
+    """Sub-state position of the peak at each path state, shape (n_windows,), in states.
+
+    A parabola through the chosen state's score and its two neighbours; clipped to +-0.5
+    (0 at the ends of the grid and where the state is not a local peak).
+    """
+    n_win, n_states = score.shape
+    w = np.arange(n_win)
+    inner = (path > 0) & (path < n_states - 1)
+    i = np.clip(path, 1, n_states - 2)
+    left, mid, right = score[w, i - 1], score[w, i], score[w, i + 1]
+    curv = left - 2.0 * mid + right
+    peak = inner & (curv < 0) & (mid >= left) & (mid >= right)
+    off = np.where(peak, 0.5 * (left - right) / np.where(curv < 0, curv, -1.0), 0.0)
+    return np.clip(off, -0.5, 0.5)

@@ -151,7 +151,8 @@ def _tempo_curve(
     path = _tempo.viterbi_path(
         score, per_octave=TEMPO_PER_OCTAVE, drift_cost=1.0, jump_cost=jump_cost
     )
-    log_period = np.log(60.0 * fr / bpms[path])
+    log_bpm = np.log(bpms[path]) + _tempo.peak_offset(score, path) * np.log(2.0) / TEMPO_PER_OCTAVE
+    log_period = np.log(60.0 * fr) - log_bpm
     frames = np.arange(onset.size)
     return np.exp(np.interp(frames, centres, log_period)), clarity
 

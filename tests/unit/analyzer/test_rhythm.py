@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from services.analyzer.domain import _tempo
 from services.analyzer.domain.rhythm import detect_rhythm
 from services.analyzer.domain.types import Rhythm, Spectrogram
 
@@ -278,3 +279,16 @@ def test_invalid_input_is_rejected() -> None:
         detect_rhythm(Spectrogram(bad, SR, N_FFT, HOP))
     with pytest.raises(ValueError, match="bpm"):
         detect_rhythm(_spectrogram(np.zeros(SR)), min_bpm=200.0, max_bpm=100.0)
+
+
+def test_tempo_between_grid_steps_is_located_between_them() -> None:
+    """The tempogram's grid is 1/36 octave (2 %) apart; a beat period between two steps
+    must not be rounded to either, or the beats drift against a steady song."""
+    states = np.arange(40, dtype=float)
+    true_state = np.array([10.3, 20.0, 29.6])
+    score = -((states[None, :] - true_state[:, None]) ** 2)
+    path = np.round(true_state).astype(np.int64)
+    offset = _tempo.peak_offset(score, path)
+    assert offset == pytest.approx(true_state - path, abs=1e-9)
+    # not a peak (the path sits on a slope) or the grid's edge: no shift
+    assert _tempo.peak_offset(score, np.array([5, 0, 39])).tolist() == [0.0, 0.0, 0.0]
