@@ -38,6 +38,16 @@ CHROMA_WIDTH_ST = 0.5
 TWO_FOUR_SPREAD = 0.25
 """2/4 needs beats 1 and 3 of a four-beat grouping to differ by at most this fraction of
 their lead over beats 2 and 4"""
+PATTERN_STEPS = 4
+"""points per beat at which the onset pattern of a beat is sampled (sixteenth notes)"""
+DUPLE_LAGS, TRIPLE_LAGS = (4, 8), (3, 6, 9)
+"""lags, in beats, at which beat patterns repeat in four (or two) and in three"""
+DUPLE_LEAN, TRIPLE_LEAN = 0.03, -0.1
+"""the meter is taken from the repetition alone when its duple lean (``duple_lean``) is above
+the first (2 or 4 beats a bar) or below the second (3); in between the downbeat likeness
+decides among all meters. On the 36 annotated real excerpts 3/4 items lean from -0.43 to
+-0.01 and 4/4 or 2/4 items from -0.07 (a blues shuffle) to +0.37, so only the clear ends
+decide; a pulse with every beat alike leans 0, random patterns within +-0.05 over 48 beats"""
 PHASE_JUMP_COST = 8.0
 """cost of re-aligning the bar phase, in likeness units (the likeness is a weighted sum of
 z-scores, std ~1.5; a clear bar line scores ~2 above the other beats): the phase changes only
@@ -196,6 +206,61 @@ def bar_positions(
     for i in range(n - 1, 0, -1):
         pos[i - 1] = back[i][pos[i]]
     return pos
+
+
+def beat_patterns(envelopes: np.ndarray, beats: np.ndarray) -> np.ndarray:
+    """Onset pattern of every inter-beat interval, minus the average beat's pattern.
+
+    What is left is how each beat differs from the others (the kick here, the snare there),
+    scaled by the patterns' overall RMS norm rather than each beat's own, so that a pulse
+    with every beat alike leaves next to nothing instead of amplified jitter.
+
+    Parameters
+    ----------
+    envelopes : np.ndarray, shape (n_env, n_frames), onset envelopes (e.g. low and high band)
+    beats : np.ndarray, shape (n_beats,), beat frames
+
+    Returns
+    -------
+    np.ndarray, shape (n_env * PATTERN_STEPS, n_beats - 1): each envelope sampled at
+    ``PATTERN_STEPS`` evenly spaced points from one beat to the next, centred over beats
+    """
+    n_env, n_frames = envelopes.shape
+    if beats.size < 2:
+        return np.zeros((n_env * PATTERN_STEPS, 0))
+    steps = np.arange(PATTERN_STEPS) / PATTERN_STEPS
+    at = beats[:-1, None] + np.diff(beats)[:, None] * steps[None, :]
+    frame = np.arange(n_frames)
+    pat = np.vstack([np.interp(at, frame, e).T for e in envelopes])
+    scale = np.sqrt(np.mean(np.sum(pat**2, axis=0)))
+    return (pat - pat.mean(axis=1, keepdims=True)) / max(float(scale), 1e-9)
+
+
+def duple_lean(patterns: np.ndarray) -> float:
+    """How much more alike beat patterns are at bar lags of a duple meter than of a triple one.
+
+    Mean inner product of ``patterns`` (``beat_patterns``) at ``DUPLE_LAGS`` minus the mean
+    at ``TRIPLE_LAGS``: a groove repeats every bar, so in 4/4 the beats four and eight
+    apart match (kick on one, snare on two) while those three and six apart do not, and in
+    3/4 the reverse. 0 when the beats are too few for two bars of either.
+    """
+    n = patterns.shape[1]
+
+    def sim(lag: int) -> float:
+        return float(np.mean(np.sum(patterns[:, :-lag] * patterns[:, lag:], axis=0)))
+
+    duple = [sim(lag) for lag in DUPLE_LAGS if lag < n // 2]
+    triple = [sim(lag) for lag in TRIPLE_LAGS if lag < n // 2]
+    return float(np.mean(duple) - np.mean(triple)) if duple and triple else 0.0
+
+
+def meters_from_repetition(lean: float) -> tuple[int, ...] | None:
+    """Meters the repetition allows (``DUPLE_LEAN``, ``TRIPLE_LEAN``); None = any."""
+    if lean > DUPLE_LEAN:
+        return tuple(m for m in METERS if m % 2 == 0)
+    if lean < TRIPLE_LEAN:
+        return tuple(m for m in METERS if m % 3 == 0)
+    return None
 
 
 def linear_accent(logb: np.ndarray, beats: np.ndarray, *, radius: int = 2) -> np.ndarray:

@@ -328,7 +328,9 @@ def _find_downbeats(
         "backbeat": _downbeats.peak_near(env.high, frames),
     }
     likeness = _downbeats.downbeat_likeness(features)
-    bpb, _, contrast = _downbeats.meter_and_phase(likeness)
+    patterns = _downbeats.beat_patterns(np.stack([env.low, env.high]), frames)
+    meters = _downbeats.meters_from_repetition(_downbeats.duple_lean(patterns))
+    bpb, _, contrast = _downbeats.meter_and_phase(likeness, meters=meters)
     if bpb == 0 or contrast <= 0.0:
         return np.zeros(0, dtype=np.int64), 0
     return np.flatnonzero(_downbeats.bar_positions(likeness, bpb) == 0), bpb

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import mir_eval
@@ -94,3 +95,57 @@ def test_bar_phase_realigns_after_a_dropped_beat_but_not_for_one_odd_bar() -> No
     pos = _downbeats.bar_positions(dropped, 4)
     down = np.flatnonzero(pos == 0)
     assert np.array_equal(down[:4], [0, 4, 8, 12]) and np.array_equal(down[-4:], [15, 19, 23, 27])
+
+
+def _groove_envelopes(cycle: Sequence[Sequence[float]], n_beats: int, seed: int) -> np.ndarray:
+    """Low- and high-band onset envelopes of a groove, 12 frames a beat, shape (2, n_frames).
+
+    ``cycle[i]`` is beat ``i``'s (low, high) hit strengths at each sixteenth: 8 numbers, the
+    four sixteenths of the low band then of the high band; the cycle repeats. Every hit is
+    played a little louder or softer, as a drummer would.
+    """
+    rng = np.random.default_rng(seed)
+    env = np.zeros((2, 12 * n_beats + 12))
+    for b in range(n_beats):
+        hits = np.asarray(cycle[b % len(cycle)]).reshape(2, 4)
+        env[:, 12 * b : 12 * b + 12 : 3] = hits * rng.uniform(0.8, 1.2, hits.shape)
+    return env
+
+
+FOUR_FOUR = [  # kick on 1 and 3 (and the "and" of 3), snare on 2 and 4, hi-hat eighths
+    (1.0, 0, 0, 0, 0.3, 0, 0.3, 0),
+    (0, 0, 0, 0, 1.0, 0, 0.3, 0),
+    (1.0, 0, 0.8, 0, 0.3, 0, 0.3, 0),
+    (0, 0, 0, 0, 1.0, 0, 0.3, 0.5),
+]
+WALTZ = [  # oom-pah-pah: bass on 1, chords on 2 and 3 with a pickup before the next bar
+    (1.0, 0, 0, 0, 0, 0, 0.2, 0),
+    (0, 0, 0, 0, 0.8, 0, 0, 0),
+    (0, 0, 0.4, 0, 0.8, 0, 0.2, 0.5),
+]
+
+
+@pytest.mark.parametrize(
+    ("cycle", "meters"), [(FOUR_FOUR, (2, 4)), (FOUR_FOUR[:2], (2, 4)), (WALTZ, (3,))]
+)
+def test_repeating_grooves_tell_duple_from_triple(
+    cycle: Sequence[Sequence[float]], meters: tuple[int, ...]
+) -> None:
+    """A groove repeats every bar: 4/4 and 2/4 beats match four beats on, a waltz three on."""
+    env = _groove_envelopes(cycle, 48, seed=1)
+    beats = np.arange(48) * 12
+    lean = _downbeats.duple_lean(_downbeats.beat_patterns(env, beats))
+    assert _downbeats.meters_from_repetition(lean) == meters
+
+
+def test_a_pulse_with_every_beat_alike_leaves_the_meter_to_the_accents() -> None:
+    """A metronome, or strumming the same way on every beat: no bar-length repetition."""
+    cycle = [(1.0, 0, 0.5, 0, 0.3, 0.3, 0.3, 0.3)]
+    env = _groove_envelopes(cycle, 48, seed=2)
+    lean = _downbeats.duple_lean(_downbeats.beat_patterns(env, np.arange(48) * 12))
+    assert _downbeats.meters_from_repetition(lean) is None
+
+
+def test_too_few_beats_for_two_bars_give_no_lean() -> None:
+    env = _groove_envelopes(FOUR_FOUR, 6, seed=3)
+    assert _downbeats.duple_lean(_downbeats.beat_patterns(env, np.arange(6) * 12)) == 0.0
