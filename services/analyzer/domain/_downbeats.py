@@ -2,8 +2,10 @@
 
 A bar starts where the harmony changes (chords and bass move on the downbeat) and where the low
 band hits (kick, bass note), rarely where the snare or clap hits (the backbeat). Each beat gets a
-"downbeat likeness", a weighted vote of z-scored features; the meter is the beats-per-bar
-whose best phase stands out most, and the phase is tracked beat by beat with a Viterbi path
+"downbeat likeness", a weighted vote of z-scored features. A groove repeats every bar, so where
+the beats' onset patterns clearly match four (or two) beats apart rather than three, or the
+reverse, that settles duple against triple; the meter is then the beats-per-bar whose best
+phase stands out most, and the phase is tracked beat by beat with a Viterbi path
 that may re-align (a beat the tracker dropped or inserted, a bar of another length) only when
 the evidence for the new phase outweighs a fixed jump cost.
 """
