@@ -16,23 +16,31 @@ def _solve_block(
     back: np.ndarray,
     onset: np.ndarray,
     period: np.ndarray,
+    log_period: np.ndarray,
     t0: int,
     tightness: float,
 ) -> int:
     """Fill ``score`` / ``back`` for one block starting at ``t0``; returns the block length."""
     p = float(period[t0])
     lo, hi = max(1, int(np.floor(0.5 * p))), int(np.ceil(2.0 * p))
-    t = np.arange(t0, min(t0 + lo, onset.size))
+    t1 = min(t0 + lo, onset.size)
+    n = t1 - t0
     lags = np.arange(lo, hi + 1)
-    prev = t[:, None] - lags[None, :]
-    penalty = -tightness * np.log(lags[None, :] / period[t][:, None]) ** 2
-    cand = np.where(prev >= 0, score[np.maximum(prev, 0)] + penalty, -np.inf)
+    if t0 >= hi:
+        # predecessors of frame t0 + i are score[t0 + i - hi .. t0 + i - lo]: a strided view
+        # of one slice, read backwards so that column j is lag lo + j (no index arrays)
+        prev_score = np.lib.stride_tricks.sliding_window_view(score[t0 - hi : t1 - lo], lags.size)
+        prev_score = prev_score[:, ::-1]
+    else:
+        prev = np.arange(t0, t1)[:, None] - lags[None, :]
+        prev_score = np.where(prev >= 0, score[np.maximum(prev, 0)], -np.inf)
+    cand = prev_score - tightness * (np.log(lags)[None, :] - log_period[t0:t1, None]) ** 2
     best_j = np.argmax(cand, axis=1)
-    best = cand[np.arange(t.size), best_j]
+    best = cand[np.arange(n), best_j]
     linked = best > 0.0
-    score[t] = onset[t] + np.where(linked, best, 0.0)
-    back[t] = np.where(linked, prev[np.arange(t.size), best_j], -1)
-    return t.size
+    score[t0:t1] = onset[t0:t1] + np.where(linked, best, 0.0)
+    back[t0:t1] = np.where(linked, np.arange(t0, t1) - lags[best_j], -1)
+    return n
 
 
 def cumulative_score(
@@ -52,9 +60,10 @@ def cumulative_score(
     """
     score = np.zeros(onset.size)
     back = np.full(onset.size, -1, dtype=np.int64)
+    log_period = np.log(period)
     t0 = 0
     while t0 < onset.size:
-        t0 += _solve_block(score, back, onset, period, t0, tightness)
+        t0 += _solve_block(score, back, onset, period, log_period, t0, tightness)
     return score, back
 
 
