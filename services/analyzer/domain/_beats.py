@@ -8,7 +8,17 @@ solved in one vectorised step: ~2 steps per beat instead of one Python iteration
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
+
+
+@lru_cache(maxsize=64)
+def _offsets(n: int, lo: int, hi: int) -> np.ndarray:
+    """``i - lag`` for block row ``i < n`` and lag ``lo..hi``, shape (n, hi - lo + 1)."""
+    table = np.arange(n)[:, None] - np.arange(lo, hi + 1)[None, :]
+    table.setflags(write=False)
+    return table
 
 
 def _solve_block(
@@ -27,10 +37,8 @@ def _solve_block(
     n = t1 - t0
     lags = np.arange(lo, hi + 1)
     if t0 >= hi:
-        # predecessors of frame t0 + i are score[t0 + i - hi .. t0 + i - lo]: a strided view
-        # of one slice, read backwards so that column j is lag lo + j (no index arrays)
-        prev_score = np.lib.stride_tricks.sliding_window_view(score[t0 - hi : t1 - lo], lags.size)
-        prev_score = prev_score[:, ::-1]
+        # predecessor of frame t0 + i at lag lo + j: one cached offset table per block shape
+        prev_score = score[t0 + _offsets(n, lo, hi)]
     else:
         prev = np.arange(t0, t1)[:, None] - lags[None, :]
         prev_score = np.where(prev >= 0, score[np.maximum(prev, 0)], -np.inf)
