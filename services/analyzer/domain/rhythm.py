@@ -273,7 +273,7 @@ def _offbeat_score(env: _Envelopes, frames: np.ndarray, raw: np.ndarray) -> floa
     on, half = _downbeats.linear_accent(low, frames), _downbeats.linear_accent(low, mids)
     floor = OFFBEAT_FLOOR * float(np.median(on)) + 1e-9
     low_ev = np.clip(np.log2((half + floor) / (on[:-1] + floor)), -OFFBEAT_CLIP, OFFBEAT_CLIP)
-    beat = np.maximum(_downbeats.peak_near(env.onset, frames[:-1], radius=1), 0.0)
+    beat = np.maximum(raw[:-1], 0.0)  # raw: the onset peak within a frame of each beat
     mid = np.maximum(_downbeats.peak_near(env.onset, mids, radius=1), 0.0)
     onset_ev = np.log2((mid + ONSET_EVIDENCE_FLOOR) / (beat + ONSET_EVIDENCE_FLOOR))
     return float(low_ev.mean() + ONSET_EVIDENCE_WEIGHT * onset_ev.mean())
