@@ -23,14 +23,14 @@ from pathlib import Path
 import numpy as np
 
 from tools.eval import real_metrics as rm
-from tools.eval import report
+from tools.eval.report import HEADERS as SHARED_HEADERS
 from tools.eval.report import aggregate, fmt
 from tools.eval.run import _fresh_numba_cache
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "realeval"
 AUDIO_EXTS = (".flac", ".wav", ".ogg", ".mp3")
 METRICS = ("f", "cemgil", "cmlt", "amlt", "downbeat_f", "acc1", "acc2")
-HEADERS = {m: report.HEADERS[m] for m in METRICS if m in report.HEADERS} | {
+HEADERS = {m: SHARED_HEADERS[m] for m in METRICS if m in SHARED_HEADERS} | {
     "acc1": "tempo Acc1",
     "acc2": "tempo Acc2",
 }
