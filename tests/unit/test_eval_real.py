@@ -90,3 +90,23 @@ def test_a_folder_of_annotated_audio_is_scored_per_item_and_in_json(tmp_path: Pa
     overall = summary["figures"]["overall"]["ours"]
     assert overall["f"] > 0.9 and overall["acc1"] == 1.0
     assert summary["diagnostics"]["ours"]["no_beats"] == 0
+
+
+def test_the_targets_line_names_each_genre_that_trails_librosa() -> None:
+    def group(ours: float, lib: float, n: int) -> dict:
+        return {"ours": {"f": ours, "n": n}, "librosa": {"f": lib, "n": n}}
+
+    agg = {
+        "metal": group(0.67, 0.73, 3),
+        "classical": group(0.69, 0.69, 3),
+        "rock": group(0.90, 0.57, 3),
+        "ballroom": group(0.50, 0.90, 1),  # too few items to count
+        "overall": group(0.87, 0.75, 10),
+    }
+    below = real.genres_below_librosa(agg)
+    assert list(below) == ["classical", "metal"]  # a tie is not "above"
+    met = {"f": True, "above_librosa_every_genre": not below}
+    line = real.targets_line(met, below)
+    assert "f met" in line
+    assert "above_librosa_every_genre NOT met (classical 0.69 vs librosa 0.69, metal 0.67" in line
+    assert real.genres_below_librosa({"overall": agg["overall"], "rock": agg["rock"]}) == {}
