@@ -108,9 +108,10 @@ eval-deps: venv
 eval: eval-deps
 	$(PY) -m tools.eval.run
 
-# real, human-annotated recordings: ../shared/realeval unless DATA=dir (exits 2 if missing)
+# real, human-annotated recordings: ../shared/realeval unless DATA=dir (exits 2 if missing);
+# CROP_S=20 scores 20 s excerpts of each (up to six, every 2 s) instead of whole recordings
 eval-real: venv
-	$(PY) -m tools.eval.real $(if $(DATA),--data $(DATA),)
+	$(PY) -m tools.eval.real $(if $(DATA),--data $(DATA),) $(if $(CROP_S),--crop-s $(CROP_S),)
 
 bench-pipeline: venv ensure-rabbitmq
 	$(PY) tools/bench/pipeline.py

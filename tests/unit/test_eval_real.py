@@ -69,8 +69,9 @@ def test_missing_folder_exits_non_zero_and_says_so(tmp_path: Path, capsys) -> No
     assert "no annotated recordings" in capsys.readouterr().err
 
 
-def test_a_folder_of_annotated_audio_is_scored_per_item_and_in_json(tmp_path: Path, capsys) -> None:
-    sr, bpm = 22050, 120.0
+def _click_folder(tmp_path: Path, bpm: float = 120.0) -> None:
+    """One 15 s click track, accented every fourth beat, with its annotation."""
+    sr = 22050
     ref = _reference(bpm, seconds=14.0)
     y = np.zeros(int(15 * sr), dtype=np.float32)
     click = np.random.default_rng(0).standard_normal(400) * np.exp(-np.arange(400) / 60)
@@ -82,6 +83,10 @@ def test_a_folder_of_annotated_audio_is_scored_per_item_and_in_json(tmp_path: Pa
     (tmp_path / "annotations" / "clicks_01.beats").write_text(
         "\n".join(f"{t:.4f} {i % 4 + 1}" for i, t in enumerate(ref.beats_s))
     )
+
+
+def test_a_folder_of_annotated_audio_is_scored_per_item_and_in_json(tmp_path: Path, capsys) -> None:
+    _click_folder(tmp_path)
     assert real.main(["--data", str(tmp_path), "--no-librosa", "--jobs", "1"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert any(line.startswith("clicks_01") for line in out)
@@ -110,3 +115,48 @@ def test_the_targets_line_names_each_genre_that_trails_librosa() -> None:
     assert "f met" in line
     assert "above_librosa_every_genre NOT met (classical 0.69 vs librosa 0.69, metal 0.67" in line
     assert real.genres_below_librosa({"overall": agg["overall"], "rock": agg["rock"]}) == {}
+    # scored as crops, six excerpts of one ballroom recording are still one recording
+    crops = agg | {"ballroom": group(0.50, 0.90, 6)}
+    assert "ballroom" not in real.genres_below_librosa(crops, {"ballroom": 1, "metal": 3})
+    rows = [{"id": f"w@{s}s", "genre": "ballroom"} for s in (0, 2)] + [{"id": "x", "genre": "x"}]
+    assert real.recordings_per_genre(rows) == {"ballroom": 1, "x": 1}
+
+
+def test_crops_score_each_excerpt_against_its_own_stretch_of_the_annotation(
+    tmp_path: Path, capsys
+) -> None:
+    _click_folder(tmp_path)
+    args = ["--data", str(tmp_path), "--no-librosa", "--jobs", "1", "--crop-s", "10"]
+    assert real.main(args) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert "excerpts of 10 s every 2 s" in out[0]
+    summary = json.loads(out[-1])
+    # a 15 s track holds 10 s excerpts starting at 0, 2 and 4 s
+    assert [line.split()[0] for line in out if line.startswith("clicks_01@")] == [
+        "clicks_01@0s",
+        "clicks_01@2s",
+        "clicks_01@4s",
+    ]
+    assert summary["items"] == 3 and summary["crops"]["length_s"] == 10.0
+    overall = summary["figures"]["overall"]["ours"]
+    assert overall["f"] > 0.9 and overall["acc1"] == 1.0
+
+
+def test_crop_options_that_cannot_score_are_refused(tmp_path: Path, capsys) -> None:
+    _click_folder(tmp_path)
+    base = ["--data", str(tmp_path), "--no-librosa", "--jobs", "1"]
+    assert real.main([*base, "--crop-s", "4"]) == 2  # all inside the ignored first 5 s
+    assert "must exceed" in capsys.readouterr().err
+    assert real.main([*base, "--crop-s", "60"]) == 2  # longer than the recording
+    assert "no excerpt of that length" in capsys.readouterr().err
+
+
+def test_a_cropped_reference_is_shifted_and_keeps_its_bars() -> None:
+    ref = _reference(120.0, seconds=30.0)  # beats at 0.5, 1.0, ...; downbeats at 0.5, 2.5, ...
+    crop = rm.crop_reference(ref, 10.0, 10.0)
+    assert crop is not None
+    assert crop.beats_s[0] == pytest.approx(0.0) and crop.beats_s[-1] == pytest.approx(9.5)
+    assert crop.bpm == pytest.approx(120.0)
+    assert crop.downbeats_s is not None
+    np.testing.assert_allclose(crop.downbeats_s, [0.5, 2.5, 4.5, 6.5, 8.5])
+    assert rm.crop_reference(ref, 40.0, 10.0) is None

@@ -67,6 +67,20 @@ def read_reference(text: str, *, bpm: float | None = None) -> Reference:
     return Reference(beats, pos if np.any(pos == 1) else None, float(ref_bpm))
 
 
+def crop_reference(ref: Reference, start_s: float, length_s: float) -> Reference | None:
+    """The annotation of the excerpt ``[start_s, start_s + length_s)``, its times shifted to
+    start at 0 and its BPM that excerpt's own (60 / median inter-beat interval); None when
+    fewer than two annotated beats fall inside."""
+    inside = (ref.beats_s >= start_s) & (ref.beats_s < start_s + length_s)
+    beats = ref.beats_s[inside] - start_s
+    if beats.size < 2:
+        return None
+    pos = None if ref.positions is None else ref.positions[inside]
+    if pos is not None and not np.any(pos == 1):
+        pos = None
+    return Reference(beats, pos, 60.0 / float(np.median(np.diff(beats))))
+
+
 def _trim(x: np.ndarray) -> np.ndarray:
     return x[x >= IGNORE_FIRST_S]
 
