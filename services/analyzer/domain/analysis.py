@@ -67,6 +67,7 @@ class Analysis:
                 "beats_per_bar": r.beats_per_bar,
                 "confidence": r.confidence,
                 "beat_division": r.beat_division,
+                "bar_confidence": r.bar_confidence,
                 "warnings": list(r.warnings),
             },
             "features": {
@@ -93,6 +94,7 @@ class Analysis:
                 confidence=float(r["confidence"]),
                 warnings=tuple(r["warnings"]),
                 beat_division=int(r.get("beat_division", 2)),  # absent before compound meters
+                bar_confidence=float(r.get("bar_confidence", 1.0)),  # absent: not measured
             )
             features = Features(
                 **{k: np.asarray(f[k], dtype=np.float64) for k in _FEATURE_ARRAYS},
@@ -238,6 +240,7 @@ def _quantised_rhythm(r: Rhythm) -> Rhythm:
         confidence=round(float(r.confidence), 4),
         warnings=tuple(r.warnings),
         beat_division=int(r.beat_division),
+        bar_confidence=round(float(r.bar_confidence), 3),
     )
 
 

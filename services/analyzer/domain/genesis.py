@@ -24,6 +24,9 @@ MAP_VERSION = "4.0.0"
 TOLERANCE_S = 0.07
 """Beat hit window, seconds (mir_eval's F-measure default)."""
 CEMGIL_SIGMA_S = 0.04
+BAR_TRUSTED = 0.5
+"""bar confidence (``Rhythm.bar_confidence``) from which bar lines get the preset's full
+downbeat accent; below it the accent slides towards a plain beat's (``downbeat_accent``)"""
 
 
 def build_map(
@@ -211,16 +214,24 @@ def _choreography(a: Analysis, preset: Preset) -> dict[str, Any]:
     }
 
 
+def downbeat_accent(preset: Preset, bar_confidence: float) -> float:
+    """The accent of a bar line: the preset's downbeat accent when the bars are trusted
+    (``bar_confidence`` at ``BAR_TRUSTED`` or above), sliding to its plain beat accent as the
+    bar lines become a guess, so that a flash on the wrong beat of every bar stays no louder
+    than the beats around it."""
+    trust = float(np.clip(bar_confidence / BAR_TRUSTED, 0.0, 1.0))
+    return preset.beat_accent + trust * (preset.downbeat_accent - preset.beat_accent)
+
+
 def _accents(a: Analysis, preset: Preset) -> list[dict[str, Any]]:
     r = a.rhythm
     downbeats = set(_ms_list(r.downbeat_times_s))
+    bar_accent = downbeat_accent(preset, r.bar_confidence)
     cues: list[tuple[float, str, float]] = []
     strengths = np.asarray(r.beat_strength, dtype=np.float64).tolist()
     for t_ms, strength in zip(_ms_list(r.beat_times_s), strengths, strict=False):
         kind, scale = (
-            ("downbeat", preset.downbeat_accent)
-            if t_ms in downbeats
-            else ("beat", preset.beat_accent)
+            ("downbeat", bar_accent) if t_ms in downbeats else ("beat", preset.beat_accent)
         )
         cues.append((t_ms, kind, scale * (0.5 + 0.5 * strength)))
     cues += [(_ms(s.start_s), "section", preset.section_accent) for s in a.sections[1:]]
@@ -254,5 +265,6 @@ def _metadata(
             "metrics_source": metrics_source,
             "metrics_tolerance_ms": TOLERANCE_S * 1000,
             "rhythm_confidence": a.rhythm.confidence,
+            "bar_confidence": a.rhythm.bar_confidence,
         },
     }

@@ -67,6 +67,10 @@ REGRID_MIN_SHARE = 0.1
 two frames from every beat of the first grid: it exists to fix a grid's phase, and two grids
 that differ in a beat or two (a drumless passage where the "kick" is a bass note) are the same
 grid with different local glitches"""
+BAR_CONTRAST_FULL = 2.0
+"""bar-line contrast (mean downbeat likeness on the chosen downbeats minus elsewhere, see
+``_downbeats.meter_and_phase``) that counts as bar confidence 1: a clear bar line scores about
+2 above the other beats"""
 ONSET_EVIDENCE_FLOOR = 0.5
 """added to both sides of the full-band ratio, in units of the onset envelope's std: a soft
 kick's beat has next to no full-band flux, and without a floor the ratio of two small numbers
@@ -97,6 +101,7 @@ def _empty(bpb: int, reason: str) -> Rhythm:
         beats_per_bar=0,
         confidence=0.0,
         warnings=(reason,),
+        bar_confidence=0.0,
     )
 
 
@@ -317,8 +322,9 @@ def _phase_check(
 
 def _find_downbeats(
     spec: Spectrogram, env: _Envelopes, frames: np.ndarray
-) -> tuple[np.ndarray, int]:
-    """Indices (into ``frames``) of the downbeats and the beats per bar (0 if unknown)."""
+) -> tuple[np.ndarray, int, float]:
+    """Indices (into ``frames``) of the downbeats, the beats per bar (0 if unknown) and the
+    bar confidence (0..1, ``BAR_CONTRAST_FULL``; 0 without bars)."""
     chroma = _downbeats.beat_chroma(spec.magnitude, spec.sr, spec.n_fft, frames)
     features = {
         "chroma_bar": _downbeats.novelty(chroma, context=2),
@@ -332,8 +338,9 @@ def _find_downbeats(
     meters = _downbeats.meters_from_repetition(_downbeats.duple_lean(patterns))
     bpb, _, contrast = _downbeats.meter_and_phase(likeness, meters=meters)
     if bpb == 0 or contrast <= 0.0:
-        return np.zeros(0, dtype=np.int64), 0
-    return np.flatnonzero(_downbeats.bar_positions(likeness, bpb) == 0), bpb
+        return np.zeros(0, dtype=np.int64), 0, 0.0
+    down = np.flatnonzero(_downbeats.bar_positions(likeness, bpb) == 0)
+    return down, bpb, float(np.clip(contrast / BAR_CONTRAST_FULL, 0.0, 1.0))
 
 
 def detect_rhythm(
@@ -419,7 +426,7 @@ def detect_rhythm(
     if frames.size < 4:
         return _empty(0, "no_pulse: too few beats")
     local_bpm = _local_bpm(times)
-    down_idx, bpb = _find_downbeats(spec, env, frames)
+    down_idx, bpb, bar_confidence = _find_downbeats(spec, env, frames)
     strength = np.clip(raw / max(float(np.percentile(raw, 95)), 1e-9), 0.0, 1.0)
     confidence = float(np.clip(clarity, 0.0, 1.0) * np.mean(strength > 0.2))
     return Rhythm(
@@ -432,4 +439,5 @@ def detect_rhythm(
         confidence=confidence * (0.5 if warnings else 1.0),
         warnings=warnings,
         beat_division=_beats.subdivision(env.onset, frames),
+        bar_confidence=bar_confidence,
     )

@@ -6,6 +6,7 @@ Schema, hashes, metrics, presets, the artefact round trip and silence.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -15,7 +16,13 @@ from contracts.canonical import compute_map_sha256
 from contracts.genesis_map import GenesisMapV4
 from services.analyzer.domain.analysis import Analysis
 from services.analyzer.domain.features import compute_features
-from services.analyzer.domain.genesis import build_map, self_consistency, time_signature
+from services.analyzer.domain.genesis import (
+    BAR_TRUSTED,
+    build_map,
+    downbeat_accent,
+    self_consistency,
+    time_signature,
+)
 from services.analyzer.domain.presets import PRESETS, get_preset
 from services.analyzer.domain.sections import detect_sections
 from services.analyzer.domain.spectrum import compute_spectrogram
@@ -170,3 +177,40 @@ def test_silence_gives_a_valid_warning_map_without_a_fake_grid():
     assert g["bpm"] == 0.0 and g["f_measure"] == 0.0 and m["layers"]["rhythm"]["beat_grid_ms"] == []
     assert not any(m["layers"]["choreography"]["intensity"]["values"])
     assert m["layers"]["annotations"]["sections"] == []
+
+
+def test_bar_lines_a_guess_are_accented_no_louder_than_beats(clicks):
+    """Bars the engine is unsure of must not flash the wrong beat of every bar at full power."""
+    analysis = clicks[0]
+
+    def accents(bar_confidence: float) -> dict[str, float]:
+        rhythm = replace(analysis.rhythm, bar_confidence=bar_confidence)
+        m = build_map(
+            replace(analysis, rhythm=rhythm),
+            preset="rock",
+            filename="s.wav",
+            audio_sha256=SHA,
+            timestamp_utc=WHEN,
+        )
+        assert m["metadata"]["analysis_config"]["bar_confidence"] == bar_confidence
+        out: dict[str, list[float]] = {}
+        for a in m["layers"]["choreography"]["accents"]:
+            out.setdefault(a["kind"], []).append(a["strength"])
+        return {kind: float(np.mean(v)) for kind, v in out.items()}
+
+    sure, unsure = accents(0.9), accents(0.1)
+    assert sure["downbeat"] > 1.2 * sure["beat"]
+    assert unsure["downbeat"] < sure["downbeat"]
+    rock = get_preset("rock")
+    assert downbeat_accent(rock, 0.0) == rock.beat_accent
+    assert downbeat_accent(rock, BAR_TRUSTED) == downbeat_accent(rock, 1.0) == rock.downbeat_accent
+
+
+def test_bar_confidence_survives_the_artefact_round_trip(clicks):
+    analysis = clicks[0]
+    unsure = replace(analysis, rhythm=replace(analysis.rhythm, bar_confidence=0.2))
+    again = Analysis.from_artifact(json.loads(json.dumps(unsure.to_artifact())))
+    assert again.rhythm.bar_confidence == 0.2
+    document = unsure.to_artifact()
+    del document["rhythm"]["bar_confidence"]  # written before bar confidence existed
+    assert Analysis.from_artifact(document).rhythm.bar_confidence == 1.0

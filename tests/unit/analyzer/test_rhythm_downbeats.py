@@ -11,6 +11,7 @@ import pytest
 
 from services.analyzer.domain import _downbeats
 from services.analyzer.domain.audio import decode
+from services.analyzer.domain.genesis import BAR_TRUSTED
 from services.analyzer.domain.rhythm import detect_rhythm
 from services.analyzer.domain.spectrum import compute_spectrogram
 from services.analyzer.domain.types import ANALYSIS_SR
@@ -56,10 +57,10 @@ def _tone(freqs_hz: tuple[float, ...], duration_s: float, amp: float) -> np.ndar
     return amp * sum(np.sin(2 * np.pi * f * t) for f in freqs_hz) * np.exp(-t / 1.5)
 
 
-def test_bar_lines_follow_the_chord_changes_not_the_loud_backbeat() -> None:
-    """Equal kicks on every beat, a loud clap on 2 and 4, a new chord on each bar line."""
-    bpm, bars = 120.0, 12
-    beat = 60.0 / bpm
+def _kicks_claps_chords(*, claps_on: int, with_chords: bool, bars: int = 12) -> np.ndarray:
+    """Equal kicks on every beat of a 120 BPM 4/4, a clap on every ``claps_on``-th beat from
+    beat 2, and (``with_chords``) a new chord on each bar line; the first beat at 0.5 s."""
+    beat = 0.5
     chords = (
         (261.6, 329.6, 392.0),
         (220.0, 261.6, 329.6),
@@ -73,14 +74,34 @@ def test_bar_lines_follow_the_chord_changes_not_the_loud_backbeat() -> None:
         t = np.arange(int(0.08 * SR)) / SR
         kick = 0.8 * np.sin(2 * np.pi * (50 + 80 * np.exp(-t / 0.01)) * t) * np.exp(-t / 0.04)
         y[at : at + kick.size] += kick
-        if b % 2 == 1:
+        if b % claps_on == 1 % claps_on:
             clap = 0.9 * rng.standard_normal(t.size) * np.exp(-t / 0.02)
             y[at : at + clap.size] += clap
-        if b % 4 == 0:
+        if with_chords and b % 4 == 0:
             pad = _tone(chords[(b // 4) % 4], 4 * beat, 0.15)
             y[at : at + pad.size] += pad[: y.size - at]
-    ref = 0.5 + np.arange(bars * 4) * beat
-    r = detect_rhythm(compute_spectrogram(y.astype(np.float32), sr=SR))
+    return y.astype(np.float32)
+
+
+def test_bar_confidence_trusts_clear_bars_and_not_beats_that_are_all_alike() -> None:
+    """A chord on every bar line gives confident bars; the same kicks and claps on every beat
+    with no chords give bars (if any) that the map should not stress."""
+    clear = detect_rhythm(
+        compute_spectrogram(_kicks_claps_chords(claps_on=2, with_chords=True), sr=SR)
+    )
+    alike = detect_rhythm(
+        compute_spectrogram(_kicks_claps_chords(claps_on=1, with_chords=False), sr=SR)
+    )
+    assert clear.beats_per_bar == 4 and clear.bar_confidence >= BAR_TRUSTED
+    assert alike.bar_confidence < BAR_TRUSTED
+    assert alike.beat_times_s.size > 40  # the beats themselves are as clear as before
+
+
+def test_bar_lines_follow_the_chord_changes_not_the_loud_backbeat() -> None:
+    """Equal kicks on every beat, a loud clap on 2 and 4, a new chord on each bar line."""
+    y = _kicks_claps_chords(claps_on=2, with_chords=True, bars=12)
+    ref = 0.5 + np.arange(12 * 4) * 0.5
+    r = detect_rhythm(compute_spectrogram(y, sr=SR))
     assert r.beats_per_bar == 4
     assert _f(ref[::4], r.downbeat_times_s) >= 0.9
 
