@@ -95,6 +95,8 @@ def test_a_folder_of_annotated_audio_is_scored_per_item_and_in_json(tmp_path: Pa
     overall = summary["figures"]["overall"]["ours"]
     assert overall["f"] > 0.9 and overall["acc1"] == 1.0
     assert summary["diagnostics"]["ours"]["no_beats"] == 0
+    split = summary["diagnostics"]["ours"]["downbeat_f_by_bar_confidence"]
+    assert sum(group["n"] for group in split.values()) == 1  # the one item, on one side
 
 
 def test_the_targets_line_names_each_genre_that_trails_librosa() -> None:

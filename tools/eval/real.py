@@ -46,6 +46,9 @@ HEADERS = {m: SHARED_HEADERS[m] for m in METRICS if m in SHARED_HEADERS} | {
 }
 TARGETS = {"f": 0.85, "cmlt": 0.75, "downbeat_f": 0.65, "acc1": 0.80, "acc2": 0.95}
 MIN_GENRE_ITEMS = 3
+BAR_CONFIDENCE_SPLIT = 0.5
+"""the diagnostics split items at this bar confidence (``genesis.BAR_TRUSTED``: from here bar
+lines get a preset's full downbeat accent)"""
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,7 @@ def _row(item_id: str, genre: str, ref: rm.Reference, rhythm: Rhythm) -> dict:
         "down_pos": rm.downbeat_positions(ref, rhythm.downbeat_times_s),
         "meter": rhythm.beats_per_bar,
         "confidence": rhythm.confidence,
+        "bar_confidence": rhythm.bar_confidence,
         "warnings": list(rhythm.warnings),
     }
     return {
@@ -220,7 +224,26 @@ def diagnostics(rows: list[dict]) -> dict:
             meters[key] = meters.get(key, 0) + 1
     out["ours"]["downbeat_positions"] = positions
     out["ours"]["meter_annotated_to_reported"] = meters
+    out["ours"]["downbeat_f_by_bar_confidence"] = _by_bar_confidence(rows)
     return out
+
+
+def _by_bar_confidence(rows: list[dict]) -> dict[str, dict[str, float | int | None]]:
+    """Mean downbeat F of the items whose bar confidence is below / at least
+    ``BAR_CONFIDENCE_SPLIT``: whether the figure tells a user when to trust the bar lines."""
+    groups: dict[str, list[float]] = {
+        f"below_{BAR_CONFIDENCE_SPLIT:g}": [],
+        f"at_least_{BAR_CONFIDENCE_SPLIT:g}": [],
+    }
+    keys = list(groups)
+    for r in rows:
+        o = r["ours"]
+        if o["downbeat_f"] is None:
+            continue
+        groups[keys[o["bar_confidence"] >= BAR_CONFIDENCE_SPLIT]].append(o["downbeat_f"])
+    return {
+        k: {"n": len(v), "downbeat_f": float(np.mean(v)) if v else None} for k, v in groups.items()
+    }
 
 
 def _mode_position(counts: dict[str, int]) -> str:
