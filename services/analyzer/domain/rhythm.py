@@ -68,9 +68,9 @@ two frames from every beat of the first grid: it exists to fix a grid's phase, a
 that differ in a beat or two (a drumless passage where the "kick" is a bass note) are the same
 grid with different local glitches"""
 BAR_CONTRAST_FULL = 2.0
-"""bar-line contrast (mean downbeat likeness on the chosen downbeats minus elsewhere, see
-``_downbeats.meter_and_phase``) that counts as bar confidence 1: a clear bar line scores about
-2 above the other beats"""
+"""bar-line contrast (mean downbeat likeness on the chosen downbeats minus elsewhere, plus the
+meter's bias: ``_downbeats.meter_and_phase``) that counts as bar confidence 1: a clear bar line
+scores about 2 above the other beats"""
 ONSET_EVIDENCE_FLOOR = 0.5
 """added to both sides of the full-band ratio, in units of the onset envelope's std: a soft
 kick's beat has next to no full-band flux, and without a floor the ratio of two small numbers
