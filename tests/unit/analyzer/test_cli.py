@@ -154,3 +154,21 @@ def test_entry_point_prints_no_traceback(tmp_path):
         and "Traceback" not in done.stderr
         and done.stderr.startswith("k1: error:")
     )
+
+
+@pytest.mark.parametrize("bar_confidence,uncertain", [(0.2, True), (0.8, False), (None, False)])
+def test_the_summary_says_when_the_bar_lines_are_a_guess(bar_confidence, uncertain):
+    from k1.cmd_analyze import _summary
+
+    config = {} if bar_confidence is None else {"bar_confidence": bar_confidence}
+    genesis_map = {
+        "global_metrics": {"bpm": 120.0, "quality": "ok", "warnings": []},
+        "layers": {
+            "rhythm": {"time_signature": "4/4", "beat_grid_ms": [500.0, 1000.0]},
+            "annotations": {"sections": []},
+        },
+        "metadata": {"analysis_config": config},
+    }
+    line = _summary(genesis_map, "m.json", 0.5)
+    assert line.startswith("k1: wrote m.json: 120.0 BPM, 4/4")
+    assert ("4/4 (bar lines uncertain), 2 beats" in line) is uncertain
