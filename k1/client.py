@@ -178,12 +178,13 @@ def track_result(target: Target, state: dict, *, sign_in_token: str | None = Non
     absolute = {k: target.api_url + v for k in ("map_url", "picture_url") if (v := analysis.get(k))}
     genesis_map = _get_json(target, analysis["map_url"]) if analysis.get("map_url") else None
     rhythm = (genesis_map or {}).get("layers", {}).get("rhythm", {})
+    config = (genesis_map or {}).get("metadata", {}).get("analysis_config")
     sections = (genesis_map or {}).get("layers", {}).get("annotations", {}).get("sections", [])
     return TrackResult(
         track_id=state["track_id"],
         status=state["status"],
         bpm=analysis.get("bpm"),
-        meter=meter(rhythm),
+        meter=meter(rhythm, config),
         sections=tuple((s["label"], float(s["start_ms"])) for s in sections),
         dashboard_url=dashboard_url(target.api_url, state["track_id"], token=sign_in_token),
         warnings=tuple(state.get("warnings") or analysis.get("warnings") or ()),
@@ -198,12 +199,23 @@ def dashboard_url(api_url: str, track_id: str, *, token: str | None = None) -> s
     return f"{api_url.rstrip('/')}/?track={track_id}" + (f"#token={token}" if token else "")
 
 
-def meter(rhythm: dict) -> str | None:
+def meter(rhythm: dict, analysis_config: dict | None = None) -> str | None:
     """A map's meter as written (``4/4``, ``6/8``); from ``beats_per_bar`` over quarters when
-    the map has no ``time_signature``."""
+    the map has no ``time_signature``. "(bar lines uncertain)" follows when the map's
+    ``analysis_config`` gives a bar confidence below the contract's ``BAR_TRUSTED``."""
     if rhythm.get("time_signature"):
-        return str(rhythm["time_signature"])
-    return f"{rhythm['beats_per_bar']}/4" if rhythm.get("beats_per_bar") else None
+        written = str(rhythm["time_signature"])
+    elif rhythm.get("beats_per_bar"):
+        written = f"{rhythm['beats_per_bar']}/4"
+    else:
+        return None
+    bar_confidence = (analysis_config or {}).get("bar_confidence")
+    if isinstance(bar_confidence, int | float):
+        from contracts.genesis_map import BAR_TRUSTED
+
+        if bar_confidence < BAR_TRUSTED:
+            return f"{written} (bar lines uncertain)"
+    return written
 
 
 def _get_json(target: Target, path: str) -> dict | None:

@@ -159,14 +159,10 @@ def _os_message(exc: Exception) -> str:
 
 
 def _summary(genesis_map: dict, output: str, seconds: float) -> str:
-    from services.analyzer.domain.genesis import BAR_TRUSTED
-
     g, rhythm = genesis_map["global_metrics"], genesis_map["layers"]["rhythm"]
     sections = genesis_map["layers"]["annotations"]["sections"]
-    time_signature = meter(rhythm)
-    bar_confidence = genesis_map["metadata"]["analysis_config"].get("bar_confidence", 1.0)
-    unsure = " (bar lines uncertain)" if bar_confidence < BAR_TRUSTED else ""
-    meter_note = f"{time_signature}{unsure}, " if time_signature else ""
+    time_signature = meter(rhythm, genesis_map["metadata"]["analysis_config"])
+    meter_note = f"{time_signature}, " if time_signature else ""
     note = f", {'; '.join(g['warnings'])}" if g["warnings"] else ""
     return (
         f"k1: wrote {output}: {g['bpm']:.1f} BPM, {meter_note}{len(rhythm['beat_grid_ms'])} beats, "

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from contracts.genesis_map import BAR_TRUSTED
 from tools.eval import real_metrics as rm
 from tools.eval.report import HEADERS as SHARED_HEADERS
 from tools.eval.report import aggregate, fmt
@@ -46,9 +47,6 @@ HEADERS = {m: SHARED_HEADERS[m] for m in METRICS if m in SHARED_HEADERS} | {
 }
 TARGETS = {"f": 0.85, "cmlt": 0.75, "downbeat_f": 0.65, "acc1": 0.80, "acc2": 0.95}
 MIN_GENRE_ITEMS = 3
-BAR_CONFIDENCE_SPLIT = 0.5
-"""the diagnostics split items at this bar confidence (``genesis.BAR_TRUSTED``: from here bar
-lines get a preset's full downbeat accent)"""
 
 
 @dataclass(frozen=True)
@@ -230,17 +228,17 @@ def diagnostics(rows: list[dict]) -> dict:
 
 def _by_bar_confidence(rows: list[dict]) -> dict[str, dict[str, float | int | None]]:
     """Mean downbeat F of the items whose bar confidence is below / at least
-    ``BAR_CONFIDENCE_SPLIT``: whether the figure tells a user when to trust the bar lines."""
+    ``BAR_TRUSTED``: whether the figure tells a user when to trust the bar lines."""
     groups: dict[str, list[float]] = {
-        f"below_{BAR_CONFIDENCE_SPLIT:g}": [],
-        f"at_least_{BAR_CONFIDENCE_SPLIT:g}": [],
+        f"below_{BAR_TRUSTED:g}": [],
+        f"at_least_{BAR_TRUSTED:g}": [],
     }
     keys = list(groups)
     for r in rows:
         o = r["ours"]
         if o["downbeat_f"] is None:
             continue
-        groups[keys[o["bar_confidence"] >= BAR_CONFIDENCE_SPLIT]].append(o["downbeat_f"])
+        groups[keys[o["bar_confidence"] >= BAR_TRUSTED]].append(o["downbeat_f"])
     return {
         k: {"n": len(v), "downbeat_f": float(np.mean(v)) if v else None} for k, v in groups.items()
     }

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from contracts.canonical import seal_map
-from contracts.genesis_map import GenesisMapV4
+from contracts.genesis_map import BAR_TRUSTED, GenesisMapV4
 
 from .analysis import ENGINE, Analysis
 from .presets import DEFAULT_PRESET, Preset, get_preset, intensity
@@ -24,9 +24,6 @@ MAP_VERSION = "4.0.0"
 TOLERANCE_S = 0.07
 """Beat hit window, seconds (mir_eval's F-measure default)."""
 CEMGIL_SIGMA_S = 0.04
-BAR_TRUSTED = 0.5
-"""bar confidence (``Rhythm.bar_confidence``) from which bar lines get the preset's full
-downbeat accent; below it the accent slides towards a plain beat's (``downbeat_accent``)"""
 
 
 def build_map(
@@ -216,7 +213,8 @@ def _choreography(a: Analysis, preset: Preset) -> dict[str, Any]:
 
 def downbeat_accent(preset: Preset, bar_confidence: float) -> float:
     """The accent of a bar line: the preset's downbeat accent when the bars are trusted
-    (``bar_confidence`` at ``BAR_TRUSTED`` or above), sliding to its plain beat accent as the
+    (``bar_confidence`` at the contract's ``BAR_TRUSTED`` or above), sliding to its plain beat
+    accent as the
     bar lines become a guess, so that a flash on the wrong beat of every bar stays no louder
     than the beats around it."""
     trust = float(np.clip(bar_confidence / BAR_TRUSTED, 0.0, 1.0))

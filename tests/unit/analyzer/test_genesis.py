@@ -13,11 +13,10 @@ import numpy as np
 import pytest
 
 from contracts.canonical import compute_map_sha256
-from contracts.genesis_map import GenesisMapV4
+from contracts.genesis_map import BAR_TRUSTED, GenesisMapV4
 from services.analyzer.domain.analysis import Analysis
 from services.analyzer.domain.features import compute_features
 from services.analyzer.domain.genesis import (
-    BAR_TRUSTED,
     build_map,
     downbeat_accent,
     self_consistency,

@@ -9,9 +9,9 @@ import mir_eval
 import numpy as np
 import pytest
 
+from contracts.genesis_map import BAR_TRUSTED
 from services.analyzer.domain import _downbeats
 from services.analyzer.domain.audio import decode
-from services.analyzer.domain.genesis import BAR_TRUSTED
 from services.analyzer.domain.rhythm import detect_rhythm
 from services.analyzer.domain.spectrum import compute_spectrogram
 from services.analyzer.domain.types import ANALYSIS_SR

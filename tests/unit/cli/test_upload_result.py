@@ -131,3 +131,13 @@ def test_a_refusal_is_one_line_and_exit_2(tmp_path, capsys, status, detail):
     args = build_parser().parse_args(["upload", str(song), "--url", "http://x", "--token", "t"])
     assert cmd_upload.run(args, transport=httpx.MockTransport(refuse)) == 2
     assert capsys.readouterr().err == f"k1: error: junk.mp3 refused ({status}): {detail}\n"
+
+
+def test_bar_lines_the_map_is_unsure_of_are_called_uncertain(tmp_path, capsys):
+    unsure = MAP | {"metadata": {"analysis_config": {"bar_confidence": 0.2}}}
+    ready = _state("ready", "done", 100.0, warnings=[], analysis=_analysis())
+    assert _upload(tmp_path, FakeGateway([ready], genesis_map=unsure)) == 0
+    assert re.search(r"meter\s+4/4 \(bar lines uncertain\)$", capsys.readouterr().out, re.M)
+    sure = MAP | {"metadata": {"analysis_config": {"bar_confidence": 0.7}}}
+    assert _upload(tmp_path, FakeGateway([ready], genesis_map=sure)) == 0
+    assert re.search(r"meter\s+4/4$", capsys.readouterr().out, re.M)
