@@ -26,6 +26,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from contracts.genesis_map import BAR_TRUSTED
 from infra.embedded import free_port
 from k1.client import dashboard_url
 from k1.cmd_devices import register_devices
@@ -316,6 +317,18 @@ def test_upload_watch_ready_and_open_its_page(stack, browser):
     bpm = float(browser.js("return document.getElementById('d-bpm').textContent"))
     assert 60 <= bpm <= 200
     assert browser.js("return document.getElementById('d-status').textContent").startswith("ready")
+    # the meter says when the map's own bar confidence puts its bar lines below trust
+    track_id = browser.js("return new URLSearchParams(location.search).get('track')")
+    map_url = _track(stack, track_id)["analysis"]["map_url"]
+    genesis_map = httpx.get(
+        stack.gateway_url + map_url,
+        timeout=10,
+        headers={"Authorization": f"Bearer {stack.token('viewer')}"},
+    ).json()
+    bar_confidence = genesis_map["metadata"]["analysis_config"]["bar_confidence"]
+    shown = browser.js("return document.getElementById('d-meter').textContent")
+    assert shown.startswith("4/4")
+    assert ("(bar lines uncertain)" in shown) is (bar_confidence < BAR_TRUSTED), shown
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
 // K1 dashboard: plain JS, no build step. The token lives in sessionStorage only.
 "use strict";
 const API = "/api/v1";
+const BAR_TRUSTED = 0.5;         // contracts.genesis_map.BAR_TRUSTED: below it bar lines are a guess
 const $ = (id) => document.getElementById(id);
 const rows = new Map();          // track_id -> <tr>
 let socket = null, retryMs = 500, selected = null;
@@ -213,7 +214,10 @@ function showMap(map) {
   const rhythm = map.layers?.rhythm || {};
   const beats = rhythm.beat_grid_ms || [];
   $("d-beats").textContent = `${beats.length} (${(rhythm.downbeat_ms || []).length} downbeats)`;
-  $("d-meter").textContent = rhythm.time_signature || (rhythm.beats_per_bar ? `${rhythm.beats_per_bar} beats a bar` : "–");
+  const written = rhythm.time_signature || (rhythm.beats_per_bar ? `${rhythm.beats_per_bar} beats a bar` : "");
+  const barConfidence = map.metadata?.analysis_config?.bar_confidence;
+  const unsure = typeof barConfidence === "number" && barConfidence < BAR_TRUSTED;
+  $("d-meter").textContent = written ? written + (unsure ? " (bar lines uncertain)" : "") : "–";
   const sections = map.layers?.annotations?.sections || [];
   $("d-sections").replaceChildren(...sections.map((s) => {
     const li = document.createElement("li");

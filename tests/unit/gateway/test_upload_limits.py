@@ -163,3 +163,12 @@ async def test_a_full_pool_to_ingest_is_503_busy_with_retry_after(env, monkeypat
     )
     assert r.status_code == 503 and r.json()["error"] == "busy", r.text
     assert r.headers["Retry-After"].isdigit()
+
+
+def test_the_dashboard_trusts_bar_lines_from_the_same_confidence_as_the_contract():
+    """The page mirrors ``contracts.genesis_map.BAR_TRUSTED`` (plain JS, no build step)."""
+    from contracts.genesis_map import BAR_TRUSTED
+
+    source = (ROOT / "services/gateway/static/app.js").read_text()
+    match = re.search(r"const BAR_TRUSTED = ([0-9.]+);", source)
+    assert match and float(match.group(1)) == BAR_TRUSTED
