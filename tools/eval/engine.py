@@ -50,5 +50,12 @@ def run_librosa(path: Path) -> tuple[np.ndarray, float]:
     import librosa
 
     y, sr = librosa.load(str(path))
+    return librosa_beats(y, sr)
+
+
+def librosa_beats(y: np.ndarray, sr: float) -> tuple[np.ndarray, float]:
+    """Plain ``librosa.beat.beat_track`` on samples ``y`` at ``sr``: (beat times s, tempo BPM)."""
+    import librosa
+
     tempo, beats = librosa.beat.beat_track(y=y, sr=sr, units="time")
     return np.asarray(beats, dtype=float), float(np.atleast_1d(tempo)[0])
