@@ -109,13 +109,19 @@ def trim_weak_edges(beats: np.ndarray, strength: np.ndarray, *, rel: float) -> n
     return keep
 
 
+def parabola_vertex(left: np.ndarray, mid: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Offset of the vertex of the parabola through three equally spaced samples, in samples
+    from ``mid``; 0 where the parabola does not open downwards. Not clipped: it exceeds 0.5
+    in magnitude exactly where a neighbour is higher than ``mid``."""
+    curv = left - 2 * mid + right
+    return np.where(curv < 0, 0.5 * (left - right) / np.where(curv < 0, curv, -1.0), 0.0)
+
+
 def refine_peaks(env: np.ndarray, frames: np.ndarray) -> np.ndarray:
     """Sub-frame peak positions by parabolic interpolation, shape (n,), in frames."""
     inner = (frames > 0) & (frames < env.size - 1)
     f = np.clip(frames, 1, max(1, env.size - 2))
-    a, b, c = env[f - 1], env[f], env[f + 1]
-    denom = a - 2 * b + c
-    shift = np.where((denom < 0) & inner, 0.5 * (a - c) / np.where(denom < 0, denom, -1.0), 0.0)
+    shift = np.where(inner, parabola_vertex(env[f - 1], env[f], env[f + 1]), 0.0)
     return frames + np.clip(shift, -0.5, 0.5)
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from services.analyzer.domain._beats import parabola_vertex
+
 HARMONIC_WEIGHTS = {1.0: 1.0, 2.0: 0.5, 3.0: 0.33, 4.0: 0.25, 0.5: 0.5, 0.25: 0.25}
 """weights of the autocorrelation at multiples of the candidate period: the bar-level
 multiples (2x-4x) and the subdivisions (1/2, 1/4) a beat is usually filled with; a candidate
@@ -102,7 +104,5 @@ def peak_offset(score: np.ndarray, path: np.ndarray) -> np.ndarray:
     inner = (path > 0) & (path < n_states - 1)
     i = np.clip(path, 1, n_states - 2)
     left, mid, right = score[w, i - 1], score[w, i], score[w, i + 1]
-    curv = left - 2.0 * mid + right
-    peak = inner & (curv < 0) & (mid >= left) & (mid >= right)
-    off = np.where(peak, 0.5 * (left - right) / np.where(curv < 0, curv, -1.0), 0.0)
-    return np.clip(off, -0.5, 0.5)
+    peak = inner & (mid >= left) & (mid >= right)
+    return np.clip(np.where(peak, parabola_vertex(left, mid, right), 0.0), -0.5, 0.5)
