@@ -24,6 +24,12 @@ LOW_BANDS = 5
 """the lowest bands (centres 80-310 Hz at 22 050 Hz): kick and bass, and a snare's body. Two or
 three bands (below ~200 Hz) would isolate the kick better in rendered MIDI but lose it in real
 mixes: make eval-real beat F 0.87 with five, 0.80-0.86 with two to four"""
+KICK_BANDS = 1
+"""the lowest band alone (30-136 Hz: kick and bass fundamentals) for the bar-line vote
+(``_downbeats.FEATURE_WEIGHTS['low_accent']``). The five ``LOW_BANDS`` reach 324 Hz, where a
+snare's body sounds, so their rise also marks the backbeat and pulled the bar line onto beat 2
+or 4 (a rock kit, metal): downbeat F on the real excerpts 0.61 -> 0.64 and on their 20 s crops
+0.54 -> 0.57; rendered songs hold (0.91 -> 0.92, re-seeded ones 0.880 -> 0.883)"""
 HALVE_ALTERNATION = 0.5
 HALVE_MIDPOINT = 0.6
 DOUBLE_MIDPOINT = 0.95
@@ -330,7 +336,7 @@ def _find_downbeats(
         "chroma_bar": _downbeats.novelty(chroma, context=2),
         "chroma_beat": _downbeats.novelty(chroma, context=1),
         "low_onset": _downbeats.peak_near(env.low, frames),
-        "low_accent": _downbeats.linear_accent(env.logb[:LOW_BANDS], frames),
+        "low_accent": _downbeats.linear_accent(env.logb[:KICK_BANDS], frames),
         "backbeat": _downbeats.peak_near(env.high, frames),
     }
     likeness = _downbeats.downbeat_likeness(features)

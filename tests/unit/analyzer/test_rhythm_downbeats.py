@@ -15,6 +15,7 @@ from services.analyzer.domain.audio import decode
 from services.analyzer.domain.rhythm import detect_rhythm
 from services.analyzer.domain.spectrum import compute_spectrogram
 from services.analyzer.domain.types import ANALYSIS_SR
+from tests.unit.analyzer.test_rhythm_phase import kick_snare_groove
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "examples" / "example_song.ogg"
@@ -104,6 +105,17 @@ def test_bar_lines_follow_the_chord_changes_not_the_loud_backbeat() -> None:
     r = detect_rhythm(compute_spectrogram(y, sr=SR))
     assert r.beats_per_bar == 4
     assert _f(ref[::4], r.downbeat_times_s) >= 0.9
+
+
+@pytest.mark.parametrize("bpm", [90.0, 120.0])
+def test_bar_lines_fall_on_the_kick_not_on_a_snare_with_a_low_body(bpm: float) -> None:
+    """Kick on 1 and 3, a loud snare on 2 and 4 whose body (180 Hz) and rattle reach the low
+    bands: the snare's low-band rise must not pass for a kick and pull the bar line onto it."""
+    y, ref = kick_snare_groove(bpm, kick_amp=0.5, snare_amp=0.7, body_hz=180.0, white_noise=True)
+    r = detect_rhythm(compute_spectrogram(y, sr=SR))
+    kicks = ref[::2]
+    assert r.downbeat_times_s.size >= 12
+    assert all(np.min(np.abs(kicks - d)) < 0.05 for d in r.downbeat_times_s)
 
 
 def test_bar_phase_realigns_after_a_dropped_beat_but_not_for_one_odd_bar() -> None:

@@ -51,6 +51,38 @@ def _f(ref: np.ndarray, est: np.ndarray) -> float:
     return float(mir_eval.beat.f_measure(ref, est, f_measure_threshold=0.07))
 
 
+def kick_snare_groove(
+    bpm: float,
+    *,
+    kick_amp: float,
+    snare_amp: float,
+    body_hz: float,
+    white_noise: bool = False,
+    bars: int = 16,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A kick on beats 1 and 3 and a snare (noise plus a ``body_hz`` tone) on 2 and 4.
+
+    ``white_noise`` gives the snare's rattle energy down into the kick's range; otherwise it
+    is differenced (high-passed) noise. Returns the audio and the reference beats.
+    """
+    rng = np.random.default_rng(0)
+    ref = 0.5 + np.arange(bars * 4) * 60.0 / bpm
+    y = np.zeros(int((ref[-1] + 1.5) * SR))
+    t = np.arange(int(0.2 * SR)) / SR
+    kick = kick_amp * np.sin(2 * np.pi * (50 + 80 * np.exp(-t / 0.01)) * t) * np.exp(-t / 0.05)
+    for i, b in enumerate(ref):
+        at = int(b * SR)
+        if i % 2 == 0:
+            y[at : at + kick.size] += kick
+            continue
+        noise = rng.standard_normal(t.size)
+        if not white_noise:
+            noise = np.diff(noise, prepend=0.0)
+        snare = snare_amp * (0.6 * noise + np.sin(2 * np.pi * body_hz * t)) * np.exp(-t / 0.04)
+        y[at : at + snare.size] += snare
+    return y.astype(np.float32), ref
+
+
 @pytest.mark.parametrize(
     ("bpm", "kick_amp"), [(95.0, 0.15), (126.0, 0.3), (126.0, 0.08), (140.0, 0.15)]
 )
