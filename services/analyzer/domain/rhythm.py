@@ -2,9 +2,10 @@
 
 Pipeline: mel-like band log-magnitudes -> SuperFlux onset envelope -> local autocorrelation
 tempogram with a Viterbi tempo path (ramps and jumps) -> dynamic-programming beat tracking
-guided by the per-frame period -> beats refined to the onset peak -> downbeats and meter from
-beat-synchronous harmonic (pitch-class) novelty and low-band onsets against the backbeat, the bar
-phase tracked by a Viterbi path.
+guided by the per-frame period -> metrical level and phase checks (a grid on the backbeat at
+half a fast tempo is doubled) -> beats refined to the onset peak -> downbeats and meter from
+beat-synchronous harmonic (pitch-class) novelty and low-band onsets against the backbeat, the
+bar phase tracked by a Viterbi path.
 """
 
 from __future__ import annotations
@@ -34,6 +35,17 @@ HALVE_ALTERNATION = 0.5
 HALVE_MIDPOINT = 0.6
 DOUBLE_MIDPOINT = 0.95
 """metrical-level thresholds on accent ratios (see ``_level_factor``)"""
+KICK_BETWEEN = 2.0
+BACKBEAT_ALIKE = 0.85
+"""double when the kick's rise (``KICK_BANDS``) half way between the beats is more than
+``KICK_BETWEEN`` times its rise on them while the beats' low-band accents are alike (alternation
+above ``BACKBEAT_ALIKE``): every tracked beat is then a snare and every kick falls between
+them, a backbeat grid at half a fast tempo (punk, drum'n'bass, fast rock, where the snare is
+the loudest hit). Doubling puts the kicks back on the grid: the fast pulse is then matched,
+and a listener who counts the slow pulse on the kicks still finds every kick on it. Rendered
+songs at 165-214 BPM tracked this way score 3.5-8.9; real excerpts and rendered songs whose
+beats sound alike score at most 1.4. A bass line between the beats scores up to 3.8 on real
+excerpts, but there the kick and snare alternate on the beats (alternation 0.54-0.71)"""
 QUIET_HALVE_ALTERNATION = 0.62
 QUIET_MIDPOINT = 0.35
 """a looser alternation threshold for halving when nothing sounds half way between beats
@@ -271,6 +283,28 @@ def _level_factor(
     return 2.0 if mid > DOUBLE_MIDPOINT and 2.0 * bpm <= max_bpm else 1.0
 
 
+def _backbeat_grid(
+    env: _Envelopes, frames: np.ndarray, raw: np.ndarray, fr: float, max_bpm: float
+) -> bool:
+    """True when the kick sits half way between beats that all sound alike (``KICK_BETWEEN``)
+    and twice the tempo is within ``max_bpm``: the grid is on the backbeat of a pulse twice as
+    fast. Asked after the phase check, which has already moved a grid that was merely on the
+    off-beats (loud hi-hats between soft kicks) onto the kicks.
+
+    The rises are in the band magnitudes' linear units (the loudest band peaks at
+    ``_onset.LOG_GAIN``); one unit is added to the on-beat side so that two near-silent
+    numbers (no kick at all) cannot make a large ratio.
+    """
+    if frames.size < 8 or 120.0 * fr / float(np.median(np.diff(frames))) > max_bpm:
+        return False
+    _, mids = _beats.midpoint_ratio(env.onset, frames, raw)
+    kick = env.logb[:KICK_BANDS]
+    on = float(_downbeats.linear_accent(kick, frames).mean())
+    between = float(_downbeats.linear_accent(kick, mids).mean())
+    alike = _beats.alternation(_downbeats.linear_accent(env.logb[:LOW_BANDS], frames))[0]
+    return between > KICK_BETWEEN * (on + 1.0) and alike > BACKBEAT_ALIKE
+
+
 def _offbeat_score(env: _Envelopes, frames: np.ndarray, raw: np.ndarray) -> float:
     """How much stronger the points half way between beats are than the beats, log2 units.
 
@@ -425,6 +459,8 @@ def detect_rhythm(
     if factor != 1.0:
         frames, raw = _track(env, period / factor, tightness)
     frames, raw = _phase_check(env, frames, raw, period / factor, tightness)
+    if _backbeat_grid(env, frames, raw, fr, max_bpm):
+        frames, raw = _track(env, period / (2.0 * factor), tightness)
     times = _beats.refine_peaks(env.onset, frames) / fr + onset_offset_s
     # the onset offset can carry a beat on the last frame past the end of the audio
     inside = times <= (spec.n_frames - 1) / fr

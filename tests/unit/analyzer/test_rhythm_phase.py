@@ -83,6 +83,19 @@ def kick_snare_groove(
     return y.astype(np.float32), ref
 
 
+@pytest.mark.parametrize(("kick_amp", "snare_amp"), [(0.5, 0.8), (0.6, 0.6)])
+@pytest.mark.parametrize("bpm", [170.0, 200.0])
+def test_fast_rock_is_not_tracked_on_its_backbeat_at_half_tempo(
+    bpm: float, kick_amp: float, snare_amp: float
+) -> None:
+    """Kick and snare alternating at 170-200 BPM: the first grid lands on every snare at half
+    the tempo, with every kick half way between its beats; the kicks belong on the grid."""
+    y, ref = kick_snare_groove(bpm, kick_amp=kick_amp, snare_amp=snare_amp, body_hz=250.0)
+    r = detect_rhythm(compute_spectrogram(y, sr=SR))
+    assert r.bpm == pytest.approx(bpm, rel=0.04)
+    assert _f(ref, r.beat_times_s) >= 0.9
+
+
 @pytest.mark.parametrize(
     ("bpm", "kick_amp"), [(95.0, 0.15), (126.0, 0.3), (126.0, 0.08), (140.0, 0.15)]
 )
