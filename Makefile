@@ -15,7 +15,7 @@ help:
 	@echo "make test   - create .venv, run make lint, start what the tests need and run every test"
 	@echo "make lint   - ruff format --check, ruff check and mypy (the gate make test runs first)"
 	@echo "make fmt    - apply ruff's fixes and ruff format to the tree"
-	@echo "make eval   - beat/downbeat/tempo accuracy on a synthetic corpus vs plain librosa"
+	@echo "make eval   - beat/downbeat/tempo accuracy on a synthetic corpus vs plain librosa (VARIANTS=n: n re-seeded renditions of every song instead)"
 	@echo "make eval-real - the same on annotated real recordings (DATA=dir, default ../shared/realeval)"
 	@echo "make bench-analyzer - analysis speed, memory and cold start vs plain librosa"
 	@echo "make lock   - rewrite the hash-pinned requirements/*.lock from pyproject.toml (UPGRADE=1: newest allowed)"
@@ -105,8 +105,9 @@ eval-deps: venv
 		bash tools/install_step.sh $(INSTALL_LOG) "apt-get install fluidsynth fluid-soundfont-gm" \
 		  sh -c 'apt-get update -q && apt-get install -y -q fluidsynth fluid-soundfont-gm'; fi
 
+# VARIANTS=n scores n re-seeded renditions of every song (other compositions, tempo x0.93/1.07/1.0)
 eval: eval-deps
-	$(PY) -m tools.eval.run
+	$(PY) -m tools.eval.run $(if $(VARIANTS),--variants $(VARIANTS),)
 
 # real, human-annotated recordings: ../shared/realeval unless DATA=dir (exits 2 if missing);
 # CROP_S=20 scores 20 s excerpts of each (up to six, every 2 s) instead of whole recordings

@@ -7,7 +7,7 @@ rendered audio is built on, so the annotations are exact by construction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -158,3 +158,33 @@ CORPUS: tuple[SongSpec, ...] = (
     ),
 )
 """The whole evaluation corpus (32 songs, 10 classes), in report order."""
+
+VARIANT_SEED_STEP = 1000
+VARIANT_TEMPO_FACTORS = (0.93, 1.07, 1.0)
+"""variant ``k`` (from 1) of a song: its seed plus ``k * VARIANT_SEED_STEP`` (other notes, voicings
+and fills from the same style) at ``VARIANT_TEMPO_FACTORS[(k - 1) % 3]`` times its tempo"""
+
+
+def variants(n: int, specs: tuple[SongSpec, ...] = CORPUS) -> tuple[SongSpec, ...]:
+    """``n`` re-seeded renditions of every song in ``specs``, named ``<name>_v<k>``.
+
+    A stand-in for rendered songs the engine was not tuned on: the same styles and classes,
+    other compositions, and tempi 7 % either side. Variant order: all songs' ``_v1``, then
+    ``_v2``, ...
+    """
+    if n < 0:
+        raise ValueError(f"the number of variants must be 0 or more, got {n}")
+    out = []
+    for k in range(1, n + 1):
+        factor = VARIANT_TEMPO_FACTORS[(k - 1) % len(VARIANT_TEMPO_FACTORS)]
+        for s in specs:
+            out.append(
+                replace(
+                    s,
+                    name=f"{s.name}_v{k}",
+                    seed=s.seed + k * VARIANT_SEED_STEP,
+                    bpm_start=s.bpm_start * factor,
+                    bpm_end=None if s.bpm_end is None else s.bpm_end * factor,
+                )
+            )
+    return tuple(out)

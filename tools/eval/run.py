@@ -1,7 +1,11 @@
 """``make eval``: render the corpus (cached), score our engine and plain librosa, print tables.
 
-Usage: ``python -m tools.eval.run [--jobs N] [--only SUBSTRING] [--no-librosa]``.
+Usage: ``python -m tools.eval.run [--jobs N] [--only SUBSTRING] [--no-librosa] [--variants N]``.
 The last line printed is one JSON object with every figure.
+
+``--variants N`` scores ``N`` re-seeded renditions of every song instead of the corpus itself
+(other compositions of the same styles, at 0.93x, 1.07x and 1.0x the tempo in turn): a
+stand-in for rendered songs the engine was not tuned on.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tools.eval.corpus import CORPUS, SongSpec
+from tools.eval.corpus import CORPUS, SongSpec, variants
 from tools.eval.metrics import beat_scores, downbeat_f, mean_offset_s, reference_tempo, tempo_ok
 from tools.eval.render import render_cached
 from tools.eval.report import print_report
@@ -72,8 +76,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default="", help="evaluate songs whose name contains this")
     ap.add_argument("--no-librosa", action="store_true")
     ap.add_argument("--verbose", action="store_true", help="print one line per song")
+    ap.add_argument(
+        "--variants",
+        type=int,
+        default=0,
+        metavar="N",
+        help="score N re-seeded renditions of every song instead of the corpus itself",
+    )
     args = ap.parse_args(argv)
-    specs = [s for s in CORPUS if args.only in s.name]
+    if args.variants < 0:
+        ap.error(f"--variants must be 0 or more, got {args.variants}")
+    corpus = variants(args.variants) if args.variants else CORPUS
+    specs = [s for s in corpus if args.only in s.name]
+    if not specs:
+        ap.error(f"no song name contains {args.only!r}")
+    if args.variants:
+        print(f"{len(specs)} re-seeded renditions ({args.variants} per song), not the corpus")
     cache_dir = _fresh_numba_cache(warm=not args.no_librosa)
     try:
         with ProcessPoolExecutor(max_workers=args.jobs) as pool:
