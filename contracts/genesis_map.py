@@ -18,12 +18,12 @@ TimeMs = Annotated[float, Field(ge=0.0, description="Milliseconds from the file 
 SECTION_LABELS = ("intro", "verse", "build", "drop", "breakdown", "outro")
 REQUIRED_HASHES = frozenset({"audio_sha256", "map_sha256"})
 UNION_TAGS = frozenset({"points", "sampled", "typed", "free"})
+"""Tags of the schema's tagged unions; they show up in validation error paths and are not
+fields, so error reports drop them (``layers.frequency.bass.points.0`` → ``…bass.0``)."""
 BAR_TRUSTED = 0.5
 """``metadata.analysis_config.bar_confidence`` (0..1) from which a map's bar lines are to be
 trusted: below it the analyzer softens the map's downbeat accents towards plain beats and the
 CLI calls the bar lines uncertain"""
-"""Tags of the schema's tagged unions; they show up in validation error paths and are not
-fields, so error reports drop them (``layers.frequency.bass.points.0`` → ``…bass.0``)."""
 
 
 class _Model(BaseModel):

@@ -214,9 +214,8 @@ def _choreography(a: Analysis, preset: Preset) -> dict[str, Any]:
 def downbeat_accent(preset: Preset, bar_confidence: float) -> float:
     """The accent of a bar line: the preset's downbeat accent when the bars are trusted
     (``bar_confidence`` at the contract's ``BAR_TRUSTED`` or above), sliding to its plain beat
-    accent as the
-    bar lines become a guess, so that a flash on the wrong beat of every bar stays no louder
-    than the beats around it."""
+    accent as the bar lines become a guess, so that a flash on the wrong beat of every bar
+    stays no louder than the beats around it."""
     trust = float(np.clip(bar_confidence / BAR_TRUSTED, 0.0, 1.0))
     return preset.beat_accent + trust * (preset.downbeat_accent - preset.beat_accent)
 
