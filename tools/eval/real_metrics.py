@@ -62,9 +62,13 @@ def read_reference(text: str, *, bpm: float | None = None) -> Reference:
     beats = np.asarray(times, dtype=np.float64)
     if beats.size < 2 or np.any(np.diff(beats) <= 0):
         raise ValueError("need at least two strictly increasing beat times")
-    pos = np.asarray(positions, dtype=np.int64)
     ref_bpm = bpm if bpm else 60.0 / float(np.median(np.diff(beats)))
-    return Reference(beats, pos if np.any(pos == 1) else None, float(ref_bpm))
+    return Reference(beats, _bar_positions(np.asarray(positions, dtype=np.int64)), float(ref_bpm))
+
+
+def _bar_positions(pos: np.ndarray | None) -> np.ndarray | None:
+    """``pos`` when it marks at least one downbeat (1), else None: no bars annotated."""
+    return pos if pos is not None and np.any(pos == 1) else None
 
 
 def crop_reference(ref: Reference, start_s: float, length_s: float) -> Reference | None:
@@ -76,9 +80,7 @@ def crop_reference(ref: Reference, start_s: float, length_s: float) -> Reference
     if beats.size < 2:
         return None
     pos = None if ref.positions is None else ref.positions[inside]
-    if pos is not None and not np.any(pos == 1):
-        pos = None
-    return Reference(beats, pos, 60.0 / float(np.median(np.diff(beats))))
+    return Reference(beats, _bar_positions(pos), 60.0 / float(np.median(np.diff(beats))))
 
 
 def _trim(x: np.ndarray) -> np.ndarray:
