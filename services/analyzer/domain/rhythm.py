@@ -253,6 +253,11 @@ def _track(
     return frames[keep], raw[keep]
 
 
+def _grid_bpm(frames: np.ndarray, fr: float) -> float:
+    """Tempo of a beat grid (frames at ``fr`` frames per second) from its median interval."""
+    return 60.0 * fr / float(np.median(np.diff(frames)))
+
+
 def _level_factor(
     env: _Envelopes, frames: np.ndarray, raw: np.ndarray, fr: float, max_bpm: float
 ) -> float:
@@ -264,7 +269,7 @@ def _level_factor(
     nothing sounds half way and the feel is not triplet (``QUIET_HALVE_ALTERNATION``); double
     when the midpoints are as strong as the beats.
     """
-    bpm = 60.0 * fr / float(np.median(np.diff(frames)))
+    bpm = _grid_bpm(frames, fr)
     lin = max(
         _beats.alternation(_downbeats.linear_accent(env.logb, frames))[0],
         _beats.alternation(_downbeats.linear_accent(env.logb[:LOW_BANDS], frames))[0],
@@ -295,7 +300,7 @@ def _backbeat_grid(
     ``_onset.LOG_GAIN``); one unit is added to the on-beat side so that two near-silent
     numbers (no kick at all) cannot make a large ratio.
     """
-    if frames.size < 8 or 120.0 * fr / float(np.median(np.diff(frames))) > max_bpm:
+    if frames.size < 8 or 2.0 * _grid_bpm(frames, fr) > max_bpm:
         return False
     _, mids = _beats.midpoint_ratio(env.onset, frames, raw)
     kick = env.logb[:KICK_BANDS]
