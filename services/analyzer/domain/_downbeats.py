@@ -1,13 +1,13 @@
 """Downbeat and meter kernels on beat-synchronous features.
 
-A bar starts where the harmony changes (chords and bass move on the downbeat) and where the low
-band hits (kick, bass note), rarely where the snare or clap hits (the backbeat). Each beat gets a
-"downbeat likeness", a weighted vote of z-scored features. A groove repeats every bar, so where
-the beats' onset patterns clearly match four (or two) beats apart rather than three, or the
-reverse, that settles duple against triple; the meter is then the beats-per-bar whose best
-phase stands out most, and the phase is tracked beat by beat with a Viterbi path
-that may re-align (a beat the tracker dropped or inserted, a bar of another length) only when
-the evidence for the new phase outweighs a fixed jump cost.
+A bar starts where the harmony changes (chords and bass move on the downbeat, phrases begin on
+it) and where the low band hits (kick, bass note), rarely where the snare or clap hits (the
+backbeat). Each beat gets a "downbeat likeness", a weighted vote of z-scored features. A groove
+repeats every bar, so where the beats' onset patterns clearly match four (or two) beats apart
+rather than three, or the reverse, that settles duple against triple; the meter is then the
+beats-per-bar whose best phase stands out most, and the phase is tracked beat by beat with a
+Viterbi path that may re-align (a beat the tracker dropped or inserted, a bar of another length)
+only when the evidence for the new phase outweighs a fixed jump cost.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import numpy as np
 FEATURE_WEIGHTS = {
     "chroma_bar": 1.0,
     "chroma_beat": 0.5,
+    "chroma_phrase": 0.25,
     "low_onset": 0.5,
     "low_accent": 0.75,
     "backbeat": -0.5,
@@ -28,7 +29,19 @@ music), then the kick / bass hit (log flux of the low band, and the linear rise 
 band, where a snare's body does not reach: 0.5-1.0 all did better than the five low bands at
 0.5 on real excerpts, their crops and re-seeded synthetic songs).
 Onsets above the low band (snare, clap, hi-hat) vote *against*: in real recordings they mark
-the backbeat (beats 2 and 4), which otherwise steals the bar line half the time."""
+the backbeat (beats 2 and 4), which otherwise steals the bar line half the time.
+The harmony of the two bars after a beat against the two before (``PHRASE_BEATS``) adds a
+small vote: phrases and sections begin on a bar line, and at that length the change is
+larger on beat 1 than on beat 3, which the kick and the backbeat cannot tell apart (on the
+27 annotated 4/4 real excerpts its mean z-score is +0.13 on beat 1, -0.05 on beat 3 and
+-0.03 on 2 and 4). Real excerpts' downbeat F 0.640 -> 0.657 (two excerpts up, none down),
+their 20 s crops 0.574 -> 0.583 (8 crops up, 2 down), re-seeded renders 0.956 -> 0.960;
+weights 0.15-0.35 all did as well."""
+PHRASE_VOTES = ("chroma_phrase",)
+"""votes that span several bars (left out of the 2/4 test, ``meter_and_phase``)"""
+PHRASE_BEATS = 8
+"""beats either side of the long harmonic-change vote (``chroma_phrase``): two bars of 4/4.
+6, 10, 12 and 16 did no better on the real excerpts than leaving the vote out"""
 METERS = (2, 3, 4)
 """beats per bar considered"""
 METER_BIAS = {4: 0.1, 3: 0.0, 2: -0.3}
@@ -137,20 +150,28 @@ def peak_near(env: np.ndarray, beats: np.ndarray, *, radius: int = 2) -> np.ndar
     return env[idx].max(axis=1)
 
 
-def downbeat_likeness(features: dict[str, np.ndarray]) -> np.ndarray:
-    """Weighted sum of z-scored per-beat features (NaN counts as average), shape (n_beats,)."""
-    total = sum(FEATURE_WEIGHTS[k] * _zscore(v) for k, v in features.items())
+def downbeat_likeness(features: dict[str, np.ndarray], *, skip: tuple[str, ...] = ()) -> np.ndarray:
+    """Weighted sum of z-scored per-beat features (NaN counts as average), shape (n_beats,),
+    leaving out the features named in ``skip``."""
+    total = sum(FEATURE_WEIGHTS[k] * _zscore(v) for k, v in features.items() if k not in skip)
     return np.asarray(total, dtype=np.float64)
 
 
 def meter_and_phase(
-    likeness: np.ndarray, *, meters: tuple[int, ...] | None = None
+    likeness: np.ndarray,
+    *,
+    meters: tuple[int, ...] | None = None,
+    within_bar: np.ndarray | None = None,
 ) -> tuple[int, int, float]:
     """Best (beats_per_bar, phase of the first downbeat, contrast) for one fixed phase.
 
     Contrast is the mean likeness on the chosen downbeats minus the mean elsewhere; it is
-    0 when the beats are too few for two bars of any meter.
+    0 when the beats are too few for two bars of any meter. ``within_bar`` (default
+    ``likeness``) is the likeness without the votes that span several bars (``PHRASE_VOTES``),
+    on which 2/4 is told from 4/4: a phrase starts on one of a 4/4 bar's two strong beats
+    and not the other, but so it does in 2/4, every second or fourth bar.
     """
+    within_bar = likeness if within_bar is None else within_bar
     best = (0, 0, 0.0)
     for m in METERS if meters is None else meters:
         if likeness.size < 2 * m:
@@ -159,7 +180,7 @@ def meter_and_phase(
             on = np.zeros(likeness.size, dtype=bool)
             on[phase::m] = True
             contrast = likeness[on].mean() - likeness[~on].mean() + METER_BIAS.get(m, 0.0)
-            if contrast > best[2] and (m != 2 or _halves_alike(likeness, phase)):
+            if contrast > best[2] and (m != 2 or _halves_alike(within_bar, phase)):
                 best = (m, phase, float(contrast))
     return best
 

@@ -374,6 +374,7 @@ def _find_downbeats(
     features = {
         "chroma_bar": _downbeats.novelty(chroma, context=2),
         "chroma_beat": _downbeats.novelty(chroma, context=1),
+        "chroma_phrase": _downbeats.novelty(chroma, context=_downbeats.PHRASE_BEATS),
         "low_onset": _downbeats.peak_near(env.low, frames),
         "low_accent": _downbeats.linear_accent(env.logb[:KICK_BANDS], frames),
         "backbeat": _downbeats.peak_near(env.high, frames),
@@ -381,7 +382,8 @@ def _find_downbeats(
     likeness = _downbeats.downbeat_likeness(features)
     patterns = _downbeats.beat_patterns(np.stack([env.low, env.high]), frames)
     meters = _downbeats.meters_from_repetition(_downbeats.duple_lean(patterns))
-    bpb, _, contrast = _downbeats.meter_and_phase(likeness, meters=meters)
+    within_bar = _downbeats.downbeat_likeness(features, skip=_downbeats.PHRASE_VOTES)
+    bpb, _, contrast = _downbeats.meter_and_phase(likeness, meters=meters, within_bar=within_bar)
     if bpb == 0 or contrast <= 0.0:
         return np.zeros(0, dtype=np.int64), 0, 0.0
     down = np.flatnonzero(_downbeats.bar_positions(likeness, bpb) == 0)

@@ -182,3 +182,26 @@ def test_a_pulse_with_every_beat_alike_leaves_the_meter_to_the_accents() -> None
 def test_too_few_beats_for_two_bars_give_no_lean() -> None:
     env = _groove_envelopes(FOUR_FOUR, 6, seed=3)
     assert _downbeats.duple_lean(_downbeats.beat_patterns(env, np.arange(6) * 12)) == 0.0
+
+
+PITCH_CLASSES = {"C": (0, 4, 7), "G": (7, 11, 2), "Am": (9, 0, 4), "F": (5, 9, 0)}
+
+
+def _chord_chroma(names: Sequence[str]) -> np.ndarray:
+    """A log-compressed pitch-class profile per beat, shape (12, n_beats), as from
+    ``_downbeats.beat_chroma``: the chord's three notes loud, the other nine faint."""
+    out = np.full((12, len(names)), 0.1)
+    for i, name in enumerate(names):
+        out[list(PITCH_CLASSES[name]), i] = 1.0
+    return np.log1p(10.0 * out)
+
+
+def test_a_new_section_scores_highest_on_its_first_downbeat() -> None:
+    """Two chords a bar (on 1 and 3, so within a section beats 1 and 3 change alike), a new
+    pair every four bars: the long harmonic-change vote peaks on the new section's first
+    beat, above the beats 3 just before and after it."""
+    names = (["C", "C", "G", "G"] * 4 + ["Am", "Am", "F", "F"] * 4) * 2
+    nov = _downbeats.novelty(_chord_chroma(names), context=_downbeats.PHRASE_BEATS)
+    for start in (16, 32, 48):
+        assert nov[start] == np.nanmax(nov[start - 4 : start + 5])
+        assert nov[start] > 1.2 * max(nov[start - 2], nov[start + 2])
