@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from services.analyzer.domain.audio import decode
-from services.analyzer.domain.rhythm import detect_rhythm
+from services.analyzer.domain.rhythm import detect_rhythm, kick_grid_wins
 from services.analyzer.domain.spectrum import compute_spectrogram
 from tests.e2e.songs import click_song
 from tests.unit.analyzer.test_rhythm import SR, _click, _kick, _render
@@ -132,3 +132,26 @@ def test_no_beat_lies_after_the_end_of_the_track() -> None:
     r = detect_rhythm(compute_spectrogram(audio.samples, sr=audio.sr))
     assert r.beat_times_s.size >= 10
     assert r.beat_times_s[-1] <= audio.duration_s
+
+
+@pytest.mark.parametrize(
+    ("first", "kick", "wins"),
+    [
+        # a jazz trio: the first grid on the ride's off-beats, the kick-guided one on the beat
+        ((-1.26, -1.47), (-2.20, -1.22), True),
+        # a rock verse whose bass plays between the beats: the kick-guided grid follows the
+        # bass while snare, hi-hat and guitar sound half way between its beats
+        ((0.01, -0.78), (-0.60, 0.34), False),
+        # an intro with the bass on the off-beats and nothing else low: the same
+        ((0.44, -0.43), (-0.45, 0.42), False),
+        # reggae at half tempo: the kick-guided grid on the kicks, the backbeat between them;
+        # its kick lead is decisive
+        ((1.71, -0.29), (-1.45, 0.53), True),
+    ],
+)
+def test_the_kick_guided_grid_needs_the_onsets_on_its_beats_unless_the_kick_decides(
+    first: tuple[float, float], kick: tuple[float, float], wins: bool
+) -> None:
+    """Off-beat evidence (kick, full-band onsets; log2 lead half way between beats) of the
+    first grid and of the kick-guided one, as measured on real recordings of each kind."""
+    assert kick_grid_wins(first, kick) is wins
