@@ -110,9 +110,12 @@ eval: eval-deps
 	$(PY) -m tools.eval.run $(if $(VARIANTS),--variants $(VARIANTS),)
 
 # real, human-annotated recordings: ../shared/realeval unless DATA=dir (exits 2 if missing);
-# CROP_S=20 scores 20 s excerpts of each (up to six, every 2 s) instead of whole recordings
+# CROP_S=20 scores 20 s excerpts of each (up to six, every 2 s) instead of whole recordings;
+# CROP_STEP=s, CROP_START=s and MAX_CROPS=n choose other excerpts
 eval-real: venv
-	$(PY) -m tools.eval.real $(if $(DATA),--data $(DATA),) $(if $(CROP_S),--crop-s $(CROP_S),)
+	$(PY) -m tools.eval.real $(if $(DATA),--data $(DATA),) $(if $(CROP_S),--crop-s $(CROP_S),) \
+	  $(if $(CROP_STEP),--crop-step-s $(CROP_STEP),) \
+	  $(if $(CROP_START),--crop-start-s $(CROP_START),) $(if $(MAX_CROPS),--max-crops $(MAX_CROPS),)
 
 bench-pipeline: venv ensure-rabbitmq
 	$(PY) tools/bench/pipeline.py

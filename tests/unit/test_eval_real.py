@@ -144,6 +144,22 @@ def test_crops_score_each_excerpt_against_its_own_stretch_of_the_annotation(
     assert overall["f"] > 0.9 and overall["acc1"] == 1.0
 
 
+def test_crops_can_start_later_and_step_otherwise(tmp_path: Path, capsys) -> None:
+    """Other excerpts of the same recordings: 10 s every 3 s from 1 s, at most two."""
+    _click_folder(tmp_path)
+    args = ["--data", str(tmp_path), "--no-librosa", "--jobs", "1", "--crop-s", "10"]
+    extra = ["--crop-step-s", "3", "--crop-start-s", "1", "--max-crops", "2"]
+    assert real.main([*args, *extra]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert "excerpts of 10 s every 3 s from 1 s" in out[0]
+    ids = [line.split()[0] for line in out if line.startswith("clicks_01@")]
+    assert ids == ["clicks_01@1s", "clicks_01@4s"]
+    assert json.loads(out[-1])["crops"]["start_s"] == 1.0
+    assert real.Crops(10.0, 3.0, 6, 1.0).starts_s(15.0) == [1.0, 4.0]  # 7 s would end at 17 s
+    assert real.main([*args, "--crop-start-s", "-1"]) == 2
+    assert "--crop-start-s >= 0" in capsys.readouterr().err
+
+
 def test_crop_options_that_cannot_score_are_refused(tmp_path: Path, capsys) -> None:
     _click_folder(tmp_path)
     base = ["--data", str(tmp_path), "--no-librosa", "--jobs", "1"]

@@ -1,7 +1,7 @@
 """``make eval-real``: k1's analysis and plain librosa on annotated real recordings.
 
 Usage: ``python -m tools.eval.real [--data DIR] [--jobs N] [--only SUBSTRING] [--no-librosa]
-[--crop-s S [--crop-step-s T] [--max-crops N]]``.
+[--crop-s S [--crop-step-s T] [--crop-start-s A] [--max-crops N]]``.
 ``DIR`` (default ``../shared/realeval`` beside the repository) holds ``audio/<id>.<ext>`` and
 ``annotations/<id>.beats`` (one beat a line: seconds, then its position in the bar, 1 = downbeat)
 and, optionally, ``manifest.json`` with each item's genre and reference BPM. Prints a table per
@@ -10,7 +10,8 @@ targets; the last line is one JSON object with every figure. Exits 2 when the fo
 or holds no annotated audio.
 
 With ``--crop-s S`` every recording is scored as up to ``--max-crops`` excerpts of ``S`` seconds
-starting every ``--crop-step-s`` seconds (ours and librosa on the same excerpt, each crop's
+starting every ``--crop-step-s`` seconds from ``--crop-start-s`` (ours and librosa on the same
+excerpt, each crop's
 reference BPM its own): a stand-in for other excerpts of the same songs, which shows whether a
 change holds beyond the exact windows it was tuned on. The targets apply to whole excerpts.
 """
@@ -114,14 +115,15 @@ class Crops:
     length_s: float
     step_s: float = 2.0
     max_crops: int = 6
+    start_s: float = 0.0
 
     def starts_s(self, duration_s: float) -> list[float]:
         """Start of every excerpt that fits in ``duration_s`` (a 50 ms shortfall allowed)."""
         starts: list[float] = []
         while len(starts) < self.max_crops and (
-            len(starts) * self.step_s + self.length_s <= duration_s + 0.05
+            self.start_s + len(starts) * self.step_s + self.length_s <= duration_s + 0.05
         ):
-            starts.append(len(starts) * self.step_s)
+            starts.append(self.start_s + len(starts) * self.step_s)
         return starts
 
 
@@ -340,10 +342,17 @@ def main(argv: list[str] | None = None) -> int:
         help="score excerpts this long (seconds) instead of whole recordings (0: whole)",
     )
     ap.add_argument("--crop-step-s", type=float, default=2.0, help="seconds between excerpts")
+    ap.add_argument(
+        "--crop-start-s", type=float, default=0.0, help="where the first excerpt starts, seconds"
+    )
     ap.add_argument("--max-crops", type=int, default=6, help="excerpts per recording at most")
     args = ap.parse_args(argv)
-    if args.crop_s < 0 or args.crop_step_s <= 0 or args.max_crops < 1:
-        print("eval-real: need --crop-s >= 0, --crop-step-s > 0, --max-crops >= 1", file=sys.stderr)
+    if args.crop_s < 0 or args.crop_step_s <= 0 or args.crop_start_s < 0 or args.max_crops < 1:
+        print(
+            "eval-real: need --crop-s >= 0, --crop-step-s > 0, --crop-start-s >= 0, "
+            "--max-crops >= 1",
+            file=sys.stderr,
+        )
         return 2
     if 0 < args.crop_s <= rm.IGNORE_FIRST_S:
         print(
@@ -351,7 +360,11 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    crops = Crops(args.crop_s, args.crop_step_s, args.max_crops) if args.crop_s > 0 else None
+    crops = (
+        Crops(args.crop_s, args.crop_step_s, args.max_crops, args.crop_start_s)
+        if args.crop_s > 0
+        else None
+    )
     try:
         items = [i for i in find_items(args.data) if args.only in i.id]
     except SystemExit as exc:
@@ -362,7 +375,8 @@ def main(argv: list[str] | None = None) -> int:
         "of every item ignored"
         + (
             f"; scored as excerpts of {crops.length_s:g} s every {crops.step_s:g} s "
-            f"(at most {crops.max_crops} each; the targets apply to whole recordings)"
+            f"from {crops.start_s:g} s (at most {crops.max_crops} each; the targets apply to "
+            "whole recordings)"
             if crops
             else ""
         ),
@@ -397,7 +411,12 @@ def main(argv: list[str] | None = None) -> int:
                 "items": len(rows),
                 "crops": None
                 if crops is None
-                else {"length_s": crops.length_s, "step_s": crops.step_s, "max": crops.max_crops},
+                else {
+                    "length_s": crops.length_s,
+                    "step_s": crops.step_s,
+                    "start_s": crops.start_s,
+                    "max": crops.max_crops,
+                },
                 "figures": agg,
                 "diagnostics": diag,
                 "targets_met": met,
