@@ -102,7 +102,7 @@ intro, a rock verse) drew the kick-guided grid onto them while snare, hi-hat and
 on the first grid's beats. A grid at half a reggae tempo, on the kicks with the backbeat
 between, has the same onsets between its beats but a kick lead of 2.6-4.3, and is kept.
 On the 20 s crops of the real excerpts beat F 0.856 -> 0.866 (four crops from 0-0.57 to
-0.57-1.0, none worse), and 0.006 and 0.008 on two other crop sets (15 s, 25 s); the whole
+0.57-1.0, none worse), and 0.006 and 0.009 on two other crop sets (15 s, 25 s); the whole
 excerpts keep theirs. 0.1-0.3 and 1.0-2.0 all did as well"""
 
 
