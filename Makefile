@@ -16,7 +16,7 @@ help:
 	@echo "make lint   - ruff format --check, ruff check and mypy (the gate make test runs first)"
 	@echo "make fmt    - apply ruff's fixes and ruff format to the tree"
 	@echo "make eval   - beat/downbeat/tempo accuracy on a synthetic corpus vs plain librosa (VARIANTS=n: n re-seeded renditions of every song instead)"
-	@echo "make eval-real - the same on annotated real recordings (DATA=dir, default ../shared/realeval)"
+	@echo "make eval-real - the same on annotated real recordings (DATA=dir, default ../shared/realeval; CROP_S=s [CROP_STEP=s CROP_START=s MAX_CROPS=n]: excerpts of each instead)"
 	@echo "make bench-analyzer - analysis speed, memory and cold start vs plain librosa"
 	@echo "make lock   - rewrite the hash-pinned requirements/*.lock from pyproject.toml (UPGRADE=1: newest allowed)"
 	@echo "make validate-deploy - compose, Dockerfile and Kubernetes manifests checked offline (images pinned by digest)"
