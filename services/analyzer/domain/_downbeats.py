@@ -39,8 +39,6 @@ being read in 3/4; none down), their 20 s crops 0.574 -> 0.583 (8 crops up, 2 do
 renders 0.956 -> 0.960 (unseen seeds 0.972 -> 0.982); weights 0.15-0.35 all did as well. On two
 other crop sets (15 s and 25 s) it moved downbeat F by +0.003 and -0.002: on real music the gain
 is noise-sized."""
-PHRASE_VOTES = ("chroma_phrase",)
-"""votes that span several bars (left out of the 2/4 test, ``meter_and_phase``)"""
 PHRASE_BEATS = 8
 """beats either side of the long harmonic-change vote (``chroma_phrase``): two bars of 4/4.
 3, 4, 6, 10, 12 and 16 did little or no better than leaving the vote out (excerpts 0.631-0.648,
@@ -153,10 +151,9 @@ def peak_near(env: np.ndarray, beats: np.ndarray, *, radius: int = 2) -> np.ndar
     return env[idx].max(axis=1)
 
 
-def downbeat_likeness(features: dict[str, np.ndarray], *, skip: tuple[str, ...] = ()) -> np.ndarray:
-    """Weighted sum of z-scored per-beat features (NaN counts as average), shape (n_beats,),
-    leaving out the features named in ``skip``."""
-    total = sum(FEATURE_WEIGHTS[k] * _zscore(v) for k, v in features.items() if k not in skip)
+def downbeat_likeness(features: dict[str, np.ndarray]) -> np.ndarray:
+    """Weighted sum of z-scored per-beat features (NaN counts as average), shape (n_beats,)."""
+    total = sum(FEATURE_WEIGHTS[k] * _zscore(v) for k, v in features.items())
     return np.asarray(total, dtype=np.float64)
 
 
@@ -170,7 +167,7 @@ def meter_and_phase(
 
     Contrast is the mean likeness on the chosen downbeats minus the mean elsewhere; it is
     0 when the beats are too few for two bars of any meter. ``within_bar`` (default
-    ``likeness``) is the likeness without the votes that span several bars (``PHRASE_VOTES``),
+    ``likeness``) is the likeness without the vote that spans several bars (``chroma_phrase``),
     on which 2/4 is told from 4/4: a phrase starts on one of a 4/4 bar's two strong beats
     and not the other, but so it does in 2/4, every second or fourth bar.
     """

@@ -397,18 +397,19 @@ def _find_downbeats(
     """Indices (into ``frames``) of the downbeats, the beats per bar (0 if unknown) and the
     bar confidence (0..1, ``BAR_CONTRAST_FULL``; 0 without bars)."""
     chroma = _downbeats.beat_chroma(spec.magnitude, spec.sr, spec.n_fft, frames)
-    features = {
-        "chroma_bar": _downbeats.novelty(chroma, context=2),
-        "chroma_beat": _downbeats.novelty(chroma, context=1),
-        "chroma_phrase": _downbeats.novelty(chroma, context=_downbeats.PHRASE_BEATS),
-        "low_onset": _downbeats.peak_near(env.low, frames),
-        "low_accent": _downbeats.linear_accent(env.logb[:KICK_BANDS], frames),
-        "backbeat": _downbeats.peak_near(env.high, frames),
-    }
-    likeness = _downbeats.downbeat_likeness(features)
+    within_bar = _downbeats.downbeat_likeness(
+        {
+            "chroma_bar": _downbeats.novelty(chroma, context=2),
+            "chroma_beat": _downbeats.novelty(chroma, context=1),
+            "low_onset": _downbeats.peak_near(env.low, frames),
+            "low_accent": _downbeats.linear_accent(env.logb[:KICK_BANDS], frames),
+            "backbeat": _downbeats.peak_near(env.high, frames),
+        }
+    )
+    phrase = _downbeats.novelty(chroma, context=_downbeats.PHRASE_BEATS)
+    likeness = within_bar + _downbeats.downbeat_likeness({"chroma_phrase": phrase})
     patterns = _downbeats.beat_patterns(np.stack([env.low, env.high]), frames)
     meters = _downbeats.meters_from_repetition(_downbeats.duple_lean(patterns))
-    within_bar = _downbeats.downbeat_likeness(features, skip=_downbeats.PHRASE_VOTES)
     bpb, _, contrast = _downbeats.meter_and_phase(likeness, meters=meters, within_bar=within_bar)
     if bpb == 0 or contrast <= 0.0:
         return np.zeros(0, dtype=np.int64), 0, 0.0
